@@ -1,0 +1,168 @@
+/* device.h - the generic virtio device (spec 2 and 3.1).
+ *
+ * Feature negotiation, the status state machine, config space with its
+ * generation counter, queues, reset and DEVICE_NEEDS_RESET. A device class
+ * (blk, net, rng, ...) is a small ops table; classes see chains through
+ * vq_dev_pop()/vq_dev_push()/vq_dev_publish() and never touch registers.
+ * Transports call the vq_dev_* entry points below and receive interrupts
+ * through the vq_dev_host callbacks they install.
+ */
+#ifndef VQSIM_DEVICE_H
+#define VQSIM_DEVICE_H
+
+#include "base.h"
+#include "mem.h"
+#include "ring.h"
+
+#define VQ_FEATURE_WORDS 2   /* 128 feature bits */
+#define VQ_DEV_MAX_QUEUES 64
+#define VQ_DEV_NAME_MAX 32
+
+struct vq_dev;
+
+/* Device class: what makes a device a blk, a net, an rng. Every hook but
+ * queue_notify is optional. */
+struct vq_dev_class {
+	const char *name;         /* "virtio-rng" */
+	uint32_t device_id;       /* VIRTIO_ID_* */
+	/* Check the driver's features when it sets FEATURES_OK; 0 to accept or a
+	 * negative error to refuse (the device then keeps FEATURES_OK clear). */
+	int (*validate_features)(struct vq_dev *d, const uint64_t *features);
+	/* Called after the driver sets DRIVER_OK. */
+	void (*driver_ok)(struct vq_dev *d);
+	/* The driver notified queue q (already checked: DRIVER_OK, ready, not broken). */
+	void (*queue_notify)(struct vq_dev *d, unsigned q);
+	/* Refresh d->config before the driver reads [off, off+len). */
+	void (*config_read)(struct vq_dev *d, uint32_t off, uint32_t len);
+	/* The driver wrote [off, off+len) of config; the bytes are already stored. */
+	void (*config_write)(struct vq_dev *d, uint32_t off, uint32_t len);
+	/* Return the device to its initial state (driver wrote status 0). */
+	void (*reset)(struct vq_dev *d);
+	/* Free class-private state. */
+	void (*destroy)(struct vq_dev *d);
+};
+
+/* One queue: transport-visible configuration plus the ring behind it. */
+struct vq_queue {
+	uint16_t num_max;          /* QueueNumMax (0 = queue does not exist) */
+	uint16_t num;              /* QueueNum chosen by the driver */
+	bool ready;                /* QueueReady */
+	struct vq_ring_addr addr;  /* QueueDesc/Driver/Device */
+	struct vq_ring ring;       /* valid while ready */
+	uint64_t notifies, chains, used, interrupts, errors;
+};
+
+/* Interrupt kinds a device raises through its transport. */
+enum vq_irq_kind {
+	VQ_IRQ_VRING = 1,   /* used buffer notification for a queue */
+	VQ_IRQ_CONFIG = 2   /* configuration change (also on DEVICE_NEEDS_RESET) */
+};
+
+/* Installed by the transport: how the device reaches the outside. */
+struct vq_dev_host {
+	void (*interrupt)(void *ctx, enum vq_irq_kind kind, unsigned queue);
+	void *ctx;
+};
+
+struct vq_dev_stats {
+	uint64_t notifies;       /* notifications delivered to the class */
+	uint64_t notifies_ignored; /* notifications refused (not ready, broken, ...) */
+	uint64_t chains;         /* chains popped */
+	uint64_t used;           /* used elements pushed */
+	uint64_t interrupts;     /* interrupts raised (vring + config) */
+	uint64_t suppressed;     /* publishes where the driver asked for no interrupt */
+	uint64_t errors;         /* rule violations seen */
+	uint64_t resets;
+};
+
+struct vq_dev {
+	const struct vq_dev_class *cls;
+	void *priv;                          /* class state */
+	char name[VQ_DEV_NAME_MAX];          /* "rng0" */
+	struct vq_mem *mem;
+	struct vq_tracer *tracer;            /* may be NULL */
+	struct vq_prng *prng;                /* machine's PRNG, may be NULL */
+	struct vq_dev_host host;
+	uint64_t host_features[VQ_FEATURE_WORDS];   /* offered */
+	uint64_t driver_features[VQ_FEATURE_WORDS]; /* written by the driver */
+	uint8_t status;
+	uint32_t config_generation;
+	uint8_t *config;                     /* class-owned bytes */
+	uint32_t config_len;
+	unsigned nqueues;
+	struct vq_queue queues[VQ_DEV_MAX_QUEUES];
+	struct vq_dev_stats stats;
+	int last_error;                      /* last rule broken (negative), 0 if none */
+	char last_error_msg[160];
+};
+
+/* Initialise d as a device of class cls named name over mem, with nqueues
+ * queues of at most queue_max entries each, offering features (always adds
+ * VIRTIO_F_VERSION_1). Returns 0 or -VQ_E_INVAL. The class sets d->priv,
+ * d->config and d->config_len after this call. */
+int vq_dev_init(struct vq_dev *d, const struct vq_dev_class *cls, const char *name,
+		struct vq_mem *mem, unsigned nqueues, uint16_t queue_max, uint64_t features_lo,
+		uint64_t features_hi);
+/* Call the class's destroy hook and free queue state (not d itself). */
+void vq_dev_destroy(struct vq_dev *d);
+
+/* Is feature bit (0..127) set in the negotiated (driver) features? */
+bool vq_dev_has_feature(const struct vq_dev *d, unsigned bit);
+/* 32-bit window sel of the offered / driver feature bits (0 past the end). */
+uint32_t vq_dev_host_features_word(const struct vq_dev *d, uint32_t sel);
+uint32_t vq_dev_driver_features_word(const struct vq_dev *d, uint32_t sel);
+/* Driver writes 32-bit window sel of its features. -VQ_E_STATE after
+ * FEATURES_OK or before DRIVER, -VQ_E_INVAL for sel out of range; bits the
+ * device does not offer are stored (and refused at FEATURES_OK). */
+int vq_dev_write_driver_features(struct vq_dev *d, uint32_t sel, uint32_t val);
+
+/* Driver writes the status register. 0 resets the device. Otherwise the new
+ * value must keep every bit already set and follow spec 3.1.1 order:
+ * ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK; FAILED any time. Setting
+ * FEATURES_OK checks the features (subset of offered, VERSION_1, class
+ * check) and leaves FEATURES_OK clear when they are refused (returns
+ * -VQ_E_FEATURES). Illegal transitions are refused whole and return
+ * -VQ_E_STATUS; status is unchanged. */
+int vq_dev_write_status(struct vq_dev *d, uint8_t status);
+/* Reset: status 0, features cleared, every queue back to its initial state,
+ * class reset hook; stats are kept. */
+void vq_dev_reset(struct vq_dev *d);
+
+/* Queue q, or NULL if q is out of range or does not exist. */
+struct vq_queue *vq_dev_queue(struct vq_dev *d, unsigned q);
+/* Driver sets QueueReady=1 for q: validates size and placement and starts
+ * the ring. 0, -VQ_E_INVAL (no such queue), -VQ_E_STATE (already ready, or
+ * after DRIVER_OK without ring reset), -VQ_E_RING_LAYOUT. */
+int vq_dev_queue_enable(struct vq_dev *d, unsigned q);
+/* Queue reset of a single queue (VIRTIO_F_RING_RESET) or QueueReady=0:
+ * ready cleared, size back to num_max, addresses 0. 0 or -VQ_E_INVAL. */
+int vq_dev_queue_reset(struct vq_dev *d, unsigned q);
+/* Driver notified queue q: delivered to the class if the device is
+ * DRIVER_OK, not NEEDS_RESET, and q is ready and not broken. 0 when
+ * delivered, else -VQ_E_NOT_READY / -VQ_E_INVAL / -VQ_E_RING_BROKEN. */
+int vq_dev_notify(struct vq_dev *d, unsigned q);
+
+/* Config space access by the driver (little-endian bytes). Returns 0 or
+ * -VQ_E_BAD_ACCESS (out of range). */
+int vq_dev_config_read(struct vq_dev *d, uint32_t off, void *buf, uint32_t len);
+int vq_dev_config_write(struct vq_dev *d, uint32_t off, const void *buf, uint32_t len);
+/* The device changed its config: bump the generation, raise a config interrupt. */
+void vq_dev_config_changed(struct vq_dev *d);
+
+/* For classes: pop the next chain of queue q (see vq_ring_pop). A ring error
+ * is funnelled to vq_dev_fail_queue() before it is returned. */
+int vq_dev_pop(struct vq_dev *d, unsigned q, struct vq_chain *c);
+/* For classes: push a used element for c (see vq_ring_push). */
+int vq_dev_push(struct vq_dev *d, unsigned q, const struct vq_chain *c, uint32_t written);
+/* For classes: publish used elements of q and interrupt if the driver wants. */
+int vq_dev_publish(struct vq_dev *d, unsigned q);
+/* The one place where a broken ring goes: mark q broken, trace the error,
+ * set DEVICE_NEEDS_RESET and raise a config interrupt (if DRIVER_OK). */
+void vq_dev_fail_queue(struct vq_dev *d, unsigned q, int err);
+/* Device-level failure not tied to a queue: DEVICE_NEEDS_RESET + config irq. */
+void vq_dev_needs_reset(struct vq_dev *d, int err, const char *why);
+
+/* Name of a status value as "ACKNOWLEDGE|DRIVER|..." into buf; returns buf. */
+const char *vq_dev_status_str(uint8_t status, char *buf, size_t len);
+
+#endif

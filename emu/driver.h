@@ -1,0 +1,93 @@
+/* driver.h - the reference guest driver.
+ *
+ * Does what a Linux virtio driver does, through the machine's bus and guest
+ * memory only: the init sequence of spec 3.1.1 with features the caller
+ * chooses, queue setup, adding chains, kicking, reaping used elements,
+ * interrupt acknowledgement. Guest memory for rings and buffers comes from
+ * a bump allocator over a window of guest RAM that the caller gives it.
+ */
+#ifndef VQSIM_DRIVER_H
+#define VQSIM_DRIVER_H
+
+#include "machine.h"
+#include "ring.h"
+
+struct vq_drv_queue {
+	bool active;
+	struct vq_ring_drv ring;
+	uint64_t ring_gpa;        /* where the ring areas were placed */
+};
+
+struct vq_drv {
+	struct vq_machine *m;
+	uint64_t base;            /* mmio window */
+	unsigned irq;
+	uint32_t device_id;
+	uint64_t offered[VQ_FEATURE_WORDS];
+	uint64_t features[VQ_FEATURE_WORDS];  /* negotiated */
+	uint64_t heap_start, heap_end, heap_next;
+	uint32_t isr_seen;        /* InterruptStatus bits acknowledged so far (OR) */
+	uint64_t config_irqs, vring_irqs;
+	struct vq_drv_queue queues[VQ_DEV_MAX_QUEUES];
+	int last_error;
+};
+
+/* Bind d to the mmio device at base (line irq) of machine m, with guest
+ * memory [heap, heap+heap_size) for its allocations. Reads MagicValue,
+ * Version and DeviceID. 0, -VQ_E_NOT_READY (no virtio-mmio v2 device
+ * there: bad magic, version or device id 0) or -VQ_E_INVAL. */
+int vq_drv_attach(struct vq_drv *d, struct vq_machine *m, uint64_t base, unsigned irq,
+		  uint64_t heap, uint64_t heap_size);
+/* Free driver-side state (guest memory stays). */
+void vq_drv_detach(struct vq_drv *d);
+
+/* Allocate size bytes of guest memory aligned to align (a power of two);
+ * returns the gpa, or 0 when the heap is exhausted. */
+uint64_t vq_drv_alloc(struct vq_drv *d, uint64_t size, uint64_t align);
+
+/* Steps 1-6 of spec 3.1.1: reset, ACKNOWLEDGE, DRIVER, read offered
+ * features, write offered & want (VERSION_1 always requested), FEATURES_OK
+ * and read it back. want is VQ_FEATURE_WORDS words. 0, or -VQ_E_FEATURES
+ * when the device refused (status left without FEATURES_OK; the driver
+ * sets FAILED), or a register error. */
+int vq_drv_negotiate(struct vq_drv *d, const uint64_t *want);
+/* Set up queue q with size num (0: QueueNumMax): allocate and lay out the
+ * rings, program the addresses, QueueReady=1 and read it back. 0,
+ * -VQ_E_INVAL (no such queue, num too large), -VQ_E_NOMEM (heap),
+ * -VQ_E_RING_LAYOUT (device refused). */
+int vq_drv_setup_queue(struct vq_drv *d, unsigned q, uint16_t num);
+/* Step 8: set DRIVER_OK. 0 or -VQ_E_STATUS. */
+int vq_drv_driver_ok(struct vq_drv *d);
+/* negotiate + setup queues 0..nqueues-1 at full size + driver_ok. */
+int vq_drv_init(struct vq_drv *d, const uint64_t *want, unsigned nqueues);
+/* Write 0 to status and forget queue state. */
+int vq_drv_reset(struct vq_drv *d);
+/* Read the status register. */
+uint8_t vq_drv_status(struct vq_drv *d);
+/* Is bit negotiated? */
+bool vq_drv_has_feature(const struct vq_drv *d, unsigned bit);
+
+/* Add a chain of n buffers to queue q under token (see vq_ring_drv_add). */
+int vq_drv_add(struct vq_drv *d, unsigned q, const struct vq_buf *bufs, unsigned n,
+	       uint64_t token);
+/* Publish added chains of q and write QueueNotify if the device wants it.
+ * Returns 1 if notified, 0 if suppressed, negative on error. */
+int vq_drv_kick(struct vq_drv *d, unsigned q);
+/* Reap one used element of q (see vq_ring_drv_get_used). */
+int vq_drv_get_used(struct vq_drv *d, unsigned q, uint64_t *token, uint32_t *len);
+/* Read InterruptStatus and acknowledge what is set; returns the bits. */
+uint32_t vq_drv_ack_interrupt(struct vq_drv *d);
+/* Run the machine until queue q has a used element or the event queue is
+ * empty; 1 if one is there, 0 if none came (device did not answer). */
+int vq_drv_wait_used(struct vq_drv *d, unsigned q);
+
+/* Config space of the device, read with the generation-counter loop of
+ * spec 2.5.1 (retries while the generation changes). 0 or an error. */
+int vq_drv_config_read(struct vq_drv *d, uint32_t off, void *buf, uint32_t len);
+
+/* virtio-rng helper: post one device-writable buffer of len bytes, kick,
+ * run, reap; copies the bytes the device wrote to out and returns their
+ * count (may be less than len), or a negative error. */
+long vq_drv_rng_read(struct vq_drv *d, void *out, uint32_t len);
+
+#endif

@@ -1,0 +1,107 @@
+/* machine.h - one simulated machine: guest memory, a bus of virtio-mmio
+ * devices, interrupt lines, and one deterministic event queue.
+ *
+ * Nothing runs by itself: a register write that notifies a queue schedules
+ * an event; vq_machine_step() runs the earliest event (ties broken by the
+ * order they were scheduled) and moves the virtual clock to its time. The
+ * seeded PRNG is the only source of randomness; the trace sink receives one
+ * line per event. Same calls + same seed = same trace, byte for byte.
+ */
+#ifndef VQSIM_MACHINE_H
+#define VQSIM_MACHINE_H
+
+#include <stdio.h>
+
+#include "base.h"
+#include "dev.h"
+#include "device.h"
+#include "mem.h"
+#include "transport.h"
+
+#define VQ_MACHINE_MAX_DEVICES 32
+#define VQ_MACHINE_MAX_IRQS 64
+#define VQ_MACHINE_MAX_EVENTS 4096
+
+struct vq_machine;
+
+/* A scheduled callback. */
+typedef void (*vq_event_fn)(struct vq_machine *m, void *arg, uint64_t data);
+
+struct vq_machine_stats {
+	uint64_t events;           /* events run */
+	uint64_t reg_reads, reg_writes, bad_accesses; /* bus register accesses */
+	uint64_t notifies;         /* queue notifications (before coalescing) */
+	uint64_t notifies_coalesced; /* notifications merged into a pending one */
+	uint64_t interrupts;       /* rising edges on any line */
+};
+
+/* One device on the bus. */
+struct vq_slot {
+	struct vq_dev dev;
+	struct vq_mmio mmio;
+	uint64_t base;             /* mmio window [base, base + 0x200) */
+	unsigned irq;
+	uint64_t notify_pending;   /* bit q: a notify event for queue q is queued */
+};
+
+/* Create a machine with no memory and no devices, PRNG seeded with seed.
+ * NULL when out of memory. */
+struct vq_machine *vq_machine_new(uint64_t seed);
+/* Destroy every device, free memory and the machine (NULL is fine). */
+void vq_machine_free(struct vq_machine *m);
+
+/* The machine's guest memory / PRNG / tracer (never NULL). */
+struct vq_mem *vq_machine_mem(struct vq_machine *m);
+struct vq_prng *vq_machine_prng(struct vq_machine *m);
+struct vq_tracer *vq_machine_tracer(struct vq_machine *m);
+/* Re-seed the PRNG. */
+void vq_machine_seed(struct vq_machine *m, uint64_t seed);
+/* Current virtual time in nanoseconds. */
+uint64_t vq_machine_now(const struct vq_machine *m);
+
+/* Add RAM (see vq_mem_add_region). 0 or a negative error. */
+int vq_machine_add_ram(struct vq_machine *m, uint64_t gpa, uint64_t size);
+
+/* Create a device of type (see dev.h) called name with options opts, on a
+ * virtio-mmio window at base using interrupt line irq. Returns the device,
+ * or NULL with a message naming the problem in err (unknown type, bad
+ * option, window overlapping another or not 0x200-aligned, irq out of
+ * range or taken, too many devices). */
+struct vq_dev *vq_machine_add_mmio(struct vq_machine *m, const char *type, const char *name,
+				   const char *opts, uint64_t base, unsigned irq, char *err,
+				   size_t errlen);
+/* Number of devices, and device i's slot (NULL past the end). */
+unsigned vq_machine_device_count(const struct vq_machine *m);
+struct vq_slot *vq_machine_slot(struct vq_machine *m, unsigned i);
+/* The slot whose device is called name, or NULL. */
+struct vq_slot *vq_machine_find(struct vq_machine *m, const char *name);
+
+/* Bus accesses from the guest: width 1, 2 or 4 bytes at gpa. An address no
+ * device decodes reads 0 and ignores writes; both count as bad accesses and
+ * return -VQ_E_BAD_ACCESS. Other errors are those of vq_mmio_read/write. */
+int vq_machine_read(struct vq_machine *m, uint64_t gpa, unsigned width, uint32_t *val);
+int vq_machine_write(struct vq_machine *m, uint64_t gpa, unsigned width, uint32_t val);
+
+/* Level of interrupt line irq (false for a line out of range). */
+bool vq_machine_irq_level(const struct vq_machine *m, unsigned irq);
+/* Rising edges seen on line irq. */
+uint64_t vq_machine_irq_count(const struct vq_machine *m, unsigned irq);
+
+/* Schedule fn(m, arg, data) delay ns from now. 0, or -VQ_E_NOSPC when
+ * VQ_MACHINE_MAX_EVENTS are already queued. */
+int vq_machine_schedule(struct vq_machine *m, uint64_t delay_ns, vq_event_fn fn, void *arg,
+			uint64_t data);
+/* Run the earliest event. 1 if one ran, 0 if the queue is empty. */
+int vq_machine_step(struct vq_machine *m);
+/* Run events until the queue is empty or max_events ran; returns how many ran. */
+uint64_t vq_machine_run(struct vq_machine *m, uint64_t max_events);
+/* Events waiting in the queue. */
+unsigned vq_machine_pending(const struct vq_machine *m);
+
+/* Send trace lines to f (NULL: stop writing). Tracing is on while a sink is
+ * set; mask selects event kinds (bit per enum vq_ev; ~0u for all). */
+void vq_machine_trace_file(struct vq_machine *m, FILE *f, unsigned mask);
+/* Counters. */
+void vq_machine_get_stats(const struct vq_machine *m, struct vq_machine_stats *st);
+
+#endif

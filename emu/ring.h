@@ -1,0 +1,205 @@
+/* ring.h - virtqueue logic over guest memory, device side and driver side.
+ *
+ * Knows nothing of transports or devices. The device side pops descriptor
+ * chains, fully validated, and pushes used elements; a device sees a chain
+ * only as an array of segments (host pointer, length, direction). The driver
+ * side (used by the reference driver and by tests) adds chains and reaps
+ * used elements. The layout (split now, packed later) is dispatched inside:
+ * callers of vq_ring_pop()/vq_ring_push()/vq_ring_publish() do not change
+ * when the packed layout is added.
+ *
+ * Shared-memory rules (design.md): 16-bit indices and flags are single atomic
+ * accesses (acquire loads, release stores); a descriptor is copied out once
+ * before it is validated and used; used.len is written before used.idx.
+ */
+#ifndef VQSIM_RING_H
+#define VQSIM_RING_H
+
+#include "base.h"
+#include "mem.h"
+#include "virtio.h"
+
+enum vq_ring_layout {
+	VQ_RING_SPLIT = 0,
+	VQ_RING_PACKED = 1 /* reserved for the packed-ring issue */
+};
+
+/* Negotiated ring features that change how the ring behaves. */
+#define VQ_RING_F_EVENT_IDX  (1u << 0)
+#define VQ_RING_F_INDIRECT   (1u << 1)
+
+/* ---- chains: what a device sees --------------------------------------- */
+
+/* One buffer of a chain, already translated and bounds-checked. */
+struct vq_seg {
+	void *host;       /* host pointer to the whole buffer */
+	uint64_t gpa;     /* guest-physical address */
+	uint32_t len;     /* bytes */
+	bool writable;    /* device-writable (VIRTQ_DESC_F_WRITE) */
+};
+
+/* A popped chain: readable segments first (seg[0..nread)), then writable. */
+struct vq_chain {
+	uint16_t head;        /* id to return in the used element */
+	uint16_t ndesc;       /* ring descriptors consumed (packed needs it) */
+	uint32_t nseg;        /* segments */
+	uint32_t nread;       /* readable segments (the first nread) */
+	uint64_t read_bytes;  /* sum of readable lengths */
+	uint64_t write_bytes; /* sum of writable lengths */
+	struct vq_seg *seg;   /* nseg entries, owned by the chain */
+	uint32_t cap;         /* allocated entries in seg */
+};
+
+/* Make c an empty chain with no storage. */
+void vq_chain_init(struct vq_chain *c);
+/* Free c's segment storage. */
+void vq_chain_release(struct vq_chain *c);
+/* Copy up to len bytes from the readable part of c, starting off bytes into
+ * it, to dst. Returns bytes copied (less than len at the end of the data). */
+size_t vq_chain_read(const struct vq_chain *c, uint64_t off, void *dst, size_t len);
+/* Copy up to len bytes of src into the writable part of c, starting off bytes
+ * into it. Returns bytes copied (less than len when the chain is full). */
+size_t vq_chain_write(const struct vq_chain *c, uint64_t off, const void *src, size_t len);
+
+/* Segment iterator: for (vq_chain_iter_init(&it, c); vq_chain_next(&it, &s);) */
+struct vq_chain_iter {
+	const struct vq_chain *c;
+	uint32_t i;
+};
+static inline void vq_chain_iter_init(struct vq_chain_iter *it, const struct vq_chain *c)
+{
+	it->c = c;
+	it->i = 0;
+}
+static inline bool vq_chain_next(struct vq_chain_iter *it, const struct vq_seg **s)
+{
+	if (it->i >= it->c->nseg)
+		return false;
+	*s = &it->c->seg[it->i++];
+	return true;
+}
+
+/* ---- device side ------------------------------------------------------- */
+
+/* Guest-physical placement of a queue (the three addresses of spec 2.6). */
+struct vq_ring_addr {
+	uint64_t desc;    /* descriptor table (packed: the ring) */
+	uint64_t driver;  /* split: available ring; packed: driver event suppression */
+	uint64_t device;  /* split: used ring; packed: device event suppression */
+};
+
+struct vq_ring {
+	struct vq_mem *mem;
+	enum vq_ring_layout layout;
+	unsigned features;        /* VQ_RING_F_* */
+	uint16_t num;             /* queue size */
+	struct vq_ring_addr addr;
+	/* cached host pointers to the ring areas, valid while mem_gen matches */
+	struct virtq_desc *desc;
+	uint8_t *avail;           /* flags, idx, ring[num], used_event */
+	uint8_t *used;            /* flags, idx, ring[num], avail_event */
+	uint64_t mem_gen;
+	/* device-private state */
+	uint16_t last_avail;      /* next avail slot to pop */
+	uint16_t avail_shadow;    /* last avail idx read from the driver */
+	uint16_t used_idx;        /* next used slot (not yet published) */
+	uint16_t used_published;  /* used idx last stored to memory */
+	uint16_t signalled_used;  /* used idx at the last interrupt decision */
+	bool signalled_valid;
+	bool notify_enabled;      /* device wants driver notifications */
+	int error;                /* sticky: first error that broke the queue (negative) */
+	uint32_t max_chain;       /* longest chain accepted: num (spec 2.7.5.3.1) */
+};
+
+/* Validate a queue's placement and set r up to serve it: num a power of two
+ * in [1, 32768], areas aligned (16/2/4) and wholly inside guest memory.
+ * Returns 0 or -VQ_E_RING_LAYOUT (-VQ_E_INVAL for a bad layout value). */
+int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layout,
+		 uint16_t num, const struct vq_ring_addr *addr, unsigned features);
+/* Forget all state (queue reset); r must be re-initialised before use. */
+void vq_ring_reset(struct vq_ring *r);
+
+/* Pop the next available chain into c, fully validated. Returns 1 when a
+ * chain was popped, 0 when the ring is empty, or a negative VQ_E_RING_* /
+ * -VQ_E_NOMEM. After an error the ring is broken: every later call returns
+ * -VQ_E_RING_BROKEN until vq_ring_init() is called again. */
+int vq_ring_pop(struct vq_ring *r, struct vq_chain *c);
+/* Put c back so that the next pop returns it again (device could not serve
+ * it yet, e.g. no backend data). Only the last popped chain can be undone. */
+void vq_ring_unpop(struct vq_ring *r, const struct vq_chain *c);
+/* Queue a used element for c with written bytes written. Visible to the
+ * driver only after vq_ring_publish(). 0, -VQ_E_RING_USED_LEN (written >
+ * writable bytes: clamped, element still pushed) or -VQ_E_RING_BROKEN. */
+int vq_ring_push(struct vq_ring *r, const struct vq_chain *c, uint32_t written);
+/* Publish pushed used elements (used.idx, release) and decide whether the
+ * driver wants an interrupt (NO_INTERRUPT flag or used_event). Returns 1 to
+ * interrupt, 0 not to, or a negative error. */
+int vq_ring_publish(struct vq_ring *r);
+/* Ask the driver to notify (enable=true) or not (VIRTQ_USED_F_NO_NOTIFY or,
+ * with EVENT_IDX, avail_event). On enable returns 1 if chains arrived in the
+ * meantime (the caller should poll again), else 0; negative on error. */
+int vq_ring_set_notify(struct vq_ring *r, bool enable);
+/* Number of chains the driver made available and the device has not popped
+ * (reads avail idx). Negative on error (including an over-large jump). */
+int vq_ring_pending(struct vq_ring *r);
+
+/* ---- driver side ------------------------------------------------------- */
+
+/* One buffer the driver offers: guest-physical address and length. */
+struct vq_buf {
+	uint64_t gpa;
+	uint32_t len;
+	bool writable;
+};
+
+struct vq_ring_drv {
+	struct vq_mem *mem;
+	enum vq_ring_layout layout;
+	unsigned features;
+	uint16_t num;
+	struct vq_ring_addr addr;
+	struct virtq_desc *desc;
+	uint8_t *avail;
+	uint8_t *used;
+	uint16_t free_head;   /* first free descriptor (linked through next) */
+	uint16_t num_free;
+	uint16_t avail_idx;   /* next avail slot (shadow of avail.idx) */
+	uint16_t kicked_idx;  /* avail idx at the last notification decision */
+	uint16_t last_used;   /* next used slot to reap */
+	uint64_t *token;      /* per head: caller's token */
+	uint16_t *chain_len;  /* per head: descriptors in the chain (0 = free) */
+	uint64_t *indirect;   /* per head: gpa of its indirect table, or 0 */
+};
+
+/* Lay out and zero a fresh queue at addr (the caller chose the addresses,
+ * e.g. from vq_ring_size()), and allocate driver state. 0, -VQ_E_RING_LAYOUT
+ * or -VQ_E_NOMEM. */
+int vq_ring_drv_init(struct vq_ring_drv *d, struct vq_mem *mem, enum vq_ring_layout layout,
+		     uint16_t num, const struct vq_ring_addr *addr, unsigned features);
+/* Free driver state (not guest memory). */
+void vq_ring_drv_free(struct vq_ring_drv *d);
+/* Add a chain of n buffers (all readable ones first) under token. Returns
+ * the head index, -VQ_E_NOSPC when too few descriptors are free, or
+ * -VQ_E_INVAL (n == 0, readable after writable). Not visible to the device
+ * until vq_ring_drv_publish(). */
+int vq_ring_drv_add(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n, uint64_t token);
+/* Same, but the n buffers go into an indirect table the caller placed at
+ * table_gpa (16*n bytes); one ring descriptor is used. */
+int vq_ring_drv_add_indirect(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
+			     uint64_t table_gpa, uint64_t token);
+/* Make added chains visible (avail.idx, release) and decide whether the
+ * device wants a notification (NO_NOTIFY flag or avail_event). 1 = notify. */
+int vq_ring_drv_publish(struct vq_ring_drv *d);
+/* Reap one used element: 1 with *token and *len set, 0 when none, or
+ * -VQ_E_RING_USED_ID / -VQ_E_RING_USED_IDX when the device broke the rules. */
+int vq_ring_drv_get_used(struct vq_ring_drv *d, uint64_t *token, uint32_t *len);
+/* Ask the device for interrupts (enable) or not (NO_INTERRUPT / used_event).
+ * On enable returns 1 if used elements arrived meanwhile, else 0. */
+int vq_ring_drv_set_interrupts(struct vq_ring_drv *d, bool enable);
+
+/* Bytes of guest memory a queue of num needs, and its natural placement
+ * starting at base (aligned, areas back to back). 0 or -VQ_E_INVAL. */
+int vq_ring_size(enum vq_ring_layout layout, uint16_t num, uint64_t base,
+		 struct vq_ring_addr *addr, uint64_t *bytes);
+
+#endif
