@@ -29,7 +29,8 @@ struct vq_drv {
 	uint32_t isr_seen;        /* InterruptStatus bits acknowledged so far (OR) */
 	uint64_t config_irqs, vring_irqs;
 	struct vq_drv_queue queues[VQ_DEV_MAX_QUEUES];
-	int last_error;
+	uint64_t scratch_gpa;     /* reusable buffer for the per-device helpers */
+	uint32_t scratch_len;
 };
 
 /* Bind d to the mmio device at base (line irq) of machine m, with guest

@@ -37,6 +37,7 @@ struct vq_machine_stats {
 
 /* One device on the bus. */
 struct vq_slot {
+	struct vq_machine *machine;
 	struct vq_dev dev;
 	struct vq_mmio mmio;
 	uint64_t base;             /* mmio window [base, base + 0x200) */

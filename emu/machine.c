@@ -1,0 +1,413 @@
+/* machine.c - memory, a bus of virtio-mmio devices, interrupt lines and one
+ * deterministic event queue (a binary heap ordered by time, then sequence).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine.h"
+
+struct event {
+	uint64_t time;
+	uint64_t seq;       /* scheduling order breaks ties: determinism */
+	vq_event_fn fn;
+	void *arg;
+	uint64_t data;
+};
+
+struct vq_machine {
+	struct vq_mem *mem;
+	struct vq_prng prng;
+	struct vq_tracer tracer;
+	FILE *trace_out;
+	unsigned trace_mask;
+	uint64_t now;
+	uint64_t seq;
+	struct event heap[VQ_MACHINE_MAX_EVENTS];
+	unsigned nevents;
+	struct vq_slot *slots[VQ_MACHINE_MAX_DEVICES];
+	unsigned nslots;
+	bool irq_level[VQ_MACHINE_MAX_IRQS];
+	bool irq_used[VQ_MACHINE_MAX_IRQS];
+	uint64_t irq_count[VQ_MACHINE_MAX_IRQS];
+	struct vq_machine_stats stats;
+};
+
+/* ---- trace sink ---- */
+
+static void machine_emit(void *ctx, enum vq_ev kind, const char *who, int queue,
+			 const char *text)
+{
+	struct vq_machine *m = ctx;
+
+	if (!m->trace_out || !(m->trace_mask & (1u << kind)))
+		return;
+	if (queue >= 0)
+		fprintf(m->trace_out, "%10" PRIu64 " %-8s %s.q%d %s\n", m->now, vq_ev_name(kind),
+			who, queue, text);
+	else
+		fprintf(m->trace_out, "%10" PRIu64 " %-8s %s %s\n", m->now, vq_ev_name(kind), who,
+			text);
+}
+
+void vq_machine_trace_file(struct vq_machine *m, FILE *f, unsigned mask)
+{
+	m->trace_out = f;
+	m->trace_mask = mask;
+	m->tracer.on = f != NULL && mask != 0;
+}
+
+/* ---- life cycle ---- */
+
+struct vq_machine *vq_machine_new(uint64_t seed)
+{
+	struct vq_machine *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->mem = vq_mem_new();
+	if (!m->mem) {
+		free(m);
+		return NULL;
+	}
+	vq_prng_seed(&m->prng, seed);
+	m->tracer.emit = machine_emit;
+	m->tracer.ctx = m;
+	m->trace_mask = ~0u;
+	return m;
+}
+
+void vq_machine_free(struct vq_machine *m)
+{
+	if (!m)
+		return;
+	for (unsigned i = 0; i < m->nslots; i++) {
+		vq_dev_destroy(&m->slots[i]->dev);
+		free(m->slots[i]);
+	}
+	vq_mem_free(m->mem);
+	free(m);
+}
+
+struct vq_mem *vq_machine_mem(struct vq_machine *m) { return m->mem; }
+struct vq_prng *vq_machine_prng(struct vq_machine *m) { return &m->prng; }
+struct vq_tracer *vq_machine_tracer(struct vq_machine *m) { return &m->tracer; }
+void vq_machine_seed(struct vq_machine *m, uint64_t seed) { vq_prng_seed(&m->prng, seed); }
+uint64_t vq_machine_now(const struct vq_machine *m) { return m->now; }
+
+int vq_machine_add_ram(struct vq_machine *m, uint64_t gpa, uint64_t size)
+{
+	int rc;
+
+	for (unsigned i = 0; i < m->nslots; i++) /* RAM may not shadow a device window */
+		if (size && m->slots[i]->base + VIRTIO_MMIO_SIZE > gpa &&
+		    (m->slots[i]->base < gpa || m->slots[i]->base - gpa < size))
+			return -VQ_E_INVAL;
+	rc = vq_mem_add_region(m->mem, "ram", gpa, size);
+
+	if (rc == 0)
+		vq_trace(&m->tracer, VQ_EV_MACHINE, "mem", -1, "ram gpa=0x%" PRIx64 " size=0x%" PRIx64,
+			 gpa, size);
+	return rc;
+}
+
+/* ---- event queue ---- */
+
+static bool event_before(const struct event *a, const struct event *b)
+{
+	return a->time != b->time ? a->time < b->time : a->seq < b->seq;
+}
+
+int vq_machine_schedule(struct vq_machine *m, uint64_t delay_ns, vq_event_fn fn, void *arg,
+			uint64_t data)
+{
+	unsigned i;
+
+	if (!fn)
+		return -VQ_E_INVAL;
+	if (m->nevents >= VQ_MACHINE_MAX_EVENTS)
+		return -VQ_E_NOSPC;
+	i = m->nevents++;
+	m->heap[i] = (struct event){
+		.time = delay_ns > UINT64_MAX - m->now ? UINT64_MAX : m->now + delay_ns,
+		.seq = m->seq++, .fn = fn, .arg = arg, .data = data,
+	};
+	while (i > 0) { /* sift up */
+		unsigned parent = (i - 1) / 2;
+		struct event tmp;
+
+		if (!event_before(&m->heap[i], &m->heap[parent]))
+			break;
+		tmp = m->heap[i];
+		m->heap[i] = m->heap[parent];
+		m->heap[parent] = tmp;
+		i = parent;
+	}
+	return 0;
+}
+
+static struct event pop_earliest(struct vq_machine *m)
+{
+	struct event top = m->heap[0];
+	unsigned i = 0;
+
+	m->heap[0] = m->heap[--m->nevents];
+	for (;;) { /* sift down */
+		unsigned l = 2 * i + 1, r = l + 1, min = i;
+		struct event tmp;
+
+		if (l < m->nevents && event_before(&m->heap[l], &m->heap[min]))
+			min = l;
+		if (r < m->nevents && event_before(&m->heap[r], &m->heap[min]))
+			min = r;
+		if (min == i)
+			break;
+		tmp = m->heap[i];
+		m->heap[i] = m->heap[min];
+		m->heap[min] = tmp;
+		i = min;
+	}
+	return top;
+}
+
+int vq_machine_step(struct vq_machine *m)
+{
+	struct event ev;
+
+	if (m->nevents == 0)
+		return 0;
+	ev = pop_earliest(m);
+	if (ev.time > m->now)
+		m->now = ev.time;
+	m->stats.events++;
+	ev.fn(m, ev.arg, ev.data);
+	return 1;
+}
+
+uint64_t vq_machine_run(struct vq_machine *m, uint64_t max_events)
+{
+	uint64_t n = 0;
+
+	while (n < max_events && vq_machine_step(m))
+		n++;
+	return n;
+}
+
+unsigned vq_machine_pending(const struct vq_machine *m)
+{
+	return m->nevents;
+}
+
+/* ---- transport host: notifications become events, irq lines ---- */
+
+static void notify_event(struct vq_machine *m, void *arg, uint64_t q)
+{
+	struct vq_slot *s = arg;
+
+	(void)m;
+	s->notify_pending &= ~(1ull << q);
+	vq_dev_notify(&s->dev, (unsigned)q);
+}
+
+static void slot_notify(void *ctx, struct vq_dev *d, unsigned q)
+{
+	struct vq_slot *s = ctx;
+	struct vq_machine *m = s->machine;
+
+	m->stats.notifies++;
+	vq_trace(&m->tracer, VQ_EV_NOTIFY, d->name, (int)q, "kick");
+	if (q >= VQ_DEV_MAX_QUEUES) {
+		/* no queue there: deliver anyway so the device traces the refusal */
+		vq_dev_notify(d, q);
+		return;
+	}
+	if (s->notify_pending & (1ull << q)) {
+		m->stats.notifies_coalesced++;
+		return; /* one queued event serves every kick before it runs */
+	}
+	if (vq_machine_schedule(m, 0, notify_event, s, q) == 0)
+		s->notify_pending |= 1ull << q;
+}
+
+static void slot_set_irq(void *ctx, bool level)
+{
+	struct vq_slot *s = ctx;
+	struct vq_machine *m = s->machine;
+
+	if (m->irq_level[s->irq] == level)
+		return;
+	m->irq_level[s->irq] = level;
+	if (level) {
+		m->irq_count[s->irq]++;
+		m->stats.interrupts++;
+	}
+	vq_trace(&m->tracer, VQ_EV_IRQ, s->dev.name, -1, "line %u %s", s->irq,
+		 level ? "raised" : "lowered");
+}
+
+bool vq_machine_irq_level(const struct vq_machine *m, unsigned irq)
+{
+	return irq < VQ_MACHINE_MAX_IRQS && m->irq_level[irq];
+}
+
+uint64_t vq_machine_irq_count(const struct vq_machine *m, unsigned irq)
+{
+	return irq < VQ_MACHINE_MAX_IRQS ? m->irq_count[irq] : 0;
+}
+
+/* ---- devices on the bus ---- */
+
+struct vq_slot *vq_machine_find(struct vq_machine *m, const char *name)
+{
+	for (unsigned i = 0; i < m->nslots; i++)
+		if (strcmp(m->slots[i]->dev.name, name) == 0)
+			return m->slots[i];
+	return NULL;
+}
+
+unsigned vq_machine_device_count(const struct vq_machine *m)
+{
+	return m->nslots;
+}
+
+struct vq_slot *vq_machine_slot(struct vq_machine *m, unsigned i)
+{
+	return i < m->nslots ? m->slots[i] : NULL;
+}
+
+struct vq_dev *vq_machine_add_mmio(struct vq_machine *m, const char *type, const char *name,
+				   const char *opts, uint64_t base, unsigned irq, char *err,
+				   size_t errlen)
+{
+	const struct vq_dev_type *t = vq_dev_type_find(type);
+	struct vq_transport_host host;
+	char autoname[VQ_DEV_NAME_MAX];
+	struct vq_slot *s;
+	int rc;
+
+	if (!t) {
+		snprintf(err, errlen, "unknown device type '%s'", type ? type : "(null)");
+		return NULL;
+	}
+	if (m->nslots >= VQ_MACHINE_MAX_DEVICES) {
+		snprintf(err, errlen, "too many devices (at most %d)", VQ_MACHINE_MAX_DEVICES);
+		return NULL;
+	}
+	if (base % VIRTIO_MMIO_SIZE || base > UINT64_MAX - VIRTIO_MMIO_SIZE) {
+		snprintf(err, errlen, "mmio base 0x%" PRIx64 " is not 0x%x-aligned", base,
+			 VIRTIO_MMIO_SIZE);
+		return NULL;
+	}
+	for (unsigned i = 0; i < m->nslots; i++) {
+		if (m->slots[i]->base == base) {
+			snprintf(err, errlen, "mmio window 0x%" PRIx64 " is taken by %s", base,
+				 m->slots[i]->dev.name);
+			return NULL;
+		}
+	}
+	if (vq_mem_translate(m->mem, base, 1, 0, NULL) ||
+	    vq_mem_translate(m->mem, base + VIRTIO_MMIO_SIZE - 1, 1, 0, NULL)) {
+		snprintf(err, errlen, "mmio window 0x%" PRIx64 " overlaps guest RAM", base);
+		return NULL;
+	}
+	if (irq >= VQ_MACHINE_MAX_IRQS || m->irq_used[irq]) {
+		snprintf(err, errlen, "interrupt line %u is %s", irq,
+			 irq >= VQ_MACHINE_MAX_IRQS ? "out of range" : "taken");
+		return NULL;
+	}
+	if (!name || !*name) { /* first free "<type><n>" */
+		for (unsigned n = 0;; n++) {
+			snprintf(autoname, sizeof(autoname), "%s%u", t->name, n);
+			if (!vq_machine_find(m, autoname))
+				break;
+		}
+		name = autoname;
+	}
+	if (strlen(name) >= VQ_DEV_NAME_MAX || vq_machine_find(m, name)) {
+		snprintf(err, errlen, "device name '%s' is %s", name,
+			 strlen(name) >= VQ_DEV_NAME_MAX ? "too long" : "taken");
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->machine = m;
+	s->base = base;
+	s->irq = irq;
+	rc = t->create(&s->dev, m->mem, &m->prng, name, opts, err, errlen);
+	if (rc < 0) {
+		free(s);
+		return NULL;
+	}
+	s->dev.tracer = &m->tracer;
+	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s};
+	rc = vq_mmio_init(&s->mmio, &s->dev, &host, &m->tracer);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: transport: %s", name, vq_strerror(rc));
+		vq_dev_destroy(&s->dev);
+		free(s);
+		return NULL;
+	}
+	m->irq_used[irq] = true;
+	m->slots[m->nslots++] = s;
+	vq_trace(&m->tracer, VQ_EV_MACHINE, name, -1, "%s on mmio 0x%" PRIx64 " irq %u", t->name,
+		 base, irq);
+	return &s->dev;
+}
+
+/* ---- bus accesses ---- */
+
+static struct vq_slot *decode(struct vq_machine *m, uint64_t gpa)
+{
+	for (unsigned i = 0; i < m->nslots; i++) {
+		struct vq_slot *s = m->slots[i];
+		if (gpa >= s->base && gpa - s->base < VIRTIO_MMIO_SIZE)
+			return s;
+	}
+	return NULL;
+}
+
+int vq_machine_read(struct vq_machine *m, uint64_t gpa, unsigned width, uint32_t *val)
+{
+	struct vq_slot *s = decode(m, gpa);
+	int rc;
+
+	m->stats.reg_reads++;
+	*val = 0;
+	if (!s) {
+		m->stats.bad_accesses++;
+		vq_trace(&m->tracer, VQ_EV_ERROR, "bus", -1,
+			 "read%u at 0x%" PRIx64 ": no device decodes this address", width * 8, gpa);
+		return -VQ_E_BAD_ACCESS;
+	}
+	rc = vq_mmio_read(&s->mmio, (uint32_t)(gpa - s->base), width, val);
+	if (rc == -VQ_E_BAD_ACCESS)
+		m->stats.bad_accesses++;
+	return rc;
+}
+
+int vq_machine_write(struct vq_machine *m, uint64_t gpa, unsigned width, uint32_t val)
+{
+	struct vq_slot *s = decode(m, gpa);
+	int rc;
+
+	m->stats.reg_writes++;
+	if (!s) {
+		m->stats.bad_accesses++;
+		vq_trace(&m->tracer, VQ_EV_ERROR, "bus", -1,
+			 "write%u 0x%x at 0x%" PRIx64 ": no device decodes this address", width * 8,
+			 val, gpa);
+		return -VQ_E_BAD_ACCESS;
+	}
+	rc = vq_mmio_write(&s->mmio, (uint32_t)(gpa - s->base), width, val);
+	if (rc == -VQ_E_BAD_ACCESS)
+		m->stats.bad_accesses++;
+	return rc;
+}
+
+void vq_machine_get_stats(const struct vq_machine *m, struct vq_machine_stats *st)
+{
+	*st = m->stats;
+}

@@ -1,0 +1,467 @@
+/* mem.c - guest memory: memfd-backed regions, checked translation, fault
+ * ranges, dirty logging and hole punching.
+ *
+ * Regions live in an array sorted by gpa. vq_mem_translate() first tries the
+ * region that served the previous call, then falls back to a binary search.
+ * Fault ranges and dirty logging are rare, so they hide behind one flag
+ * (m->slow) and cost the hot path a single branch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mem.h"
+
+#define PAGE_SHIFT 12
+#define BITS_PER_WORD 64
+
+#if defined(__GNUC__)
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define likely(x) (x)
+#define unlikely(x) (x)
+#endif
+
+struct vq_region {
+	uint64_t gpa;        /* first byte */
+	uint64_t end;        /* one past the last byte; never wraps */
+	uint64_t size;
+	uint8_t *host;       /* mapping of the whole memfd */
+	uint64_t *dirty;     /* 1 bit per page while logging, else NULL */
+	int fd;
+	char name[32];
+};
+
+struct vq_mem {
+	const struct vq_region *last;    /* last hit; &none when there is none */
+	bool slow;                       /* faults present or dirty logging on */
+	bool dirty_on;
+	unsigned nregions;
+	uint64_t fault_used;             /* bit i: faults[i] in use */
+	uint64_t generation;
+	struct vq_mem_stats st;
+	struct vq_region none;           /* empty: makes the cache check fail */
+	struct vq_region regions[VQ_MEM_MAX_REGIONS];
+	struct vq_mem_fault faults[VQ_MEM_MAX_FAULTS];
+};
+
+_Static_assert(VQ_MEM_MAX_FAULTS <= 64, "fault_used is one 64-bit mask");
+_Static_assert(VQ_PAGE_SIZE == 1u << PAGE_SHIFT, "PAGE_SHIFT out of date");
+
+static void update_slow(struct vq_mem *m)
+{
+	m->slow = m->fault_used != 0 || m->dirty_on;
+}
+
+static size_t bitmap_words(uint64_t size)
+{
+	uint64_t pages = size >> PAGE_SHIFT;
+	return (size_t)((pages + BITS_PER_WORD - 1) / BITS_PER_WORD);
+}
+
+struct vq_mem *vq_mem_new(void)
+{
+	struct vq_mem *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->last = &m->none;
+	m->generation = 1;   /* so a holder can use 0 as "never translated" */
+	return m;
+}
+
+void vq_mem_free(struct vq_mem *m)
+{
+	if (!m)
+		return;
+	for (unsigned i = 0; i < m->nregions; i++) {
+		struct vq_region *r = &m->regions[i];
+		munmap(r->host, (size_t)r->size);
+		close(r->fd);
+		free(r->dirty);
+	}
+	free(m);
+}
+
+/* Map a fresh memfd of r->size bytes; never touches the pages, so nothing
+ * becomes resident until the guest (or a test) writes to it. */
+static int region_map(struct vq_region *r)
+{
+	void *p;
+
+	r->fd = memfd_create(r->name[0] ? r->name : "vqsim-mem", MFD_CLOEXEC);
+	if (r->fd < 0)
+		return -VQ_E_SYS;
+	if (ftruncate(r->fd, (off_t)r->size) < 0)
+		goto fail;
+	p = mmap(NULL, (size_t)r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+		 r->fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	r->host = p;
+	return 0;
+fail:
+	{
+		int e = errno;
+		close(r->fd);
+		errno = e;
+	}
+	return -VQ_E_SYS;
+}
+
+int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t size)
+{
+	struct vq_region r;
+	unsigned pos;
+	int err;
+
+	if (size == 0 || (gpa | size) & (VQ_PAGE_SIZE - 1))
+		return -VQ_E_INVAL;
+	if (gpa + size < gpa || size > (uint64_t)INT64_MAX)   /* also off_t limit */
+		return -VQ_E_INVAL;
+#if SIZE_MAX < UINT64_MAX
+	if (size > SIZE_MAX)
+		return -VQ_E_INVAL;
+#endif
+	if (m->nregions >= VQ_MEM_MAX_REGIONS)
+		return -VQ_E_INVAL;
+	/* Sorted and disjoint: the new one goes before the first region that
+	 * starts above it, and must end before that one and start after the
+	 * previous one ends. */
+	for (pos = 0; pos < m->nregions && m->regions[pos].gpa < gpa; pos++)
+		;
+	if (pos < m->nregions && m->regions[pos].gpa < gpa + size)
+		return -VQ_E_INVAL;
+	if (pos > 0 && m->regions[pos - 1].end > gpa)
+		return -VQ_E_INVAL;
+
+	memset(&r, 0, sizeof(r));
+	r.gpa = gpa;
+	r.size = size;
+	r.end = gpa + size;
+	snprintf(r.name, sizeof(r.name), "%s", name ? name : "");
+	if (m->dirty_on) {
+		r.dirty = calloc(bitmap_words(size), sizeof(uint64_t));
+		if (!r.dirty)
+			return -VQ_E_NOMEM;
+	}
+	if ((err = region_map(&r)) < 0) {
+		free(r.dirty);
+		return err;
+	}
+	memmove(&m->regions[pos + 1], &m->regions[pos],
+		(m->nregions - pos) * sizeof(m->regions[0]));
+	m->regions[pos] = r;
+	m->nregions++;
+	m->last = &m->none;   /* entries moved: the cached pointer may be stale */
+	m->generation++;
+	return 0;
+}
+
+unsigned vq_mem_region_count(const struct vq_mem *m)
+{
+	return m->nregions;
+}
+
+int vq_mem_region_info(const struct vq_mem *m, unsigned i, uint64_t *gpa, uint64_t *size,
+		       const char **name, int *fd)
+{
+	const struct vq_region *r;
+
+	if (i >= m->nregions)
+		return -VQ_E_INVAL;
+	r = &m->regions[i];
+	if (gpa)
+		*gpa = r->gpa;
+	if (size)
+		*size = r->size;
+	if (name)
+		*name = r->name;
+	if (fd)
+		*fd = r->fd;
+	return 0;
+}
+
+/* The region holding [gpa, gpa+n) (n >= 1, no wrap), or NULL. */
+static const struct vq_region *region_find(const struct vq_mem *m, uint64_t gpa, uint64_t n)
+{
+	unsigned lo = 0, hi = m->nregions;
+
+	/* Find the last region with r->gpa <= gpa. */
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (m->regions[mid].gpa <= gpa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct vq_region *r = &m->regions[lo - 1];
+	return gpa + n <= r->end ? r : NULL;
+}
+
+/* Set the dirty bits of the pages of [gpa, gpa+n) that lie in r. */
+static void region_mark_dirty(const struct vq_region *r, uint64_t gpa, uint64_t n)
+{
+	uint64_t first, last;
+
+	if (gpa < r->gpa) {
+		n -= r->gpa - gpa;
+		gpa = r->gpa;
+	}
+	if (gpa + n > r->end)
+		n = r->end - gpa;
+	first = (gpa - r->gpa) >> PAGE_SHIFT;
+	last = (gpa + n - 1 - r->gpa) >> PAGE_SHIFT;
+	for (uint64_t p = first; p <= last; p++)
+		r->dirty[p / BITS_PER_WORD] |= 1ull << (p % BITS_PER_WORD);
+}
+
+/* Faults and dirty logging, for a range already known to lie in r. */
+static int translate_slow(struct vq_mem *m, const struct vq_region *r, uint64_t gpa,
+			  uint64_t n, unsigned access)
+{
+	uint64_t last = gpa + n - 1;
+
+	for (uint64_t used = m->fault_used; used; used &= used - 1) {
+		struct vq_mem_fault *f = &m->faults[__builtin_ctzll(used)];
+		if ((f->access & access) && f->gpa <= last && gpa <= f->gpa + f->len - 1) {
+			f->hits++;
+			m->st.fault_hits++;
+			return -VQ_E_MEM_FAULT;
+		}
+	}
+	if ((access & VQ_ACC_WRITE) && m->dirty_on)
+		region_mark_dirty(r, gpa, n);
+	return 0;
+}
+
+static void *refuse(struct vq_mem *m, int *err, int code)
+{
+	m->st.refused++;
+	if (err)
+		*err = code;
+	return NULL;
+}
+
+/* Hot path: with no faults and no logging this is the wrap check, the cached
+ * containment check, one add and the counter. gpa + n == 2^64 counts as a
+ * wrap: no region can reach that far anyway (add_region forbids it). */
+void *vq_mem_translate(struct vq_mem *m, uint64_t gpa, uint64_t len, unsigned access, int *err)
+{
+	const struct vq_region *r = m->last;
+	uint64_t n = len ? len : 1;
+
+	m->st.translations++;
+	if (unlikely(gpa + n < gpa))
+		return refuse(m, err, -VQ_E_MEM_WRAP);
+	if (unlikely(gpa < r->gpa || gpa + n > r->end)) {
+		r = region_find(m, gpa, n);
+		if (!r)
+			return refuse(m, err, -VQ_E_MEM_UNMAPPED);
+		m->last = r;
+	}
+	if (unlikely(m->slow)) {
+		int e = translate_slow(m, r, gpa, n, access);
+		if (e)
+			return refuse(m, err, e);
+	}
+	return r->host + (gpa - r->gpa);
+}
+
+int vq_mem_read(struct vq_mem *m, uint64_t gpa, void *dst, uint64_t len)
+{
+	int err;
+	void *p = vq_mem_translate(m, gpa, len, VQ_ACC_READ, &err);
+
+	if (!p)
+		return err;
+	memcpy(dst, p, (size_t)len);
+	return 0;
+}
+
+int vq_mem_write(struct vq_mem *m, uint64_t gpa, const void *src, uint64_t len)
+{
+	int err;
+	void *p = vq_mem_translate(m, gpa, len, VQ_ACC_WRITE, &err);
+
+	if (!p)
+		return err;
+	memcpy(p, src, (size_t)len);
+	return 0;
+}
+
+int vq_mem_fill(struct vq_mem *m, uint64_t gpa, int c, uint64_t len)
+{
+	int err;
+	void *p = vq_mem_translate(m, gpa, len, VQ_ACC_WRITE, &err);
+
+	if (!p)
+		return err;
+	memset(p, c, (size_t)len);
+	return 0;
+}
+
+/* Scalars: memcpy, because a guest address need not be aligned. */
+#define MEM_SCALAR(bits, conv)                                                     \
+	int vq_mem_read##bits(struct vq_mem *m, uint64_t gpa, uint##bits##_t *v)   \
+	{                                                                          \
+		uint##bits##_t x;                                                  \
+		int err = vq_mem_read(m, gpa, &x, sizeof(x));                      \
+		if (err)                                                           \
+			return err;                                                \
+		*v = conv(x);                                                      \
+		return 0;                                                          \
+	}                                                                          \
+	int vq_mem_write##bits(struct vq_mem *m, uint64_t gpa, uint##bits##_t v)   \
+	{                                                                          \
+		uint##bits##_t x = conv(v);                                        \
+		return vq_mem_write(m, gpa, &x, sizeof(x));                        \
+	}
+
+#define MEM_NOCONV(x) (x)
+MEM_SCALAR(8, MEM_NOCONV)
+MEM_SCALAR(16, VQ_LE16)
+MEM_SCALAR(32, VQ_LE32)
+MEM_SCALAR(64, VQ_LE64)
+
+int vq_mem_fault_add(struct vq_mem *m, uint64_t gpa, uint64_t len, unsigned access)
+{
+	int id;
+
+	if (len == 0 || gpa + (len - 1) < gpa)
+		return -VQ_E_INVAL;
+	if (access == 0 || (access & ~(unsigned)VQ_ACC_RW))
+		return -VQ_E_INVAL;
+	if (m->fault_used == UINT64_MAX >> (64 - VQ_MEM_MAX_FAULTS))
+		return -VQ_E_NOSPC;
+	id = __builtin_ctzll(~m->fault_used);
+	m->faults[id] = (struct vq_mem_fault){ .gpa = gpa, .len = len, .access = access };
+	m->fault_used |= 1ull << id;
+	m->generation++;
+	update_slow(m);
+	return id;
+}
+
+int vq_mem_fault_remove(struct vq_mem *m, int id)
+{
+	if (id < 0 || id >= VQ_MEM_MAX_FAULTS || !(m->fault_used & (1ull << id)))
+		return -VQ_E_INVAL;
+	m->fault_used &= ~(1ull << id);
+	m->generation++;
+	update_slow(m);
+	return 0;
+}
+
+void vq_mem_fault_clear(struct vq_mem *m)
+{
+	if (!m->fault_used)
+		return;
+	m->fault_used = 0;
+	m->generation++;
+	update_slow(m);
+}
+
+const struct vq_mem_fault *vq_mem_fault_get(const struct vq_mem *m, int id)
+{
+	if (id < 0 || id >= VQ_MEM_MAX_FAULTS || !(m->fault_used & (1ull << id)))
+		return NULL;
+	return &m->faults[id];
+}
+
+int vq_mem_dirty_start(struct vq_mem *m)
+{
+	vq_mem_dirty_stop(m);   /* a restart begins with a clean log */
+	for (unsigned i = 0; i < m->nregions; i++) {
+		struct vq_region *r = &m->regions[i];
+		r->dirty = calloc(bitmap_words(r->size), sizeof(uint64_t));
+		if (!r->dirty) {
+			vq_mem_dirty_stop(m);
+			return -VQ_E_NOMEM;
+		}
+	}
+	m->dirty_on = true;
+	update_slow(m);
+	return 0;
+}
+
+void vq_mem_dirty_stop(struct vq_mem *m)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		free(m->regions[i].dirty);
+		m->regions[i].dirty = NULL;
+	}
+	m->dirty_on = false;
+	update_slow(m);
+}
+
+/* Marks every region the range touches: a caller writing through a cached
+ * pointer has already done the access, so there is nothing to refuse. */
+void vq_mem_mark_dirty(struct vq_mem *m, uint64_t gpa, uint64_t len)
+{
+	uint64_t n = len ? len : 1;
+
+	if (!m->dirty_on || gpa + n < gpa)
+		return;
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct vq_region *r = &m->regions[i];
+		if (r->gpa < gpa + n && gpa < r->end)
+			region_mark_dirty(r, gpa, n);
+	}
+}
+
+long vq_mem_dirty_collect(struct vq_mem *m, uint64_t *out, size_t max)
+{
+	size_t k = 0;
+
+	if (!m->dirty_on)
+		return -VQ_E_STATE;
+	/* Regions are sorted, so walking them in order gives ascending gpas. */
+	for (unsigned i = 0; i < m->nregions && k < max; i++) {
+		struct vq_region *r = &m->regions[i];
+		size_t words = bitmap_words(r->size);
+		for (size_t w = 0; w < words && k < max; w++) {
+			while (r->dirty[w] && k < max) {
+				int b = __builtin_ctzll(r->dirty[w]);
+				r->dirty[w] &= r->dirty[w] - 1;
+				out[k++] = r->gpa + (((uint64_t)w * BITS_PER_WORD + (unsigned)b)
+						     << PAGE_SHIFT);
+			}
+		}
+	}
+	return (long)k;
+}
+
+/* The punched pages change (they read back as zeroes), so they are logged
+ * as dirty like any other write. */
+int vq_mem_punch(struct vq_mem *m, uint64_t gpa, uint64_t len)
+{
+	const struct vq_region *r;
+
+	if (len == 0 || (gpa | len) & (VQ_PAGE_SIZE - 1))
+		return -VQ_E_INVAL;
+	if (gpa + len < gpa || !(r = region_find(m, gpa, len)))
+		return -VQ_E_MEM_UNMAPPED;
+	if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(gpa - r->gpa), (off_t)len) < 0)
+		return -VQ_E_SYS;
+	if (r->dirty)
+		region_mark_dirty(r, gpa, len);
+	return 0;
+}
+
+uint64_t vq_mem_generation(const struct vq_mem *m)
+{
+	return m->generation;
+}
+
+void vq_mem_get_stats(const struct vq_mem *m, struct vq_mem_stats *st)
+{
+	*st = m->st;
+}
