@@ -228,8 +228,9 @@ int vq_dev_write_status(struct vq_dev *d, uint8_t status)
 		vq_dev_reset(d);
 		return 0;
 	}
-	if (check_status_order(d, old, status) < 0)
-		return d->last_error;
+	rc = check_status_order(d, old, status);
+	if (rc < 0)
+		return rc;
 	added = status & ~old;
 	if (added & VIRTIO_STATUS_FEATURES_OK) {
 		rc = check_features(d);

@@ -250,29 +250,41 @@ static void *refuse(struct vq_mem *m, int *err, int code)
 	return NULL;
 }
 
-/* Hot path: with no faults and no logging this is the wrap check, the cached
- * containment check, one add and the counter. gpa + n == 2^64 counts as a
- * wrap: no region can reach that far anyway (add_region forbids it). */
+/* Everything but the cached hit: wrap, lookup, faults, dirty logging. Kept
+ * out of line so the hot path needs no stack frame. */
+static __attribute__((noinline)) void *translate_full(struct vq_mem *m, uint64_t gpa,
+						       uint64_t n, unsigned access, int *err)
+{
+	const struct vq_region *r = m->last;
+
+	if (gpa + n < gpa)
+		return refuse(m, err, -VQ_E_MEM_WRAP);
+	if (gpa < r->gpa || gpa + n > r->end) {
+		r = region_find(m, gpa, n);
+		if (!r)
+			return refuse(m, err, -VQ_E_MEM_UNMAPPED);
+		m->last = r;
+	}
+	if (m->slow) {
+		int e = translate_slow(m, r, gpa, n, access);
+		if (e)
+			return refuse(m, err, e);
+	}
+	return r->host + (gpa - r->gpa);
+}
+
+/* Hot path: the wrap check, the cached containment check and the slow flag
+ * in one condition, then pointer arithmetic. gpa + n == 2^64 counts as a
+ * wrap: no region reaches that far anyway (add_region forbids it). */
 void *vq_mem_translate(struct vq_mem *m, uint64_t gpa, uint64_t len, unsigned access, int *err)
 {
 	const struct vq_region *r = m->last;
 	uint64_t n = len ? len : 1;
 
 	m->st.translations++;
-	if (unlikely(gpa + n < gpa))
-		return refuse(m, err, -VQ_E_MEM_WRAP);
-	if (unlikely(gpa < r->gpa || gpa + n > r->end)) {
-		r = region_find(m, gpa, n);
-		if (!r)
-			return refuse(m, err, -VQ_E_MEM_UNMAPPED);
-		m->last = r;
-	}
-	if (unlikely(m->slow)) {
-		int e = translate_slow(m, r, gpa, n, access);
-		if (e)
-			return refuse(m, err, e);
-	}
-	return r->host + (gpa - r->gpa);
+	if (likely(gpa + n > gpa && gpa >= r->gpa && gpa + n <= r->end && !m->slow))
+		return r->host + (gpa - r->gpa);
+	return translate_full(m, gpa, n, access, err);
 }
 
 int vq_mem_read(struct vq_mem *m, uint64_t gpa, void *dst, uint64_t len)
@@ -313,16 +325,23 @@ int vq_mem_fill(struct vq_mem *m, uint64_t gpa, int c, uint64_t len)
 	int vq_mem_read##bits(struct vq_mem *m, uint64_t gpa, uint##bits##_t *v)   \
 	{                                                                          \
 		uint##bits##_t x;                                                  \
-		int err = vq_mem_read(m, gpa, &x, sizeof(x));                      \
-		if (err)                                                           \
+		int err;                                                           \
+		void *p = vq_mem_translate(m, gpa, sizeof(x), VQ_ACC_READ, &err);  \
+		if (!p)                                                            \
 			return err;                                                \
+		memcpy(&x, p, sizeof(x));                                          \
 		*v = conv(x);                                                      \
 		return 0;                                                          \
 	}                                                                          \
 	int vq_mem_write##bits(struct vq_mem *m, uint64_t gpa, uint##bits##_t v)   \
 	{                                                                          \
 		uint##bits##_t x = conv(v);                                        \
-		return vq_mem_write(m, gpa, &x, sizeof(x));                        \
+		int err;                                                           \
+		void *p = vq_mem_translate(m, gpa, sizeof(x), VQ_ACC_WRITE, &err); \
+		if (!p)                                                            \
+			return err;                                                \
+		memcpy(p, &x, sizeof(x));                                          \
+		return 0;                                                          \
 	}
 
 #define MEM_NOCONV(x) (x)

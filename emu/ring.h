@@ -169,6 +169,7 @@ struct vq_ring_drv {
 	uint64_t *token;      /* per head: caller's token */
 	uint16_t *chain_len;  /* per head: descriptors in the chain (0 = free) */
 	uint64_t *indirect;   /* per head: gpa of its indirect table, or 0 */
+	uint16_t *next;       /* per descriptor: private copy of next (free list, chains) */
 };
 
 /* Lay out and zero a fresh queue at addr (the caller chose the addresses,

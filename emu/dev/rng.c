@@ -147,7 +147,8 @@ static int rng_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *prng
 			return -VQ_E_SYS;
 		}
 	}
-	rc = vq_dev_init(d, &rng_class, name, mem, 1, (uint16_t)qmax, 0, 0);
+	rc = vq_dev_init(d, &rng_class, name, mem, 1, (uint16_t)qmax,
+			 (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_F_EVENT_IDX), 0);
 	if (rc < 0) {
 		snprintf(err, errlen, "rng: %s", vq_strerror(rc));
 		if (r->fd >= 0)

@@ -1,0 +1,330 @@
+/* ring.c - layout-independent virtqueue code: chain storage and copies, and
+ * the public vq_ring_* entry points, each one switch on the layout.
+ *
+ * The split implementation lives in ring_split.c; a packed one will sit
+ * beside it behind the same switches. Checks that do not depend on the layout
+ * (broken ring, argument sanity) are done here, once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ring_internal.h"
+
+/* ---- chains ------------------------------------------------------------ */
+
+void vq_chain_init(struct vq_chain *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void vq_chain_release(struct vq_chain *c)
+{
+	free(c->seg);
+	vq_chain_init(c);
+}
+
+int vq_chain_grow(struct vq_chain *c, uint32_t limit)
+{
+	uint32_t cap = c->cap ? c->cap * 2 : 8;
+	struct vq_seg *seg;
+
+	/* the walker never stores more segments than the queue size */
+	if (cap > limit)
+		cap = limit;
+	if (cap <= c->nseg)
+		cap = c->nseg + 1;
+	seg = realloc(c->seg, (size_t)cap * sizeof(*seg));
+	if (!seg)
+		return -VQ_E_NOMEM;
+	c->seg = seg;
+	c->cap = cap;
+	return 0;
+}
+
+/* Copy between a flat buffer and segments seg[first..last) of c, starting off
+ * bytes into them; to_chain picks the direction. */
+static size_t chain_copy(const struct vq_chain *c, uint32_t first, uint32_t last, uint64_t off,
+			 void *flat, size_t len, bool to_chain)
+{
+	uint8_t *p = flat;
+	size_t done = 0;
+
+	for (uint32_t i = first; i < last && done < len; i++) {
+		const struct vq_seg *s = &c->seg[i];
+		size_t n;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		n = s->len - (size_t)off;
+		if (n > len - done)
+			n = len - done;
+		if (to_chain)
+			memcpy((uint8_t *)s->host + off, p + done, n);
+		else
+			memcpy(p + done, (const uint8_t *)s->host + off, n);
+		done += n;
+		off = 0;
+	}
+	return done;
+}
+
+size_t vq_chain_read(const struct vq_chain *c, uint64_t off, void *dst, size_t len)
+{
+	return chain_copy(c, 0, c->nread, off, dst, len, false);
+}
+
+size_t vq_chain_write(const struct vq_chain *c, uint64_t off, const void *src, size_t len)
+{
+	return chain_copy(c, c->nread, c->nseg, off, (void *)src, len, true);
+}
+
+/* ---- device side ------------------------------------------------------- */
+
+int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layout,
+		 uint16_t num, const struct vq_ring_addr *addr, unsigned features)
+{
+	memset(r, 0, sizeof(*r));
+	r->mem = mem;
+	r->layout = layout;
+	r->features = features;
+	r->num = num;
+	r->notify_enabled = true;
+	r->max_chain = num;
+	if (!mem || !addr)
+		return vq_ring_fail(r, VQ_E_INVAL);
+	r->addr = *addr;
+	switch (layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_init_split(r);
+	default:
+		return vq_ring_fail(r, VQ_E_INVAL);
+	}
+}
+
+void vq_ring_reset(struct vq_ring *r)
+{
+	memset(r, 0, sizeof(*r));
+	/* not an error of the guest's: just "unusable until vq_ring_init" */
+	r->error = -VQ_E_STATE;
+}
+
+int vq_ring_pop(struct vq_ring *r, struct vq_chain *c)
+{
+	if (VQ_UNLIKELY(r->error))
+		return -VQ_E_RING_BROKEN;
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_pop_split(r, c);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+void vq_ring_unpop(struct vq_ring *r, const struct vq_chain *c)
+{
+	if (r->error)
+		return;
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		vq_ring_unpop_split(r, c);
+		break;
+	default:
+		break;
+	}
+}
+
+int vq_ring_push(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
+{
+	if (VQ_UNLIKELY(r->error))
+		return -VQ_E_RING_BROKEN;
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_push_split(r, c, written);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_publish(struct vq_ring *r)
+{
+	if (VQ_UNLIKELY(r->error))
+		return -VQ_E_RING_BROKEN;
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_publish_split(r);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_set_notify(struct vq_ring *r, bool enable)
+{
+	if (r->error)
+		return -VQ_E_RING_BROKEN;
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_set_notify_split(r, enable);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_pending(struct vq_ring *r)
+{
+	if (r->error)
+		return -VQ_E_RING_BROKEN;
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_pending_split(r);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+/* ---- driver side ------------------------------------------------------- */
+
+void vq_ring_drv_free(struct vq_ring_drv *d)
+{
+	free(d->token);
+	free(d->chain_len);
+	free(d->indirect);
+	free(d->next);
+	d->token = NULL;
+	d->chain_len = NULL;
+	d->indirect = NULL;
+	d->next = NULL;
+	d->num_free = 0;
+}
+
+int vq_ring_drv_init(struct vq_ring_drv *d, struct vq_mem *mem, enum vq_ring_layout layout,
+		     uint16_t num, const struct vq_ring_addr *addr, unsigned features)
+{
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (!mem || !addr)
+		return -VQ_E_INVAL;
+	d->mem = mem;
+	d->layout = layout;
+	d->features = features;
+	d->num = num;
+	d->addr = *addr;
+	if (!vq_ring_num_ok(num))
+		return -VQ_E_RING_LAYOUT;
+	d->token = calloc(num, sizeof(*d->token));
+	d->chain_len = calloc(num, sizeof(*d->chain_len));
+	d->indirect = calloc(num, sizeof(*d->indirect));
+	d->next = calloc(num, sizeof(*d->next));
+	if (!d->token || !d->chain_len || !d->indirect || !d->next) {
+		vq_ring_drv_free(d);
+		return -VQ_E_NOMEM;
+	}
+	switch (layout) {
+	case VQ_RING_SPLIT:
+		rc = vq_ring_drv_init_split(d);
+		break;
+	default:
+		rc = -VQ_E_INVAL;
+		break;
+	}
+	if (rc < 0)
+		vq_ring_drv_free(d);
+	return rc;
+}
+
+/* Readable buffers first (spec 2.7.4): the one rule a correct driver obeys
+ * whatever the layout. */
+static int drv_check_bufs(const struct vq_buf *bufs, unsigned n)
+{
+	bool seen_write = false;
+
+	if (n == 0 || !bufs)
+		return -VQ_E_INVAL;
+	for (unsigned i = 0; i < n; i++) {
+		if (bufs[i].writable)
+			seen_write = true;
+		else if (seen_write)
+			return -VQ_E_INVAL;
+	}
+	return 0;
+}
+
+int vq_ring_drv_add(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n, uint64_t token)
+{
+	int rc = drv_check_bufs(bufs, n);
+
+	if (rc < 0)
+		return rc;
+	switch (d->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_drv_add_split(d, bufs, n, token);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_drv_add_indirect(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
+			     uint64_t table_gpa, uint64_t token)
+{
+	int rc = drv_check_bufs(bufs, n);
+
+	if (rc < 0)
+		return rc;
+	/* a correct driver neither uses an unnegotiated feature nor makes a
+	 * chain longer than the queue (spec 2.7.5.3.1) */
+	if (!(d->features & VQ_RING_F_INDIRECT) || n > d->num)
+		return -VQ_E_INVAL;
+	switch (d->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_drv_add_indirect_split(d, bufs, n, table_gpa, token);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_drv_publish(struct vq_ring_drv *d)
+{
+	switch (d->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_drv_publish_split(d);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_drv_get_used(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
+{
+	switch (d->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_drv_get_used_split(d, token, len);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_drv_set_interrupts(struct vq_ring_drv *d, bool enable)
+{
+	switch (d->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_drv_set_interrupts_split(d, enable);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+/* ---- placement --------------------------------------------------------- */
+
+int vq_ring_size(enum vq_ring_layout layout, uint16_t num, uint64_t base,
+		 struct vq_ring_addr *addr, uint64_t *bytes)
+{
+	if (!vq_ring_num_ok(num) || !addr || !bytes)
+		return -VQ_E_INVAL;
+	switch (layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_size_split(num, base, addr, bytes);
+	default:
+		return -VQ_E_INVAL;
+	}
+}

@@ -1,0 +1,172 @@
+/* ring_internal.h - private to emu/ring*.c: the error funnel, the chain
+ * walker pieces every layout shares, and the per-layout functions that the
+ * public entry points in ring.c dispatch to.
+ *
+ * A layout's walker fetches each descriptor once into a local copy, checks
+ * its layout-specific flags and hands the buffer to vq_walk_buf(), which owns
+ * the rules common to split and packed: chain length, read-before-write
+ * order, total bytes, translation and segment storage. Indirect tables are
+ * checked and mapped by vq_walk_table().
+ */
+#ifndef VQSIM_RING_INTERNAL_H
+#define VQSIM_RING_INTERNAL_H
+
+#include <string.h>
+
+#include "ring.h"
+
+#define VQ_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define VQ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Spec 2.7.5: a chain may describe at most 2^32 bytes in total. */
+#define VQ_CHAIN_MAX_BYTES (1ull << 32)
+
+/* Every device-side ring error goes through here: the first one is kept in
+ * r->error, which makes the public entry points return -VQ_E_RING_BROKEN
+ * until vq_ring_init(). Takes the positive code, returns it negated. */
+__attribute__((cold, unused)) static int vq_ring_fail(struct vq_ring *r, int code)
+{
+	if (!r->error)
+		r->error = -code;
+	return -code;
+}
+
+/* ---- single-fetch and single-copy accessors ---------------------------- */
+
+/* 32-bit field store in one access (used element id/len). */
+static inline void vq_store32_relaxed(void *p, uint32_t v)
+{
+	__atomic_store_n((uint32_t *)p, VQ_LE32(v), __ATOMIC_RELAXED);
+}
+
+static inline uint32_t vq_load32_relaxed(const void *p)
+{
+	return VQ_LE32(__atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED));
+}
+
+/* Copy a 16-byte descriptor out of guest memory exactly once, as two 64-bit
+ * words. Aligned copies use atomic loads so the compiler can never re-read
+ * the guest's copy; unaligned ones (an indirect table may sit anywhere) use
+ * memcpy followed by a compiler barrier for the same effect. */
+static inline void vq_fetch16(const void *p, uint64_t *w0, uint64_t *w1)
+{
+	if (VQ_LIKELY(((uintptr_t)p & 7) == 0)) {
+		*w0 = VQ_LE64(__atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED));
+		*w1 = VQ_LE64(__atomic_load_n((const uint64_t *)p + 1, __ATOMIC_RELAXED));
+	} else {
+		uint64_t w[2];
+		memcpy(w, p, sizeof(w));
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		*w0 = VQ_LE64(w[0]);
+		*w1 = VQ_LE64(w[1]);
+	}
+}
+
+/* ---- the shared walker ------------------------------------------------- */
+
+struct vq_walk {
+	uint32_t count;   /* buffer descriptors seen: direct + indirect entries */
+	bool seen_write;  /* a writable descriptor was seen (even of length 0) */
+};
+
+/* Grow c->seg to hold at least one more entry, never beyond limit entries.
+ * 0 or -VQ_E_NOMEM. Cold: a chain reuses its storage from pop to pop. */
+int vq_chain_grow(struct vq_chain *c, uint32_t limit);
+
+static inline void vq_walk_begin(struct vq_walk *w, struct vq_chain *c)
+{
+	w->count = 0;
+	w->seen_write = false;
+	c->nseg = 0;
+	c->nread = 0;
+	c->read_bytes = 0;
+	c->write_bytes = 0;
+}
+
+/* One buffer descriptor of the chain being walked, already copied out of
+ * guest memory. Checks, in order: chain length (LOOP), readable after
+ * writable (ORDER), total bytes (CHAIN_BYTES), translation for the buffer's
+ * direction (DESC_MEM). A zero-length buffer counts for length and order but
+ * is neither translated nor stored: it carries no bytes, so its address is
+ * never used. Returns 0, a ring error (ring now broken) or -VQ_E_NOMEM (ring
+ * intact: the pop can be retried). */
+static inline int vq_walk_buf(struct vq_ring *r, struct vq_walk *w, struct vq_chain *c,
+			      uint64_t gpa, uint32_t len, bool writable)
+{
+	struct vq_seg *s;
+	void *host;
+
+	if (VQ_UNLIKELY(++w->count > r->max_chain))
+		return vq_ring_fail(r, VQ_E_RING_LOOP);
+	if (writable)
+		w->seen_write = true;
+	else if (VQ_UNLIKELY(w->seen_write))
+		return vq_ring_fail(r, VQ_E_RING_ORDER);
+	if (VQ_UNLIKELY(c->read_bytes + c->write_bytes + len > VQ_CHAIN_MAX_BYTES))
+		return vq_ring_fail(r, VQ_E_RING_CHAIN_BYTES);
+	if (VQ_UNLIKELY(len == 0))
+		return 0;
+	host = vq_mem_translate(r->mem, gpa, len, writable ? VQ_ACC_WRITE : VQ_ACC_READ, NULL);
+	if (VQ_UNLIKELY(!host))
+		return vq_ring_fail(r, VQ_E_RING_DESC_MEM);
+	if (VQ_UNLIKELY(c->nseg == c->cap) && vq_chain_grow(c, r->max_chain) < 0)
+		return -VQ_E_NOMEM;
+	s = &c->seg[c->nseg++];
+	s->host = host;
+	s->gpa = gpa;
+	s->len = len;
+	s->writable = writable;
+	if (writable) {
+		c->write_bytes += len;
+	} else {
+		c->nread++;
+		c->read_bytes += len;
+	}
+	return 0;
+}
+
+/* An indirect descriptor's table: length a non-zero multiple of 16
+ * (INDIRECT_LEN), wholly readable guest memory (INDIRECT_MEM). Stores the
+ * host pointer and the entry count. */
+static inline int vq_walk_table(struct vq_ring *r, uint64_t gpa, uint32_t len,
+				const uint8_t **table, uint32_t *n)
+{
+	if (VQ_UNLIKELY(len == 0 || len % 16))
+		return vq_ring_fail(r, VQ_E_RING_INDIRECT_LEN);
+	*table = vq_mem_translate(r->mem, gpa, len, VQ_ACC_READ, NULL);
+	if (VQ_UNLIKELY(!*table))
+		return vq_ring_fail(r, VQ_E_RING_INDIRECT_MEM);
+	*n = len / 16;
+	return 0;
+}
+
+/* ---- per-layout implementations (ring_split.c) ------------------------- */
+
+int vq_ring_init_split(struct vq_ring *r);
+int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c);
+void vq_ring_unpop_split(struct vq_ring *r, const struct vq_chain *c);
+int vq_ring_push_split(struct vq_ring *r, const struct vq_chain *c, uint32_t written);
+int vq_ring_publish_split(struct vq_ring *r);
+int vq_ring_set_notify_split(struct vq_ring *r, bool enable);
+int vq_ring_pending_split(struct vq_ring *r);
+
+int vq_ring_drv_init_split(struct vq_ring_drv *d);
+int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
+			  uint64_t token);
+int vq_ring_drv_add_indirect_split(struct vq_ring_drv *d, const struct vq_buf *bufs,
+				   unsigned n, uint64_t table_gpa, uint64_t token);
+int vq_ring_drv_publish_split(struct vq_ring_drv *d);
+int vq_ring_drv_get_used_split(struct vq_ring_drv *d, uint64_t *token, uint32_t *len);
+int vq_ring_drv_set_interrupts_split(struct vq_ring_drv *d, bool enable);
+
+int vq_ring_size_split(uint16_t num, uint64_t base, struct vq_ring_addr *addr,
+		       uint64_t *bytes);
+
+/* Queue size and area checks shared by device and driver init: num a power
+ * of two in [1, 32768]. */
+static inline bool vq_ring_num_ok(uint16_t num)
+{
+	return num != 0 && (num & (num - 1)) == 0 && num <= VIRTQ_MAX_SIZE;
+}
+
+#endif
