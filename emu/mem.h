@@ -37,7 +37,8 @@ void vq_mem_free(struct vq_mem *m);
 
 /* Add a region of size bytes at gpa, both page-aligned, not overlapping any
  * other. Returns 0, -VQ_E_INVAL (alignment, overlap, zero size, too many
- * regions, wrap) or -VQ_E_SYS (memfd/ftruncate/mmap failed). */
+ * regions, wrap), -VQ_E_SYS (memfd/ftruncate/mmap failed) or -VQ_E_NOMEM
+ * (dirty logging is on and the region's log cannot be allocated). */
 int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t size);
 /* Number of regions. */
 unsigned vq_mem_region_count(const struct vq_mem *m);
