@@ -197,16 +197,20 @@ static int check_status_order(struct vq_dev *d, uint8_t old, uint8_t now)
 
 	if (old & ~now)
 		return dev_error(d, -1, -VQ_E_STATUS,
-				 "status: driver cleared bits 0x%02x without a reset (spec 2.1.2)",
+				 "status: driver cleared bits 0x%02x without a reset (spec 2.1.1)",
 				 old & ~now);
 	if (added & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
 		return dev_error(d, -1, -VQ_E_STATUS,
 				 "status: driver set DEVICE_NEEDS_RESET, a device-owned bit "
-				 "(spec 2.1.2)");
+				 "(spec 2.1)");
 	if (added & ~STATUS_KNOWN)
 		return dev_error(d, -1, -VQ_E_STATUS,
 				 "status: reserved bits 0x%02x written (spec 2.1)",
 				 added & ~STATUS_KNOWN);
+	if ((old & VIRTIO_STATUS_FAILED) && added)
+		return dev_error(d, -1, -VQ_E_STATUS,
+				 "status: bits 0x%02x set after FAILED without a reset "
+				 "(spec 2.1.1)", added);
 	if ((now & VIRTIO_STATUS_DRIVER) && !(now & VIRTIO_STATUS_ACKNOWLEDGE))
 		return dev_error(d, -1, -VQ_E_STATUS,
 				 "status: DRIVER written without ACKNOWLEDGE (spec 3.1.1)");
@@ -236,7 +240,8 @@ int vq_dev_write_status(struct vq_dev *d, uint8_t status)
 		rc = check_features(d);
 		/* the device keeps FEATURES_OK clear; DRIVER_OK depends on it */
 		if (rc < 0)
-			status &= (uint8_t)~(VIRTIO_STATUS_FEATURES_OK | (added & VIRTIO_STATUS_DRIVER_OK));
+			status &= (uint8_t)~(VIRTIO_STATUS_FEATURES_OK |
+					     (added & VIRTIO_STATUS_DRIVER_OK));
 	}
 	d->status = status;
 	if (status != old)
@@ -330,8 +335,8 @@ int vq_dev_queue_enable(struct vq_dev *d, unsigned q)
 	if (rc < 0) {
 		vq_ring_reset(&vq->ring);
 		return dev_error(d, (int)q, rc,
-				 "queue %u: enable refused, desc 0x%llx driver 0x%llx device 0x%llx "
-				 "size %u: %s", q, (unsigned long long)vq->addr.desc,
+				 "queue %u: enable refused, desc 0x%llx driver 0x%llx "
+				 "device 0x%llx size %u: %s", q, (unsigned long long)vq->addr.desc,
 				 (unsigned long long)vq->addr.driver,
 				 (unsigned long long)vq->addr.device, vq->num, vq_strerror(rc));
 	}
@@ -411,7 +416,8 @@ int vq_dev_config_read(struct vq_dev *d, uint32_t off, void *buf, uint32_t len)
 {
 	if (!config_range_ok(d, off, len))
 		return dev_error(d, -1, -VQ_E_BAD_ACCESS,
-				 "config: read of %u bytes at 0x%x outside the %u-byte config space",
+				 "config: read of %u bytes at 0x%x outside the %u-byte "
+				 "config space",
 				 len, off, d->config_len);
 	if (d->cls->config_read)
 		d->cls->config_read(d, off, len);
@@ -426,7 +432,8 @@ int vq_dev_config_write(struct vq_dev *d, uint32_t off, const void *buf, uint32_
 {
 	if (!config_range_ok(d, off, len))
 		return dev_error(d, -1, -VQ_E_BAD_ACCESS,
-				 "config: write of %u bytes at 0x%x outside the %u-byte config space",
+				 "config: write of %u bytes at 0x%x outside the %u-byte "
+				 "config space",
 				 len, off, d->config_len);
 	if (len)
 		memcpy(d->config + off, buf, len);
@@ -478,6 +485,14 @@ int vq_dev_pop(struct vq_dev *d, unsigned q, struct vq_chain *c)
 	if (!vq)
 		return rc;
 	rc = vq_ring_pop(&vq->ring, c);
+	/* EVENT_IDX: the driver kicks only when its avail idx passes
+	 * avail_event, so re-arm it each time the queue runs dry (spec
+	 * 2.7.10); a chain that slipped in meanwhile is popped now */
+	if (rc == 0 && (vq->ring.features & VQ_RING_F_EVENT_IDX)) {
+		rc = vq_ring_set_notify(&vq->ring, true);
+		if (rc == 1)
+			rc = vq_ring_pop(&vq->ring, c);
+	}
 	if (rc < 0) {
 		vq_dev_fail_queue(d, q, rc);
 		return rc;
@@ -508,8 +523,9 @@ int vq_dev_push(struct vq_dev *d, unsigned q, const struct vq_chain *c, uint32_t
 	}
 	/* USED_LEN is a device bug, not the driver's: element pushed clamped */
 	if (rc == -VQ_E_RING_USED_LEN)
-		dev_error(d, (int)q, rc, "queue %u: head %u used length %u exceeds %llu writable bytes",
-			  q, c->head, written, (unsigned long long)c->write_bytes);
+		dev_error(d, (int)q, rc,
+			  "queue %u: head %u used length %u exceeds %llu writable bytes", q,
+			  c->head, written, (unsigned long long)c->write_bytes);
 	vq->used++;
 	d->stats.used++;
 	if (tracing(d))
@@ -585,7 +601,8 @@ const char *vq_dev_status_str(uint8_t status, char *buf, size_t len)
 	}
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]) && pos < len; i++) {
 		if (status & bits[i].bit) {
-			int n = snprintf(buf + pos, len - pos, "%s%s", pos ? "|" : "", bits[i].name);
+			int n = snprintf(buf + pos, len - pos, "%s%s", pos ? "|" : "",
+					 bits[i].name);
 			pos += n > 0 ? (size_t)n : 0;
 		}
 	}

@@ -118,21 +118,26 @@ int vq_dev_write_driver_features(struct vq_dev *d, uint32_t sel, uint32_t val);
 
 /* Driver writes the status register. 0 resets the device. Otherwise the new
  * value must keep every bit already set and follow spec 3.1.1 order:
- * ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK; FAILED any time. Setting
- * FEATURES_OK checks the features (subset of offered, VERSION_1, class
- * check) and leaves FEATURES_OK clear when they are refused (returns
- * -VQ_E_FEATURES). Illegal transitions are refused whole and return
- * -VQ_E_STATUS; status is unchanged. */
+ * ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK; FAILED any time, but once
+ * FAILED is set nothing more until a reset (spec 2.1.1);
+ * DEVICE_NEEDS_RESET and the reserved bits are never the driver's to set.
+ * Setting FEATURES_OK checks the features (subset of offered, VERSION_1,
+ * class check) and leaves FEATURES_OK clear when they are refused (returns
+ * -VQ_E_FEATURES; a DRIVER_OK in the same write is dropped too, other new
+ * bits such as FAILED apply). Illegal transitions are refused whole and
+ * return -VQ_E_STATUS; status is unchanged. */
 int vq_dev_write_status(struct vq_dev *d, uint8_t status);
 /* Reset: status 0, features cleared, every queue back to its initial state,
- * class reset hook; stats are kept. */
+ * class reset hook; stats (device and per-queue counters), last_error and
+ * config_generation are kept. */
 void vq_dev_reset(struct vq_dev *d);
 
 /* Queue q, or NULL if q is out of range or does not exist. */
 struct vq_queue *vq_dev_queue(struct vq_dev *d, unsigned q);
 /* Driver sets QueueReady=1 for q: validates size and placement and starts
- * the ring. 0, -VQ_E_INVAL (no such queue), -VQ_E_STATE (already ready, or
- * after DRIVER_OK without ring reset), -VQ_E_RING_LAYOUT. */
+ * the ring. 0, -VQ_E_INVAL (no such queue), -VQ_E_STATE (already ready,
+ * before FEATURES_OK, while DEVICE_NEEDS_RESET, or after DRIVER_OK without
+ * VIRTIO_F_RING_RESET negotiated), -VQ_E_RING_LAYOUT. */
 int vq_dev_queue_enable(struct vq_dev *d, unsigned q);
 /* Queue reset of a single queue (VIRTIO_F_RING_RESET) or QueueReady=0:
  * ready cleared, size back to num_max, addresses 0. 0 or -VQ_E_INVAL. */
@@ -146,13 +151,19 @@ int vq_dev_notify(struct vq_dev *d, unsigned q);
  * -VQ_E_BAD_ACCESS (out of range). */
 int vq_dev_config_read(struct vq_dev *d, uint32_t off, void *buf, uint32_t len);
 int vq_dev_config_write(struct vq_dev *d, uint32_t off, const void *buf, uint32_t len);
-/* The device changed its config: bump the generation, raise a config interrupt. */
+/* The device changed its config: bump the generation, and raise a config
+ * interrupt if the driver has set DRIVER_OK (before that it reads config
+ * during initialisation anyway). */
 void vq_dev_config_changed(struct vq_dev *d);
 
 /* For classes: pop the next chain of queue q (see vq_ring_pop). A ring error
- * is funnelled to vq_dev_fail_queue() before it is returned. */
+ * is funnelled to vq_dev_fail_queue() before it is returned. With
+ * VIRTIO_F_EVENT_IDX, finding the queue empty re-arms avail_event so the
+ * driver notifies again for its next chain. */
 int vq_dev_pop(struct vq_dev *d, unsigned q, struct vq_chain *c);
-/* For classes: push a used element for c (see vq_ring_push). */
+/* For classes: push a used element for c (see vq_ring_push). -VQ_E_RING_USED_LEN
+ * (written larger than the chain) is recorded as an error but does not break
+ * the queue: the element is pushed with the length clamped. */
 int vq_dev_push(struct vq_dev *d, unsigned q, const struct vq_chain *c, uint32_t written);
 /* For classes: publish used elements of q and interrupt if the driver wants. */
 int vq_dev_publish(struct vq_dev *d, unsigned q);

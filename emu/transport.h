@@ -29,7 +29,7 @@ struct vq_mmio {
 	struct vq_dev *dev;
 	struct vq_transport_host host;
 	struct vq_tracer *tracer;
-	uint32_t vendor_id;
+	uint32_t vendor_id;          /* VendorID: vq_mmio_init sets "VQSM" (0x4d535156) */
 	uint32_t device_features_sel;
 	uint32_t driver_features_sel;
 	uint32_t queue_sel;

@@ -42,6 +42,8 @@ int main(int argc, char **argv)
 	struct vq_drv drv;
 	char err[200], sbuf[80];
 	uint8_t bytes[32];
+	const uint64_t want[VQ_FEATURE_WORDS] = {
+		(1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_F_EVENT_IDX), 0};
 	long n;
 	int rc;
 
@@ -74,7 +76,7 @@ int main(int argc, char **argv)
 
 	if ((rc = vq_drv_attach(&drv, m, RNG_BASE, RNG_IRQ, RAM_BASE, RAM_SIZE)) < 0)
 		return fail("attach", rc);
-	if ((rc = vq_drv_init(&drv, NULL, 1)) < 0)
+	if ((rc = vq_drv_init(&drv, want, 1)) < 0)
 		return fail("driver init", rc);
 	printf("driver:  device id %" PRIu32 ", features 0x%016" PRIx64 "%016" PRIx64
 	       ", status %s, queue 0 size %u\n", drv.device_id, drv.features[1], drv.features[0],
@@ -107,7 +109,7 @@ int main(int argc, char **argv)
 		       vq_dev_status_str(vq_drv_status(&drv), sbuf, sizeof(sbuf)),
 		       vq_drv_ack_interrupt(&drv));
 	}
-	if ((rc = vq_drv_init(&drv, NULL, 1)) < 0)
+	if ((rc = vq_drv_init(&drv, want, 1)) < 0)
 		return fail("re-init after reset", rc);
 	n = vq_drv_rng_read(&drv, bytes, 16);
 	if (n < 0)

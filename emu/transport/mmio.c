@@ -163,7 +163,8 @@ static int64_t config_check(struct vq_mmio *t, bool write, uint32_t off, unsigne
 		return -1;
 	}
 	if (off % width) {
-		bad_access(t, write, off, width, "config access not naturally aligned (spec 4.2.2.2)");
+		bad_access(t, write, off, width,
+			   "config access not naturally aligned (spec 4.2.2.2)");
 		return -1;
 	}
 	if (off >= VIRTIO_MMIO_SIZE || coff + width > t->dev->config_len) {
@@ -180,7 +181,8 @@ static void mmio_interrupt(void *ctx, enum vq_irq_kind kind, unsigned q)
 	uint32_t old = t->interrupt_status;
 
 	(void)q;
-	t->interrupt_status |= kind == VQ_IRQ_VRING ? VIRTIO_MMIO_INT_VRING : VIRTIO_MMIO_INT_CONFIG;
+	t->interrupt_status |=
+		kind == VQ_IRQ_VRING ? VIRTIO_MMIO_INT_VRING : VIRTIO_MMIO_INT_CONFIG;
 	t->stats.interrupts++;
 	if (tracing(t))
 		vq_trace(t->tracer, VQ_EV_IRQ, t->dev->name, -1, "InterruptStatus 0x%x -> 0x%x",
@@ -284,8 +286,8 @@ int vq_mmio_read(struct vq_mmio *t, uint32_t off, unsigned width, uint32_t *val)
 		*val = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
 		       (uint32_t)b[3] << 24;
 		if (tracing(t))
-			vq_trace(t->tracer, VQ_EV_REG, t->dev->name, -1, "read Config[0x%x]/%u=0x%x",
-				 (unsigned)coff, width, *val);
+			vq_trace(t->tracer, VQ_EV_REG, t->dev->name, -1,
+				 "read Config[0x%x]/%u=0x%x", (unsigned)coff, width, *val);
 		return 0;
 	}
 	r = reg_check(t, false, off, width, &rc);
@@ -311,14 +313,14 @@ static struct vq_queue *sel_queue(struct vq_mmio *t, const char *reg, int *err)
 	return q;
 }
 
-/* QueueNum and the six address halves: spec 4.2.2.3 forbids them while ready. */
+/* QueueNum and the six address halves: spec 4.2.2.2 forbids them while ready. */
 static struct vq_queue *setup_queue(struct vq_mmio *t, const char *reg, int *err)
 {
 	struct vq_queue *q = sel_queue(t, reg, err);
 
 	if (q && q->ready) {
 		*err = op_refused(t, (int)t->queue_sel, -VQ_E_STATE,
-				  "%s written while queue %u is ready (spec 4.2.2.3)", reg,
+				  "%s written while queue %u is ready (spec 4.2.2.2)", reg,
 				  t->queue_sel);
 		return NULL;
 	}
@@ -391,8 +393,8 @@ static int reg_write(struct vq_mmio *t, uint32_t off, uint32_t val)
 		/* store what fits; vq_dev_queue_enable() judges the size */
 		if (val > 0xffff)
 			return op_refused(t, (int)t->queue_sel, -VQ_E_INVAL,
-					  "QueueNum 0x%x exceeds QueueNumMax %u (spec 4.2.2.3)", val,
-					  q->num_max);
+					  "QueueNum 0x%x exceeds QueueNumMax %u (spec 4.2.2.2)",
+					  val, q->num_max);
 		q->num = (uint16_t)val;
 		return 0;
 	case VIRTIO_MMIO_QUEUE_READY:
@@ -408,14 +410,15 @@ static int reg_write(struct vq_mmio *t, uint32_t off, uint32_t val)
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		if (val & ~(VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG))
 			return op_refused(t, -1, -VQ_E_INVAL,
-					  "InterruptACK 0x%x sets undefined bits (spec 4.2.2.2)", val);
+					  "InterruptACK 0x%x sets undefined bits (spec 4.2.2.2)",
+					  val);
 		set_interrupt_status(t, t->interrupt_status & ~val);
 		return 0;
 	case VIRTIO_MMIO_STATUS:
 		if (val > 0xff)
 			return op_refused(t, -1, -VQ_E_INVAL,
-					  "Status 0x%x does not fit the 8-bit device status (spec 2.1)",
-					  val);
+					  "Status 0x%x does not fit the 8-bit device status "
+					  "(spec 2.1)", val);
 		rc = vq_dev_write_status(d, (uint8_t)val);
 		if (val == 0)
 			vq_mmio_reset(t); /* spec 4.2.2.1: reset clears InterruptStatus */
@@ -461,8 +464,8 @@ int vq_mmio_write(struct vq_mmio *t, uint32_t off, unsigned width, uint32_t val)
 			return -VQ_E_BAD_ACCESS;
 		t->stats.writes++;
 		if (tracing(t))
-			vq_trace(t->tracer, VQ_EV_REG, t->dev->name, -1, "write Config[0x%x]/%u=0x%x",
-				 (unsigned)coff, width, val);
+			vq_trace(t->tracer, VQ_EV_REG, t->dev->name, -1,
+				 "write Config[0x%x]/%u=0x%x", (unsigned)coff, width, val);
 		return vq_dev_config_write(t->dev, (uint32_t)coff, b, width);
 	}
 	r = reg_check(t, true, off, width, &rc);

@@ -1,0 +1,1373 @@
+/* test_ring.c - unit tests for emu/ring: the split virtqueue, device side
+ * (pop validation rule by rule, push, publish, notification suppression) and
+ * driver side (add, publish, reap, validation of what the device wrote).
+ *
+ * Malformed chains are built by writing raw descriptors and avail entries
+ * into guest memory; each validation test checks the exact error, that the
+ * ring then stays broken, and that vq_ring_init() brings it back. */
+#include <stdio.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define MEM_GPA  0x10000ull
+#define MEM_SIZE 0x100000ull           /* 1 MiB: [0x10000, 0x110000) */
+#define MEM_END  (MEM_GPA + MEM_SIZE)
+#define RING_GPA 0x10000ull
+#define TBL      0x60000ull            /* indirect tables */
+#define BUF      0x80000ull            /* data buffers */
+#define BIG_GPA  0x100000000ull        /* 2 GiB region for the 2^32-byte test */
+#define BIG_SIZE 0x80000000ull
+#define NUM      8
+
+#define F_NEXT VIRTQ_DESC_F_NEXT
+#define F_WR   VIRTQ_DESC_F_WRITE
+#define F_IND  VIRTQ_DESC_F_INDIRECT
+
+static struct vq_mem *m;
+static struct vq_ring r;
+static struct vq_ring_drv drv;
+static struct vq_chain c;
+static struct vq_ring_addr ra;
+static uint16_t cur_num;
+static unsigned cur_features;
+
+/* A fresh queue: the driver side zeroes the areas, the device side starts. */
+static void ring_setup(uint16_t num, unsigned features)
+{
+	uint64_t bytes;
+
+	vq_ring_drv_free(&drv);
+	ck_assert_int_eq(vq_ring_size(VQ_RING_SPLIT, num, RING_GPA, &ra, &bytes), 0);
+	ck_assert_int_eq(vq_ring_drv_init(&drv, m, VQ_RING_SPLIT, num, &ra, features), 0);
+	ck_assert_int_eq(vq_ring_init(&r, m, VQ_RING_SPLIT, num, &ra, features), 0);
+	cur_num = num;
+	cur_features = features;
+}
+
+static void setup(void)
+{
+	m = vq_mem_new();
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(vq_mem_add_region(m, "ram", MEM_GPA, MEM_SIZE), 0);
+	memset(&drv, 0, sizeof(drv));
+	vq_chain_init(&c);
+	ring_setup(NUM, VQ_RING_F_INDIRECT);
+}
+
+static void teardown(void)
+{
+	vq_chain_release(&c);
+	vq_ring_drv_free(&drv);
+	vq_mem_free(m);
+	m = NULL;
+}
+
+/* ---- raw guest-side helpers ------------------------------------------- */
+
+static void put_desc_at(uint64_t gpa, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	ck_assert_int_eq(vq_mem_write64(m, gpa, addr), 0);
+	ck_assert_int_eq(vq_mem_write32(m, gpa + 8, len), 0);
+	ck_assert_int_eq(vq_mem_write16(m, gpa + 12, flags), 0);
+	ck_assert_int_eq(vq_mem_write16(m, gpa + 14, next), 0);
+}
+
+/* Descriptor i of the ring's table. */
+static void put_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	put_desc_at(ra.desc + 16ull * i, addr, len, flags, next);
+}
+
+/* Entry i of an indirect table at table. */
+static void put_tdesc(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+		      uint16_t next)
+{
+	put_desc_at(table + 16ull * i, addr, len, flags, next);
+}
+
+/* Make head available and publish it (entry, then idx). The driver side's
+ * avail index follows, so raw chains and driver chains can be mixed. */
+static void raw_avail(uint16_t head)
+{
+	uint64_t slot = drv.avail_idx & (cur_num - 1);
+
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 4 + 2 * slot, head), 0);
+	drv.avail_idx++;
+	drv.kicked_idx = drv.avail_idx;
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 2, drv.avail_idx), 0);
+}
+
+static uint16_t rd16(uint64_t gpa)
+{
+	uint16_t v = 0;
+
+	ck_assert_int_eq(vq_mem_read16(m, gpa, &v), 0);
+	return v;
+}
+
+static uint32_t rd32(uint64_t gpa)
+{
+	uint32_t v = 0;
+
+	ck_assert_int_eq(vq_mem_read32(m, gpa, &v), 0);
+	return v;
+}
+
+#define USED_IDX   (ra.device + 2)
+#define USED_FLAGS (ra.device)
+#define USED_ID(i)  (ra.device + 4 + 8ull * (i))
+#define USED_LEN(i) (ra.device + 8 + 8ull * (i))
+#define AVAIL_FLAGS (ra.driver)
+#define USED_EVENT  (ra.driver + 4 + 2ull * cur_num)
+#define AVAIL_EVENT (ra.device + 4 + 8ull * cur_num)
+
+/* For hot loops: Check's assertions cost a message to the parent each. */
+#define REQUIRE(cond)                                                    \
+	do {                                                             \
+		if (!(cond))                                             \
+			ck_abort_msg("line %d: %s", __LINE__, #cond);    \
+	} while (0)
+
+/* One good chain all the way round: the ring works. */
+static void roundtrip(void)
+{
+	struct vq_buf b[2] = {{BUF, 64, false}, {BUF + 0x100, 128, true}};
+	uint64_t tok = 0;
+	uint32_t len = 0;
+	int head = vq_ring_drv_add(&drv, b, 2, 0xabcull);
+
+	ck_assert_int_ge(head, 0);
+	ck_assert_int_ge(vq_ring_drv_publish(&drv), 0);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.head, (unsigned)head);
+	ck_assert_int_eq(vq_ring_push(&r, &c, 100), 0);
+	ck_assert_int_ge(vq_ring_publish(&r), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, &tok, &len), 1);
+	ck_assert_uint_eq(tok, 0xabc);
+	ck_assert_uint_eq(len, 100);
+}
+
+/* The ring is broken: every entry point says so until vq_ring_init(). */
+static void assert_broken(int code)
+{
+	ck_assert_int_eq(r.error, -code);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_push(&r, &c, 0), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_publish(&r), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_set_notify(&r, true), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_pending(&r), VQ_E_RING_BROKEN);
+	vq_ring_unpop(&r, &c); /* a no-op on a broken ring */
+	ck_assert_int_eq(r.error, -code);
+}
+
+/* Re-zero the guest's rings (a driver resetting the queue), re-init the
+ * device side, and check a good chain goes through. */
+static void recover(void)
+{
+	vq_ring_drv_free(&drv);
+	ck_assert_int_eq(vq_ring_drv_init(&drv, m, VQ_RING_SPLIT, cur_num, &ra, cur_features), 0);
+	ck_assert_int_eq(vq_ring_init(&r, m, VQ_RING_SPLIT, cur_num, &ra, cur_features), 0);
+	ck_assert_int_eq(r.error, 0);
+	roundtrip();
+}
+
+/* Pop must fail with exactly code, then the ring is broken, then it recovers. */
+static void expect_pop_error(int code)
+{
+	ck_assert_err(vq_ring_pop(&r, &c), code);
+	assert_broken(code);
+	recover();
+}
+
+/* ---- positive: pop ----------------------------------------------------- */
+
+START_TEST(test_pop_one_desc)
+{
+	struct vq_buf b = {BUF, 512, true};
+	int head = vq_ring_drv_add(&drv, &b, 1, 7);
+
+	ck_assert_int_ge(head, 0);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 0); /* not published yet */
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 1);
+	ck_assert_int_eq(vq_ring_pending(&r), 1);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.head, (unsigned)head);
+	ck_assert_uint_eq(c.ndesc, 1);
+	ck_assert_uint_eq(c.nseg, 1);
+	ck_assert_uint_eq(c.nread, 0);
+	ck_assert_uint_eq(c.read_bytes, 0);
+	ck_assert_uint_eq(c.write_bytes, 512);
+	ck_assert_ptr_eq(c.seg[0].host, vq_mem_translate(m, BUF, 512, VQ_ACC_WRITE, NULL));
+	ck_assert_uint_eq(c.seg[0].gpa, BUF);
+	ck_assert_uint_eq(c.seg[0].len, 512);
+	ck_assert(c.seg[0].writable);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 0);
+	ck_assert_int_eq(vq_ring_pending(&r), 0);
+}
+END_TEST
+
+START_TEST(test_pop_three_desc)
+{
+	struct vq_buf b[3] = {{BUF, 100, false}, {BUF + 0x1000, 200, false}, {BUF + 0x2000, 300, true}};
+	int head = vq_ring_drv_add(&drv, b, 3, 9);
+
+	ck_assert_int_ge(head, 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.head, (unsigned)head);
+	ck_assert_uint_eq(c.ndesc, 3);
+	ck_assert_uint_eq(c.nseg, 3);
+	ck_assert_uint_eq(c.nread, 2);
+	ck_assert_uint_eq(c.read_bytes, 300);
+	ck_assert_uint_eq(c.write_bytes, 300);
+	for (unsigned i = 0; i < 3; i++) {
+		ck_assert_uint_eq(c.seg[i].gpa, b[i].gpa);
+		ck_assert_uint_eq(c.seg[i].len, b[i].len);
+		ck_assert(c.seg[i].writable == b[i].writable);
+		ck_assert_ptr_eq(c.seg[i].host,
+				 vq_mem_translate(m, b[i].gpa, b[i].len, VQ_ACC_READ, NULL));
+	}
+}
+END_TEST
+
+START_TEST(test_pop_indirect)
+{
+	struct vq_buf b[3] = {{BUF, 16, false}, {BUF + 0x100, 32, true}, {BUF + 0x200, 48, true}};
+	uint64_t tok = 0;
+	uint32_t len = 0;
+	int head = vq_ring_drv_add_indirect(&drv, b, 3, TBL, 42);
+
+	ck_assert_int_ge(head, 0);
+	ck_assert_uint_eq(drv.num_free, NUM - 1);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.head, (unsigned)head);
+	ck_assert_uint_eq(c.ndesc, 1);
+	ck_assert_uint_eq(c.nseg, 3);
+	ck_assert_uint_eq(c.nread, 1);
+	ck_assert_uint_eq(c.read_bytes, 16);
+	ck_assert_uint_eq(c.write_bytes, 80);
+	ck_assert_ptr_eq(c.seg[2].host, vq_mem_translate(m, BUF + 0x200, 48, VQ_ACC_READ, NULL));
+	ck_assert_int_eq(vq_ring_push(&r, &c, 80), 0);
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, &tok, &len), 1);
+	ck_assert_uint_eq(tok, 42);
+	ck_assert_uint_eq(len, 80);
+	ck_assert_uint_eq(drv.num_free, NUM);
+}
+END_TEST
+
+/* A direct descriptor followed by a table descriptor (spec allows it). */
+START_TEST(test_pop_direct_then_indirect)
+{
+	put_desc(3, BUF, 10, F_NEXT, 5);
+	put_desc(5, TBL, 32, F_IND | F_WR /* ignored */, 0);
+	put_tdesc(TBL, 0, BUF + 0x100, 20, F_NEXT, 1);
+	put_tdesc(TBL, 1, BUF + 0x200, 30, F_WR, 0);
+	raw_avail(3);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.head, 3);
+	ck_assert_uint_eq(c.ndesc, 2);
+	ck_assert_uint_eq(c.nseg, 3);
+	ck_assert_uint_eq(c.nread, 2);
+	ck_assert_uint_eq(c.read_bytes, 30);
+	ck_assert_uint_eq(c.write_bytes, 30);
+}
+END_TEST
+
+/* Exactly num descriptors is the longest legal chain, direct or indirect. */
+START_TEST(test_chain_of_num)
+{
+	struct vq_buf b[NUM];
+
+	for (unsigned i = 0; i < NUM; i++)
+		b[i] = (struct vq_buf){BUF + 0x100 * i, 16, i >= NUM / 2};
+	ck_assert_int_ge(vq_ring_drv_add(&drv, b, NUM, 1), 0);
+	ck_assert_err(vq_ring_drv_add(&drv, b, 1, 2), VQ_E_NOSPC);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.nseg, NUM);
+	ck_assert_uint_eq(c.ndesc, NUM);
+	ck_assert_uint_eq(c.nread, NUM / 2);
+	ck_assert_int_eq(vq_ring_push(&r, &c, 0), 0);
+	vq_ring_publish(&r);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+
+	/* the same through an indirect table of num entries */
+	ck_assert_int_ge(vq_ring_drv_add_indirect(&drv, b, NUM, TBL, 3), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.nseg, NUM);
+	ck_assert_uint_eq(c.ndesc, 1);
+}
+END_TEST
+
+/* Zero-length buffers: counted for length and order, no segment. */
+START_TEST(test_zero_length)
+{
+	put_desc(0, 0 /* address never used */, 0, F_NEXT, 1);
+	put_desc(1, BUF, 16, F_WR | F_NEXT, 2);
+	put_desc(2, 0xdead0000ull, 0, F_WR, 0);
+	raw_avail(0);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.ndesc, 3);
+	ck_assert_uint_eq(c.nseg, 1);
+	ck_assert_uint_eq(c.nread, 0);
+	ck_assert_uint_eq(c.seg[0].gpa, BUF);
+	ck_assert_uint_eq(c.write_bytes, 16);
+
+	/* a zero-length writable still forbids a readable after it */
+	put_desc(4, BUF, 0, F_WR | F_NEXT, 5);
+	put_desc(5, BUF, 16, 0, 0);
+	raw_avail(4);
+	expect_pop_error(VQ_E_RING_ORDER);
+}
+END_TEST
+
+START_TEST(test_unpop_and_pending)
+{
+	struct vq_buf b = {BUF, 64, true};
+	int h1 = vq_ring_drv_add(&drv, &b, 1, 1);
+	int h2 = vq_ring_drv_add(&drv, &b, 1, 2);
+
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pending(&r), 2);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.head, (unsigned)h1);
+	ck_assert_int_eq(vq_ring_pending(&r), 1);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.head, (unsigned)h2);
+	vq_ring_unpop(&r, &c);
+	ck_assert_int_eq(vq_ring_pending(&r), 1);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.head, (unsigned)h2);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 0);
+}
+END_TEST
+
+/* avail idx exactly num ahead is legal: the whole ring available at once. */
+START_TEST(test_avail_full_ring)
+{
+	for (uint16_t i = 0; i < NUM; i++) {
+		put_desc(i, BUF + 0x100 * i, 8, F_WR, 0);
+		raw_avail((uint16_t)(NUM - 1 - i));
+	}
+	ck_assert_int_eq(vq_ring_pending(&r), NUM);
+	for (unsigned i = 0; i < NUM; i++) {
+		ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+		ck_assert_uint_eq(c.head, NUM - 1 - i);
+	}
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 0);
+}
+END_TEST
+
+/* The seg array grows to the queue size at most and is then reused. */
+START_TEST(test_chain_storage)
+{
+	enum { N = 64 };
+	struct vq_buf b[N];
+	struct vq_seg *seg;
+
+	ring_setup(N, VQ_RING_F_INDIRECT);
+	for (unsigned i = 0; i < N; i++)
+		b[i] = (struct vq_buf){BUF + 16 * i, 16, false};
+	ck_assert_int_ge(vq_ring_drv_add_indirect(&drv, b, N, TBL, 1), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.nseg, N);
+	ck_assert_uint_ge(c.cap, N);
+	ck_assert_uint_le(c.cap, N);
+	seg = c.seg;
+	ck_assert_int_eq(vq_ring_push(&r, &c, 0), 0);
+	for (unsigned i = 0; i < 100; i++) {
+		ck_assert_int_ge(vq_ring_drv_add(&drv, b, 3, i), 0);
+		vq_ring_drv_publish(&drv);
+		ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+		ck_assert_ptr_eq(c.seg, seg);
+		ck_assert_int_eq(vq_ring_push(&r, &c, 0), 0);
+		vq_ring_publish(&r);
+		while (vq_ring_drv_get_used(&drv, NULL, NULL) == 1)
+			;
+	}
+	vq_chain_release(&c);
+	ck_assert_ptr_null(c.seg);
+	ck_assert_uint_eq(c.cap, 0);
+}
+END_TEST
+
+/* ---- chain data copies ------------------------------------------------- */
+
+START_TEST(test_chain_read_write)
+{
+	struct vq_buf b[5] = {{BUF, 3, false},       {BUF + 0x100, 5, false}, {BUF + 0x200, 7, false},
+			      {BUF + 0x300, 4, true}, {BUF + 0x400, 6, true}};
+	uint8_t pattern[15], out[20], in[10], back[6];
+
+	for (unsigned i = 0; i < 15; i++)
+		pattern[i] = (uint8_t)(0xa0 + i);
+	ck_assert_int_eq(vq_mem_write(m, BUF, pattern, 3), 0);
+	ck_assert_int_eq(vq_mem_write(m, BUF + 0x100, pattern + 3, 5), 0);
+	ck_assert_int_eq(vq_mem_write(m, BUF + 0x200, pattern + 8, 7), 0);
+	ck_assert_int_ge(vq_ring_drv_add(&drv, b, 5, 0), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+
+	ck_assert_uint_eq(vq_chain_read(&c, 0, out, 15), 15);
+	ck_assert_mem_eq(out, pattern, 15);
+	ck_assert_uint_eq(vq_chain_read(&c, 2, out, 10), 10); /* crosses both boundaries */
+	ck_assert_mem_eq(out, pattern + 2, 10);
+	ck_assert_uint_eq(vq_chain_read(&c, 8, out, 20), 7);  /* short at the end */
+	ck_assert_mem_eq(out, pattern + 8, 7);
+	ck_assert_uint_eq(vq_chain_read(&c, 15, out, 1), 0);
+	ck_assert_uint_eq(vq_chain_read(&c, 100, out, 1), 0);
+
+	for (unsigned i = 0; i < 10; i++)
+		in[i] = (uint8_t)(0x50 + i);
+	ck_assert_uint_eq(vq_chain_write(&c, 0, in, 10), 10);
+	ck_assert_int_eq(vq_mem_read(m, BUF + 0x300, back, 4), 0);
+	ck_assert_mem_eq(back, in, 4);
+	ck_assert_int_eq(vq_mem_read(m, BUF + 0x400, back, 6), 0);
+	ck_assert_mem_eq(back, in + 4, 6);
+	ck_assert_uint_eq(vq_chain_write(&c, 3, in, 10), 7); /* full after 7 */
+	ck_assert_int_eq(vq_mem_read(m, BUF + 0x300, back, 4), 0);
+	ck_assert_uint_eq(back[3], in[0]);
+	ck_assert_int_eq(vq_mem_read(m, BUF + 0x400, back, 6), 0);
+	ck_assert_mem_eq(back, in + 1, 6);
+	ck_assert_uint_eq(vq_chain_write(&c, 10, in, 1), 0);
+	/* readable part untouched by writes */
+	ck_assert_uint_eq(vq_chain_read(&c, 0, out, 15), 15);
+	ck_assert_mem_eq(out, pattern, 15);
+}
+END_TEST
+
+/* ---- push / publish ---------------------------------------------------- */
+
+START_TEST(test_used_ring_bytes)
+{
+	struct vq_buf b[2] = {{BUF, 8, false}, {BUF + 0x100, 200, true}};
+	int h0 = vq_ring_drv_add(&drv, b, 2, 0);
+	int h1 = vq_ring_drv_add(&drv, b, 2, 1);
+	struct vq_chain c2;
+
+	vq_chain_init(&c2);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(vq_ring_pop(&r, &c2), 1);
+	/* completed out of order */
+	ck_assert_int_eq(vq_ring_push(&r, &c2, 123), 0);
+	ck_assert_uint_eq(rd32(USED_ID(0)), (unsigned)h1);
+	ck_assert_uint_eq(rd32(USED_LEN(0)), 123);
+	ck_assert_uint_eq(rd16(USED_IDX), 0); /* not published yet */
+	ck_assert_int_eq(vq_ring_push(&r, &c, 200), 0);
+	ck_assert_uint_eq(rd32(USED_ID(1)), (unsigned)h0);
+	ck_assert_uint_eq(rd32(USED_LEN(1)), 200);
+	ck_assert_uint_eq(rd16(USED_IDX), 0);
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_uint_eq(rd16(USED_IDX), 2);
+	ck_assert_int_eq(vq_ring_publish(&r), 0); /* nothing new */
+	ck_assert_uint_eq(rd16(USED_IDX), 2);
+	vq_chain_release(&c2);
+}
+END_TEST
+
+START_TEST(test_push_used_len)
+{
+	struct vq_buf b[2] = {{BUF, 8, false}, {BUF + 0x100, 200, true}};
+	uint32_t len = 0;
+
+	vq_ring_drv_add(&drv, b, 2, 5);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_err(vq_ring_push(&r, &c, 201), VQ_E_RING_USED_LEN);
+	ck_assert_int_eq(r.error, 0); /* a device bug: the ring is not broken */
+	ck_assert_uint_eq(rd32(USED_LEN(0)), 200);
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, &len), 1);
+	ck_assert_uint_eq(len, 200);
+	roundtrip();
+}
+END_TEST
+
+START_TEST(test_push_not_in_flight)
+{
+	struct vq_buf b = {BUF, 8, true};
+
+	vq_ring_drv_add(&drv, &b, 1, 5);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(vq_ring_push(&r, &c, 8), 0);
+	ck_assert_err(vq_ring_push(&r, &c, 8), VQ_E_INVAL); /* twice */
+	ck_assert_int_eq(r.error, 0);
+	ck_assert_uint_eq(r.used_idx, 1);
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 0);
+}
+END_TEST
+
+/* Indices wrap past 65535; the free list keeps working through many reuses
+ * of every descriptor with chains of varying length and batch. */
+START_TEST(test_wrap_and_free_list)
+{
+	struct vq_buf b[4] = {{BUF, 8, false}, {BUF + 0x100, 8, false}, {BUF + 0x200, 8, true},
+			      {BUF + 0x300, 8, true}};
+	struct vq_prng p;
+	uint64_t next_tok = 0, want_tok = 0, tok;
+	unsigned total = 0;
+	uint32_t len;
+
+	vq_prng_seed(&p, 1);
+	while (total < 70000) {
+		unsigned batch = 1 + (unsigned)(vq_prng_next(&p) % NUM), added = 0;
+		int rc;
+
+		for (unsigned i = 0; i < batch; i++) {
+			unsigned n = 1 + (unsigned)(vq_prng_next(&p) % 4);
+			unsigned first = n > 2 ? 0 : (unsigned)(vq_prng_next(&p) % (4 - n + 1));
+			rc = vq_ring_drv_add(&drv, b + first, n, next_tok);
+			if (rc == -VQ_E_NOSPC)
+				break;
+			REQUIRE(rc >= 0);
+			next_tok++;
+			added++;
+		}
+		vq_ring_drv_publish(&drv);
+		while ((rc = vq_ring_pop(&r, &c)) == 1)
+			REQUIRE(vq_ring_push(&r, &c, (uint32_t)c.write_bytes) == 0);
+		REQUIRE(rc == 0);
+		REQUIRE(vq_ring_publish(&r) >= 0);
+		for (unsigned i = 0; i < added; i++) {
+			REQUIRE(vq_ring_drv_get_used(&drv, &tok, &len) == 1);
+			REQUIRE(tok == want_tok);
+			want_tok++;
+		}
+		REQUIRE(vq_ring_drv_get_used(&drv, &tok, &len) == 0);
+		REQUIRE(drv.num_free == NUM);
+		total += added;
+	}
+	ck_assert_uint_eq(rd16(ra.driver + 2), (uint16_t)total);
+	ck_assert_uint_eq(rd16(USED_IDX), (uint16_t)total);
+	ck_assert_uint_eq(r.last_avail, (uint16_t)total);
+	ck_assert_uint_lt(r.last_avail, total); /* it did wrap */
+}
+END_TEST
+
+/* ---- interrupt suppression --------------------------------------------- */
+
+static void complete_one(void)
+{
+	struct vq_buf b = {BUF, 8, true};
+
+	ck_assert_int_ge(vq_ring_drv_add(&drv, &b, 1, 0), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(vq_ring_push(&r, &c, 0), 0);
+}
+
+START_TEST(test_no_interrupt_flag)
+{
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	ck_assert_int_eq(vq_ring_drv_set_interrupts(&drv, false), 0);
+	ck_assert_uint_eq(rd16(AVAIL_FLAGS), VIRTQ_AVAIL_F_NO_INTERRUPT);
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 0);
+	/* re-enabling sees the element published while disabled */
+	ck_assert_int_eq(vq_ring_drv_set_interrupts(&drv, true), 1);
+	ck_assert_uint_eq(rd16(AVAIL_FLAGS), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	ck_assert_int_eq(vq_ring_drv_set_interrupts(&drv, true), 0);
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+}
+END_TEST
+
+START_TEST(test_event_idx_interrupts)
+{
+	ring_setup(NUM, VQ_RING_F_EVENT_IDX);
+	/* the first decision always interrupts */
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);              /* used idx 1 */
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	/* used_event 0 already passed: no interrupt */
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 0);              /* 2 */
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	/* interrupt when the device writes entry 4 */
+	ck_assert_int_eq(vq_mem_write16(m, USED_EVENT, 4), 0);
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 0);              /* 3: before */
+	complete_one();
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);              /* 5: crossed 4 in a batch */
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 0);              /* 6: already past */
+	ck_assert_int_eq(vq_mem_write16(m, USED_EVENT, 6), 0);
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);              /* 7: entry 6 written */
+	ck_assert_int_eq(vq_ring_publish(&r), 0);              /* nothing new */
+	ck_assert_uint_eq(r.signalled_used, 7);
+	/* the driver side writes used_event = last_used on enable */
+	while (vq_ring_drv_get_used(&drv, NULL, NULL) == 1)
+		;
+	ck_assert_uint_eq(drv.last_used, 7);
+	ck_assert_int_eq(vq_ring_drv_set_interrupts(&drv, true), 0);
+	ck_assert_uint_eq(rd16(USED_EVENT), 7);
+	ck_assert_uint_eq(rd16(AVAIL_FLAGS), 0); /* flags stay 0 with EVENT_IDX */
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);              /* 8 */
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	/* disable: used_event parked behind, nothing interrupts */
+	ck_assert_int_eq(vq_ring_drv_set_interrupts(&drv, false), 0);
+	ck_assert_uint_eq(rd16(USED_EVENT), 7);
+	for (unsigned i = 0; i < 20; i++) {
+		complete_one();
+		ck_assert_int_eq(vq_ring_publish(&r), 0);
+		ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	}
+	/* enable with nothing pending, then one completion interrupts */
+	ck_assert_int_eq(vq_ring_drv_set_interrupts(&drv, true), 0);
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+}
+END_TEST
+
+/* With no earlier decision to measure from, the first publish after init
+ * interrupts whatever used_event says. */
+START_TEST(test_event_idx_first)
+{
+	ring_setup(NUM, VQ_RING_F_EVENT_IDX);
+	ck_assert_int_eq(vq_mem_write16(m, USED_EVENT, 5), 0);
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 0);
+}
+END_TEST
+
+/* The event index comparison is modulo 2^16. */
+START_TEST(test_event_idx_wrap)
+{
+	ring_setup(NUM, VQ_RING_F_EVENT_IDX);
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	/* move every index near 65535 as if many chains had gone through */
+	r.last_avail = r.avail_shadow = r.used_idx = r.used_published = r.signalled_used = 65534;
+	drv.avail_idx = drv.kicked_idx = drv.last_used = 65534;
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 2, 65534), 0);
+	ck_assert_int_eq(vq_mem_write16(m, USED_IDX, 65534), 0);
+	ck_assert_int_eq(vq_mem_write16(m, USED_EVENT, 65535), 0);
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 0);              /* 65535: entry 65534 */
+	complete_one();
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);              /* 1: passed 65535 */
+	ck_assert_uint_eq(rd16(USED_IDX), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 0);
+	ck_assert_uint_eq(drv.num_free, NUM);
+}
+END_TEST
+
+/* ---- notification suppression ------------------------------------------ */
+
+START_TEST(test_notify_flag)
+{
+	struct vq_buf b = {BUF, 8, true};
+
+	ck_assert_int_eq(vq_ring_set_notify(&r, false), 0);
+	ck_assert_uint_eq(rd16(USED_FLAGS), VIRTQ_USED_F_NO_NOTIFY);
+	ck_assert(!r.notify_enabled);
+	vq_ring_drv_add(&drv, &b, 1, 0);
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 0);        /* suppressed */
+	/* re-enabling reports the chain that arrived meanwhile */
+	ck_assert_int_eq(vq_ring_set_notify(&r, true), 1);
+	ck_assert_uint_eq(rd16(USED_FLAGS), 0);
+	ck_assert(r.notify_enabled);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(vq_ring_set_notify(&r, true), 0);
+	vq_ring_drv_add(&drv, &b, 1, 0);
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 1);
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 0);        /* nothing new */
+}
+END_TEST
+
+START_TEST(test_notify_event_idx)
+{
+	struct vq_buf b = {BUF, 8, true};
+
+	ring_setup(NUM, VQ_RING_F_EVENT_IDX);
+	ck_assert_int_eq(vq_ring_set_notify(&r, true), 0);
+	ck_assert_uint_eq(rd16(AVAIL_EVENT), 0);
+	ck_assert_uint_eq(rd16(USED_FLAGS), 0);
+	vq_ring_drv_add(&drv, &b, 1, 0);
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 1);        /* entry 0 == avail_event */
+	vq_ring_drv_add(&drv, &b, 1, 0);
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 0);        /* already kicked past it */
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(vq_ring_set_notify(&r, true), 0);
+	ck_assert_uint_eq(rd16(AVAIL_EVENT), 2);
+	/* disable writes nothing with EVENT_IDX */
+	ck_assert_int_eq(vq_ring_set_notify(&r, false), 0);
+	ck_assert_uint_eq(rd16(AVAIL_EVENT), 2);
+	ck_assert_uint_eq(rd16(USED_FLAGS), 0);
+	vq_ring_drv_add(&drv, &b, 1, 0);
+	vq_ring_drv_add(&drv, &b, 1, 0);
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 1);        /* 2 -> 4 crosses 2 */
+	/* enable with chains pending: returns 1, event at the shadow */
+	ck_assert_int_eq(vq_ring_set_notify(&r, true), 1);
+	ck_assert_uint_eq(rd16(AVAIL_EVENT), 2);
+	ck_assert_uint_eq(r.avail_shadow, 4);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(vq_ring_set_notify(&r, true), 0);
+	ck_assert_uint_eq(rd16(AVAIL_EVENT), 4);
+	vq_ring_drv_add(&drv, &b, 1, 0);
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 1);
+}
+END_TEST
+
+/* ---- driver side ------------------------------------------------------- */
+
+START_TEST(test_drv_roundtrip)
+{
+	struct vq_buf b[2] = {{BUF, 8, false}, {BUF + 0x100, 64, true}};
+	struct vq_chain cs[3];
+	uint64_t tok;
+	uint32_t len;
+	int heads[3];
+
+	for (unsigned i = 0; i < 3; i++) {
+		vq_chain_init(&cs[i]);
+		heads[i] = vq_ring_drv_add(&drv, b, 2, 100 + i);
+		ck_assert_int_ge(heads[i], 0);
+		ck_assert_uint_eq(drv.token[heads[i]], 100 + i);
+		ck_assert_uint_eq(drv.chain_len[heads[i]], 2);
+	}
+	ck_assert_uint_eq(drv.num_free, NUM - 6);
+	ck_assert_uint_eq(rd16(ra.driver + 2), 0); /* not yet published */
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 1);
+	ck_assert_uint_eq(rd16(ra.driver + 2), 3);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_int_eq(vq_ring_pop(&r, &cs[i]), 1);
+	/* the device completes them in reverse */
+	for (int i = 2; i >= 0; i--)
+		ck_assert_int_eq(vq_ring_push(&r, &cs[i], (uint32_t)(10 + i)), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, &tok, &len), 0); /* unpublished */
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	for (int i = 2; i >= 0; i--) {
+		ck_assert_int_eq(vq_ring_drv_get_used(&drv, &tok, &len), 1);
+		ck_assert_uint_eq(tok, 100 + (unsigned)i);
+		ck_assert_uint_eq(len, 10 + (unsigned)i);
+		ck_assert_uint_eq(drv.chain_len[heads[i]], 0);
+	}
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, &tok, &len), 0);
+	ck_assert_uint_eq(drv.num_free, NUM);
+	for (unsigned i = 0; i < 3; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
+START_TEST(test_drv_add_errors)
+{
+	struct vq_buf b[NUM + 1];
+
+	for (unsigned i = 0; i <= NUM; i++)
+		b[i] = (struct vq_buf){BUF, 8, true};
+	ck_assert_err(vq_ring_drv_add(&drv, b, 0, 0), VQ_E_INVAL);
+	b[1].writable = false; /* readable after writable */
+	ck_assert_err(vq_ring_drv_add(&drv, b, 2, 0), VQ_E_INVAL);
+	ck_assert_err(vq_ring_drv_add_indirect(&drv, b, 2, TBL, 0), VQ_E_INVAL);
+	b[1].writable = true;
+	ck_assert_err(vq_ring_drv_add(&drv, b, NUM + 1, 0), VQ_E_NOSPC);
+	ck_assert_err(vq_ring_drv_add_indirect(&drv, b, NUM + 1, TBL, 0), VQ_E_INVAL);
+	ck_assert_err(vq_ring_drv_add_indirect(&drv, b, 2, MEM_END - 16, 0), VQ_E_INVAL);
+	ck_assert_int_ge(vq_ring_drv_add(&drv, b, NUM - 1, 0), 0);
+	ck_assert_err(vq_ring_drv_add(&drv, b, 2, 0), VQ_E_NOSPC);
+	ck_assert_int_ge(vq_ring_drv_add_indirect(&drv, b, 4, TBL, 0), 0);
+	ck_assert_err(vq_ring_drv_add_indirect(&drv, b, 1, TBL, 0), VQ_E_NOSPC);
+	ck_assert_uint_eq(drv.num_free, 0);
+	/* no INDIRECT feature: a correct driver does not use it */
+	ring_setup(NUM, 0);
+	ck_assert_err(vq_ring_drv_add_indirect(&drv, b, 2, TBL, 0), VQ_E_INVAL);
+}
+END_TEST
+
+/* The device is played by raw writes to the used ring. */
+START_TEST(test_drv_bad_used_id)
+{
+	struct vq_buf b[2] = {{BUF, 8, false}, {BUF + 0x100, 64, true}};
+	int head = vq_ring_drv_add(&drv, b, 2, 1);
+	uint32_t bad[] = {NUM, NUM + 3, 0xffffffffu, (uint32_t)drv.next[head] /* inside the chain */,
+			  NUM - 1 /* free */};
+
+	ck_assert_int_eq(head, 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_mem_write16(m, USED_IDX, 1), 0);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(vq_mem_write32(m, USED_ID(0), bad[i]), 0);
+		ck_assert_err(vq_ring_drv_get_used(&drv, NULL, NULL), VQ_E_RING_USED_ID);
+		ck_assert_uint_eq(drv.last_used, 0);
+	}
+	ck_assert_int_eq(vq_mem_write32(m, USED_ID(0), (uint32_t)head), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	/* the same id used twice: the second time it is no longer in flight */
+	ck_assert_int_eq(vq_ring_drv_add(&drv, b, 2, 1), head); /* freed chain reused first */
+	ck_assert_int_eq(vq_ring_drv_add(&drv, b, 2, 2), 2);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_mem_write32(m, USED_ID(1), (uint32_t)head), 0);
+	ck_assert_int_eq(vq_mem_write32(m, USED_ID(2), (uint32_t)head), 0);
+	ck_assert_int_eq(vq_mem_write16(m, USED_IDX, 3), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	ck_assert_err(vq_ring_drv_get_used(&drv, NULL, NULL), VQ_E_RING_USED_ID);
+	ck_assert_uint_eq(drv.last_used, 2);
+}
+END_TEST
+
+START_TEST(test_drv_used_idx_jump)
+{
+	struct vq_buf b = {BUF, 8, true};
+
+	vq_ring_drv_add(&drv, &b, 1, 1);
+	vq_ring_drv_add(&drv, &b, 1, 2);
+	vq_ring_drv_publish(&drv);
+	vq_ring_drv_add(&drv, &b, 1, 3); /* added, not published: the device cannot use it */
+	ck_assert_int_eq(vq_mem_write32(m, USED_ID(0), 0), 0);
+	ck_assert_int_eq(vq_mem_write32(m, USED_ID(1), 1), 0);
+	ck_assert_int_eq(vq_mem_write32(m, USED_ID(2), 2), 0);
+	ck_assert_int_eq(vq_mem_write16(m, USED_IDX, 3), 0);
+	ck_assert_err(vq_ring_drv_get_used(&drv, NULL, NULL), VQ_E_RING_USED_IDX);
+	ck_assert_int_eq(vq_mem_write16(m, USED_IDX, 0xffff), 0); /* backwards */
+	ck_assert_err(vq_ring_drv_get_used(&drv, NULL, NULL), VQ_E_RING_USED_IDX);
+	ck_assert_int_eq(vq_mem_write16(m, USED_IDX, 2), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_drv_init)
+{
+	struct vq_ring_addr a;
+	uint64_t bytes;
+
+	/* drv_init zeroes the areas */
+	ck_assert_int_eq(vq_mem_fill(m, RING_GPA, 0xff, 0x1000), 0);
+	ring_setup(NUM, 0);
+	ck_assert_uint_eq(rd16(ra.driver + 2), 0);
+	ck_assert_uint_eq(rd16(USED_IDX), 0);
+	ck_assert_uint_eq(rd16(USED_FLAGS), 0);
+	ck_assert_uint_eq(rd16(AVAIL_FLAGS), 0);
+	ck_assert_uint_eq(drv.num_free, NUM);
+	vq_ring_drv_free(&drv);
+	ck_assert_ptr_null(drv.token);
+	vq_ring_drv_free(&drv); /* twice is fine */
+	ck_assert_err(vq_ring_drv_init(&drv, m, VQ_RING_SPLIT, 3, &ra, 0), VQ_E_RING_LAYOUT);
+	ck_assert_ptr_null(drv.token);
+	ck_assert_int_eq(vq_ring_size(VQ_RING_SPLIT, NUM, MEM_END - 64, &a, &bytes), 0);
+	ck_assert_err(vq_ring_drv_init(&drv, m, VQ_RING_SPLIT, NUM, &a, 0), VQ_E_RING_LAYOUT);
+	ck_assert_err(vq_ring_drv_init(&drv, m, VQ_RING_PACKED, NUM, &ra, 0), VQ_E_INVAL);
+	ck_assert_ptr_null(drv.token);
+}
+END_TEST
+
+/* ---- init and placement ------------------------------------------------ */
+
+START_TEST(test_init_rejects)
+{
+	struct vq_ring_addr a;
+	uint16_t bad_num[] = {0, 3, 6, 100, 32767, 32769, 65535};
+	uint64_t bytes;
+
+	for (unsigned i = 0; i < sizeof(bad_num) / sizeof(bad_num[0]); i++) {
+		ck_assert_err(vq_ring_init(&r, m, VQ_RING_SPLIT, bad_num[i], &ra, 0), VQ_E_RING_LAYOUT);
+		ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_BROKEN);
+	}
+	ck_assert_int_eq(vq_ring_size(VQ_RING_SPLIT, 32768, RING_GPA, &a, &bytes), 0);
+	ck_assert_int_eq(vq_ring_init(&r, m, VQ_RING_SPLIT, 32768, &a, 0), 0);
+	ck_assert_int_eq(vq_ring_init(&r, m, VQ_RING_SPLIT, 1, &a, 0), 0);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 0);
+
+	a = ra;
+	a.desc += 8;
+	ck_assert_err(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, &a, 0), VQ_E_RING_LAYOUT);
+	a = ra;
+	a.driver += 1;
+	ck_assert_err(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, &a, 0), VQ_E_RING_LAYOUT);
+	a = ra;
+	a.device += 2;
+	ck_assert_err(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, &a, 0), VQ_E_RING_LAYOUT);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_BROKEN);
+
+	/* areas outside guest memory, wholly or in part */
+	a = ra;
+	a.desc = 0x200000;
+	ck_assert_err(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, &a, 0), VQ_E_RING_LAYOUT);
+	a = ra;
+	a.driver = MEM_END - 16;
+	ck_assert_err(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, &a, 0), VQ_E_RING_LAYOUT);
+	a = ra;
+	a.device = MEM_END - 8 * NUM;
+	ck_assert_err(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, &a, 0), VQ_E_RING_LAYOUT);
+	a = ra;
+	a.device = MEM_END - VIRTQ_USED_SIZE(NUM) - 2; /* fits, 4-aligned */
+	ck_assert_int_eq(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, &a, 0), 0);
+	/* a used ring the device cannot write */
+	ck_assert_int_ge(vq_mem_fault_add(m, ra.device, 4, VQ_ACC_WRITE), 0);
+	ck_assert_err(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, &ra, 0), VQ_E_RING_LAYOUT);
+	vq_mem_fault_clear(m);
+
+	ck_assert_err(vq_ring_init(&r, m, VQ_RING_PACKED, NUM, &ra, 0), VQ_E_INVAL);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_init(&r, m, (enum vq_ring_layout)7, NUM, &ra, 0), VQ_E_INVAL);
+	ck_assert_err(vq_ring_init(&r, NULL, VQ_RING_SPLIT, NUM, &ra, 0), VQ_E_INVAL);
+	ck_assert_err(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, NULL, 0), VQ_E_INVAL);
+	ck_assert_int_eq(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, &ra, 0), 0);
+	roundtrip();
+}
+END_TEST
+
+START_TEST(test_reset)
+{
+	roundtrip();
+	vq_ring_reset(&r);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_push(&r, &c, 0), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_publish(&r), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_set_notify(&r, false), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_pending(&r), VQ_E_RING_BROKEN);
+	recover();
+}
+END_TEST
+
+START_TEST(test_ring_size)
+{
+	struct vq_ring_addr a;
+	uint64_t bytes;
+
+	ck_assert_int_eq(vq_ring_size(VQ_RING_SPLIT, 8, 0x10001, &a, &bytes), 0);
+	ck_assert_uint_eq(a.desc, 0x10010);
+	ck_assert_uint_eq(a.driver, 0x10010 + 128);
+	ck_assert_uint_eq(a.device, 0x100a8);      /* 0x10090 + 22, rounded up to 4 */
+	ck_assert_uint_eq(bytes, 0x100a8 + 70 - 0x10001);
+	ck_assert_int_eq(vq_ring_size(VQ_RING_SPLIT, 256, 0, &a, &bytes), 0);
+	ck_assert_uint_eq(a.desc, 0);
+	ck_assert_uint_eq(a.driver, 4096);
+	ck_assert_uint_eq(a.device, 4096 + 520);  /* 4096 + 518, rounded up to 4 */
+	ck_assert_uint_eq(bytes, 4096 + 520 + 6 + 2048);
+	ck_assert_int_eq(vq_ring_size(VQ_RING_SPLIT, 32768, 0x1000, &a, &bytes), 0);
+	ck_assert_uint_eq(bytes, 16 * 32768 + 6 + 2 * 32768 + 2 + 6 + 8 * 32768);
+	ck_assert_err(vq_ring_size(VQ_RING_SPLIT, 0, 0, &a, &bytes), VQ_E_INVAL);
+	ck_assert_err(vq_ring_size(VQ_RING_SPLIT, 3, 0, &a, &bytes), VQ_E_INVAL);
+	ck_assert_err(vq_ring_size(VQ_RING_SPLIT, 8, UINT64_MAX - 100, &a, &bytes), VQ_E_INVAL);
+	ck_assert_err(vq_ring_size(VQ_RING_PACKED, 8, 0, &a, &bytes), VQ_E_INVAL);
+}
+END_TEST
+
+/* ---- ring areas becoming unreachable ----------------------------------- */
+
+START_TEST(test_ring_mem_used_fault)
+{
+	int id;
+
+	complete_one();
+	/* a read-only fault does not stop the device writing */
+	id = vq_mem_fault_add(m, ra.device, 8, VQ_ACC_READ);
+	ck_assert_int_ge(id, 0);
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_int_eq(vq_mem_fault_remove(m, id), 0);
+	complete_one();
+	id = vq_mem_fault_add(m, ra.device + 4 + 8 * (NUM - 1), 8, VQ_ACC_WRITE);
+	ck_assert_int_ge(id, 0);
+	ck_assert_err(vq_ring_publish(&r), VQ_E_RING_RING_MEM);
+	assert_broken(VQ_E_RING_RING_MEM);
+	/* still unreachable: init refuses; once the fault is gone it works */
+	ck_assert_err(vq_ring_init(&r, m, VQ_RING_SPLIT, NUM, &ra, cur_features), VQ_E_RING_LAYOUT);
+	ck_assert_int_eq(vq_mem_fault_remove(m, id), 0);
+	recover();
+
+	/* the same caught by push */
+	complete_one();
+	vq_ring_publish(&r);
+	ck_assert_int_ge(vq_mem_fault_add(m, ra.device, 2, VQ_ACC_WRITE), 0);
+	ck_assert_err(vq_ring_push(&r, &c, 0), VQ_E_RING_RING_MEM);
+	assert_broken(VQ_E_RING_RING_MEM);
+	vq_mem_fault_clear(m);
+	recover();
+}
+END_TEST
+
+START_TEST(test_ring_mem_avail_desc_fault)
+{
+	struct vq_buf b = {BUF, 8, true};
+
+	vq_ring_drv_add(&drv, &b, 1, 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_ge(vq_mem_fault_add(m, ra.driver + 4, 2, VQ_ACC_READ), 0);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_RING_MEM);
+	assert_broken(VQ_E_RING_RING_MEM);
+	vq_mem_fault_clear(m);
+	recover();
+	/* a write fault over the avail ring does not concern the device... */
+	ck_assert_int_ge(vq_mem_fault_add(m, ra.driver, 2, VQ_ACC_WRITE), 0);
+	vq_ring_drv_add(&drv, &b, 1, 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	/* ...a read fault over the descriptor table does */
+	vq_ring_drv_add(&drv, &b, 1, 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_ge(vq_mem_fault_add(m, ra.desc + 16 * (NUM - 1), 16, VQ_ACC_READ), 0);
+	ck_assert_err(vq_ring_pending(&r), VQ_E_RING_RING_MEM);
+	assert_broken(VQ_E_RING_RING_MEM);
+	vq_mem_fault_clear(m);
+	recover();
+}
+END_TEST
+
+START_TEST(test_dirty_used_ring)
+{
+	uint64_t pages[16];
+	long n;
+	bool seen = false;
+
+	ck_assert_int_eq(vq_mem_dirty_start(m), 0);
+	ck_assert_int_ge(vq_mem_dirty_collect(m, pages, 16), 0); /* start clean */
+	complete_one();
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	n = vq_mem_dirty_collect(m, pages, 16);
+	ck_assert_int_ge(n, 1);
+	for (long i = 0; i < n; i++)
+		seen |= pages[i] == (ra.device & ~(uint64_t)(VQ_PAGE_SIZE - 1));
+	ck_assert(seen);
+	vq_mem_dirty_stop(m);
+}
+END_TEST
+
+/* ---- validation, one rule a test --------------------------------------- */
+
+START_TEST(test_err_avail_idx)
+{
+	put_desc(0, BUF, 8, 0, 0);
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 2, NUM + 1), 0);
+	expect_pop_error(VQ_E_RING_AVAIL_IDX);
+	/* backwards by one is a jump of 65535 */
+	roundtrip();
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 2, 0), 0);
+	ck_assert_err(vq_ring_pending(&r), VQ_E_RING_AVAIL_IDX);
+	assert_broken(VQ_E_RING_AVAIL_IDX);
+	recover();
+	/* seen by set_notify's re-check too */
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 2, 0x8000), 0);
+	ck_assert_err(vq_ring_set_notify(&r, true), VQ_E_RING_AVAIL_IDX);
+	assert_broken(VQ_E_RING_AVAIL_IDX);
+	recover();
+}
+END_TEST
+
+START_TEST(test_err_head)
+{
+	raw_avail(NUM);
+	expect_pop_error(VQ_E_RING_HEAD);
+	raw_avail(0xffff);
+	expect_pop_error(VQ_E_RING_HEAD);
+}
+END_TEST
+
+START_TEST(test_err_next)
+{
+	put_desc(0, BUF, 8, F_NEXT, 1);
+	put_desc(1, BUF, 8, F_NEXT, NUM);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_NEXT);
+	/* inside an indirect table: next beyond the table's entries */
+	put_desc(2, TBL, 32, F_IND, 0);
+	put_tdesc(TBL, 0, BUF, 8, F_NEXT, 2);
+	raw_avail(2);
+	expect_pop_error(VQ_E_RING_NEXT);
+}
+END_TEST
+
+START_TEST(test_err_loop)
+{
+	put_desc(0, BUF, 8, F_NEXT, 1);
+	put_desc(1, BUF, 8, F_NEXT, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_LOOP);
+	put_desc(5, BUF, 8, F_WR | F_NEXT, 5); /* a loop of one */
+	raw_avail(5);
+	expect_pop_error(VQ_E_RING_LOOP);
+	/* a loop inside an indirect table */
+	put_desc(3, TBL, 48, F_IND, 0);
+	put_tdesc(TBL, 0, BUF, 8, F_NEXT, 1);
+	put_tdesc(TBL, 1, BUF, 8, F_NEXT, 2);
+	put_tdesc(TBL, 2, BUF, 8, F_NEXT, 1);
+	raw_avail(3);
+	expect_pop_error(VQ_E_RING_LOOP);
+}
+END_TEST
+
+/* num + 1 buffers through an indirect table: too long. */
+START_TEST(test_err_loop_indirect_long)
+{
+	for (uint16_t i = 0; i <= NUM; i++)
+		put_tdesc(TBL, i, BUF + 16 * i, 16, i < NUM ? F_NEXT : 0, (uint16_t)(i + 1));
+	put_desc(0, TBL, 16 * (NUM + 1), F_IND, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_LOOP);
+	/* one direct buffer plus a table of num */
+	put_tdesc(TBL, NUM - 1, BUF, 16, 0, 0);
+	put_desc(1, BUF, 8, F_NEXT, 2);
+	put_desc(2, TBL, 16 * NUM, F_IND, 0);
+	raw_avail(1);
+	expect_pop_error(VQ_E_RING_LOOP);
+	/* the table of num alone is fine */
+	put_desc(2, TBL, 16 * NUM, F_IND, 0);
+	raw_avail(2);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.nseg, NUM);
+}
+END_TEST
+
+START_TEST(test_err_indirect_feature)
+{
+	ring_setup(NUM, 0);
+	put_desc(0, TBL, 16, F_IND, 0);
+	put_tdesc(TBL, 0, BUF, 8, 0, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_INDIRECT_FEATURE);
+}
+END_TEST
+
+START_TEST(test_err_indirect_next)
+{
+	put_desc(0, TBL, 16, F_IND | F_NEXT, 1);
+	put_desc(1, BUF, 8, 0, 0);
+	put_tdesc(TBL, 0, BUF, 8, 0, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_INDIRECT_NEXT);
+}
+END_TEST
+
+START_TEST(test_err_indirect_nested)
+{
+	put_desc(0, TBL, 32, F_IND, 0);
+	put_tdesc(TBL, 0, BUF, 8, F_NEXT, 1);
+	put_tdesc(TBL, 1, TBL + 0x100, 16, F_IND, 0);
+	put_tdesc(TBL + 0x100, 0, BUF, 8, 0, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_INDIRECT_NESTED);
+}
+END_TEST
+
+START_TEST(test_err_indirect_len)
+{
+	uint32_t bad[] = {0, 8, 24, 17};
+
+	put_tdesc(TBL, 0, BUF, 8, 0, 0);
+	put_tdesc(TBL, 1, BUF, 8, 0, 0);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put_desc(0, TBL, bad[i], F_IND, 0);
+		raw_avail(0);
+		expect_pop_error(VQ_E_RING_INDIRECT_LEN);
+	}
+}
+END_TEST
+
+START_TEST(test_err_indirect_mem)
+{
+	int id;
+
+	put_desc(0, 0x200000, 16, F_IND, 0); /* unmapped */
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_INDIRECT_MEM);
+	put_desc(0, MEM_END - 16, 32, F_IND, 0); /* runs off the end */
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_INDIRECT_MEM);
+	put_tdesc(TBL, 0, BUF, 8, F_NEXT, 1);
+	put_tdesc(TBL, 1, BUF, 8, 0, 0);
+	put_desc(0, TBL, 32, F_IND, 0);
+	id = vq_mem_fault_add(m, TBL + 31, 1, VQ_ACC_READ); /* last byte unreadable */
+	ck_assert_int_ge(id, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_INDIRECT_MEM);
+	vq_mem_fault_remove(m, id);
+	/* an unaligned table is fine */
+	put_tdesc(TBL + 4, 0, BUF, 8, F_NEXT, 1);
+	put_tdesc(TBL + 4, 1, BUF + 8, 8, F_WR, 0);
+	put_desc(0, TBL + 4, 32, F_IND, 0);
+	raw_avail(0);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.nseg, 2);
+	ck_assert_uint_eq(c.seg[1].gpa, BUF + 8);
+}
+END_TEST
+
+START_TEST(test_err_desc_mem)
+{
+	int id;
+
+	put_desc(0, 0x200000, 8, 0, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_DESC_MEM);
+	put_desc(0, BUF, 8, F_NEXT, 1);
+	put_desc(1, MEM_END - 4, 8, F_WR, 0); /* straddles the end */
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_DESC_MEM);
+	put_desc(0, UINT64_MAX - 3, 8, 0, 0); /* wraps */
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_DESC_MEM);
+
+	/* direction matters: a write fault stops writable buffers only */
+	id = vq_mem_fault_add(m, BUF + 0x1000, 1, VQ_ACC_WRITE);
+	ck_assert_int_ge(id, 0);
+	put_desc(0, BUF + 0x1000, 8, 0, 0);
+	raw_avail(0);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	put_desc(0, BUF + 0xff8, 16, F_WR, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_DESC_MEM);
+	vq_mem_fault_remove(m, id);
+	id = vq_mem_fault_add(m, BUF + 0x1000, 1, VQ_ACC_READ);
+	ck_assert_int_ge(id, 0);
+	put_desc(0, BUF + 0x1000, 8, F_WR, 0);
+	raw_avail(0);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	put_desc(0, BUF + 0x1000, 8, 0, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_DESC_MEM);
+	/* inside an indirect table */
+	put_desc(0, TBL, 16, F_IND, 0);
+	put_tdesc(TBL, 0, BUF + 0x1000, 8, 0, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_DESC_MEM);
+	vq_mem_fault_remove(m, id);
+}
+END_TEST
+
+START_TEST(test_err_order)
+{
+	put_desc(0, BUF, 8, F_WR | F_NEXT, 1);
+	put_desc(1, BUF, 8, 0, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_ORDER);
+	/* inside a table */
+	put_desc(0, TBL, 32, F_IND, 0);
+	put_tdesc(TBL, 0, BUF, 8, F_WR | F_NEXT, 1);
+	put_tdesc(TBL, 1, BUF, 8, 0, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_ORDER);
+	/* across a direct buffer and a table */
+	put_desc(0, BUF, 8, F_WR | F_NEXT, 1);
+	put_desc(1, TBL, 16, F_IND, 0);
+	put_tdesc(TBL, 0, BUF, 8, 0, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_ORDER);
+}
+END_TEST
+
+/* Buffers may overlap, so a 2 GiB region is enough to pass 2^32 bytes. */
+START_TEST(test_err_chain_bytes)
+{
+	ck_assert_int_eq(vq_mem_add_region(m, "big", BIG_GPA, BIG_SIZE), 0);
+	/* exactly 2^32 is allowed */
+	for (uint16_t i = 0; i < 4; i++)
+		put_desc(i, BIG_GPA, 0x40000000u, (uint16_t)(i < 3 ? F_NEXT : 0), (uint16_t)(i + 1));
+	raw_avail(0);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.read_bytes, 1ull << 32);
+	/* one byte more is not */
+	put_desc(3, BIG_GPA, 0x40000000u, F_NEXT, 4);
+	put_desc(4, BIG_GPA, 1, 0, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_CHAIN_BYTES);
+	/* with writable buffers, and via a table */
+	put_desc(0, BIG_GPA, 0x7fffffffu, F_WR | F_NEXT, 1);
+	put_desc(1, TBL, 32, F_IND, 0);
+	put_tdesc(TBL, 0, BIG_GPA, 0x7fffffffu, F_WR | F_NEXT, 1);
+	put_tdesc(TBL, 1, BIG_GPA, 3, F_WR, 0);
+	raw_avail(0);
+	expect_pop_error(VQ_E_RING_CHAIN_BYTES);
+}
+END_TEST
+
+static Suite *ring_suite(void)
+{
+	Suite *s = suite_create("ring");
+	TCase *tc;
+
+	tc = tcase_create("pop");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_pop_one_desc);
+	tcase_add_test(tc, test_pop_three_desc);
+	tcase_add_test(tc, test_pop_indirect);
+	tcase_add_test(tc, test_pop_direct_then_indirect);
+	tcase_add_test(tc, test_chain_of_num);
+	tcase_add_test(tc, test_zero_length);
+	tcase_add_test(tc, test_unpop_and_pending);
+	tcase_add_test(tc, test_avail_full_ring);
+	tcase_add_test(tc, test_chain_storage);
+	tcase_add_test(tc, test_chain_read_write);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("used");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_used_ring_bytes);
+	tcase_add_test(tc, test_push_used_len);
+	tcase_add_test(tc, test_push_not_in_flight);
+	tcase_add_test(tc, test_wrap_and_free_list);
+	tcase_add_test(tc, test_no_interrupt_flag);
+	tcase_add_test(tc, test_event_idx_interrupts);
+	tcase_add_test(tc, test_event_idx_first);
+	tcase_add_test(tc, test_event_idx_wrap);
+	tcase_add_test(tc, test_notify_flag);
+	tcase_add_test(tc, test_notify_event_idx);
+	tcase_add_test(tc, test_dirty_used_ring);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("driver");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_drv_roundtrip);
+	tcase_add_test(tc, test_drv_add_errors);
+	tcase_add_test(tc, test_drv_bad_used_id);
+	tcase_add_test(tc, test_drv_used_idx_jump);
+	tcase_add_test(tc, test_drv_init);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("layout");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_init_rejects);
+	tcase_add_test(tc, test_reset);
+	tcase_add_test(tc, test_ring_size);
+	tcase_add_test(tc, test_ring_mem_used_fault);
+	tcase_add_test(tc, test_ring_mem_avail_desc_fault);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("validate");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_err_avail_idx);
+	tcase_add_test(tc, test_err_head);
+	tcase_add_test(tc, test_err_next);
+	tcase_add_test(tc, test_err_loop);
+	tcase_add_test(tc, test_err_loop_indirect_long);
+	tcase_add_test(tc, test_err_indirect_feature);
+	tcase_add_test(tc, test_err_indirect_next);
+	tcase_add_test(tc, test_err_indirect_nested);
+	tcase_add_test(tc, test_err_indirect_len);
+	tcase_add_test(tc, test_err_indirect_mem);
+	tcase_add_test(tc, test_err_desc_mem);
+	tcase_add_test(tc, test_err_order);
+	tcase_add_test(tc, test_err_chain_bytes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return vq_test_run(ring_suite());
+}
