@@ -253,10 +253,10 @@ static int drv_check_bufs(const struct vq_buf *bufs, unsigned n)
 
 int vq_ring_drv_add(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n, uint64_t token)
 {
-	int rc = drv_check_bufs(bufs, n);
-
-	if (rc < 0)
-		return rc;
+	/* the readable-first rule is checked while the descriptors are
+	 * written, to walk bufs once on this hot path */
+	if (n == 0 || !bufs)
+		return -VQ_E_INVAL;
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_add_split(d, bufs, n, token);

@@ -38,7 +38,9 @@ struct vq_seg {
 	bool writable;    /* device-writable (VIRTQ_DESC_F_WRITE) */
 };
 
-/* A popped chain: readable segments first (seg[0..nread)), then writable. */
+/* A popped chain: readable segments first (seg[0..nread)), then writable.
+ * A zero-length descriptor counts towards the chain's length and order rules
+ * but adds no segment (its address is never used, so it is not checked). */
 struct vq_chain {
 	uint16_t head;        /* id to return in the used element */
 	uint16_t ndesc;       /* ring descriptors consumed (packed needs it) */
@@ -112,32 +114,47 @@ struct vq_ring {
 };
 
 /* Validate a queue's placement and set r up to serve it: num a power of two
- * in [1, 32768], areas aligned (16/2/4) and wholly inside guest memory.
- * Returns 0 or -VQ_E_RING_LAYOUT (-VQ_E_INVAL for a bad layout value). */
+ * in [1, 32768], areas aligned (16/2/4) and wholly inside guest memory
+ * (desc and avail readable, used writable by the device). Guest memory is
+ * not touched. Returns 0 or -VQ_E_RING_LAYOUT (-VQ_E_INVAL for NULL mem or
+ * addr, or a layout not implemented: packed for now); after a failure r is
+ * broken. */
 int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layout,
 		 uint16_t num, const struct vq_ring_addr *addr, unsigned features);
-/* Forget all state (queue reset); r must be re-initialised before use. */
+/* Forget all state (queue reset); r must be re-initialised before use: until
+ * then every call returns -VQ_E_RING_BROKEN. */
 void vq_ring_reset(struct vq_ring *r);
 
 /* Pop the next available chain into c, fully validated. Returns 1 when a
  * chain was popped, 0 when the ring is empty, or a negative VQ_E_RING_* /
- * -VQ_E_NOMEM. After an error the ring is broken: every later call returns
- * -VQ_E_RING_BROKEN until vq_ring_init() is called again. */
+ * -VQ_E_NOMEM. After a VQ_E_RING_* error the ring is broken: every later call
+ * returns -VQ_E_RING_BROKEN until vq_ring_init() is called again (r->error
+ * keeps the first error). -VQ_E_NOMEM (c's segment array could not grow; it
+ * never grows past num entries) leaves the ring intact and the chain
+ * available. On error c's contents are unspecified; c keeps its storage. */
 int vq_ring_pop(struct vq_ring *r, struct vq_chain *c);
 /* Put c back so that the next pop returns it again (device could not serve
- * it yet, e.g. no backend data). Only the last popped chain can be undone. */
+ * it yet, e.g. no backend data). Only the last popped chain can be undone.
+ * No-op on a broken ring, or when every popped chain was already pushed. */
 void vq_ring_unpop(struct vq_ring *r, const struct vq_chain *c);
 /* Queue a used element for c with written bytes written. Visible to the
  * driver only after vq_ring_publish(). 0, -VQ_E_RING_USED_LEN (written >
- * writable bytes: clamped, element still pushed) or -VQ_E_RING_BROKEN. */
+ * writable bytes: clamped, element still pushed), -VQ_E_INVAL (c->head out
+ * of range, or no popped chain left to complete: refused, ring not broken),
+ * -VQ_E_RING_RING_MEM or -VQ_E_RING_BROKEN. */
 int vq_ring_push(struct vq_ring *r, const struct vq_chain *c, uint32_t written);
 /* Publish pushed used elements (used.idx, release) and decide whether the
  * driver wants an interrupt (NO_INTERRUPT flag or used_event). Returns 1 to
- * interrupt, 0 not to, or a negative error. */
+ * interrupt, 0 not to (always 0 when nothing was pushed since the last
+ * publish), or a negative error. With EVENT_IDX the first decision after
+ * vq_ring_init() interrupts, having no earlier one to measure from. The used
+ * ring writes are logged dirty here, when they become visible. */
 int vq_ring_publish(struct vq_ring *r);
 /* Ask the driver to notify (enable=true) or not (VIRTQ_USED_F_NO_NOTIFY or,
- * with EVENT_IDX, avail_event). On enable returns 1 if chains arrived in the
- * meantime (the caller should poll again), else 0; negative on error. */
+ * with EVENT_IDX, avail_event = the last avail idx read; disabling then
+ * writes nothing, the driver kicking at most once past that index). On
+ * enable returns 1 if chains arrived in the meantime (the caller should poll
+ * again), else 0; negative on error. */
 int vq_ring_set_notify(struct vq_ring *r, bool enable);
 /* Number of chains the driver made available and the device has not popped
  * (reads avail idx). Negative on error (including an over-large jump). */
@@ -173,11 +190,13 @@ struct vq_ring_drv {
 };
 
 /* Lay out and zero a fresh queue at addr (the caller chose the addresses,
- * e.g. from vq_ring_size()), and allocate driver state. 0, -VQ_E_RING_LAYOUT
- * or -VQ_E_NOMEM. */
+ * e.g. from vq_ring_size()), and allocate driver state. 0, -VQ_E_RING_LAYOUT,
+ * -VQ_E_INVAL (packed, for now) or -VQ_E_NOMEM. The driver plays the guest
+ * CPU: it maps the areas once, and fault ranges (which model what the device
+ * cannot reach) do not affect it. */
 int vq_ring_drv_init(struct vq_ring_drv *d, struct vq_mem *mem, enum vq_ring_layout layout,
 		     uint16_t num, const struct vq_ring_addr *addr, unsigned features);
-/* Free driver state (not guest memory). */
+/* Free driver state (not guest memory). Safe after a failed init, twice. */
 void vq_ring_drv_free(struct vq_ring_drv *d);
 /* Add a chain of n buffers (all readable ones first) under token. Returns
  * the head index, -VQ_E_NOSPC when too few descriptors are free, or
@@ -185,21 +204,28 @@ void vq_ring_drv_free(struct vq_ring_drv *d);
  * until vq_ring_drv_publish(). */
 int vq_ring_drv_add(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n, uint64_t token);
 /* Same, but the n buffers go into an indirect table the caller placed at
- * table_gpa (16*n bytes); one ring descriptor is used. */
+ * table_gpa (16*n bytes); one ring descriptor is used. -VQ_E_INVAL also when
+ * INDIRECT was not negotiated, n > num or the table is not in guest memory. */
 int vq_ring_drv_add_indirect(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
 			     uint64_t table_gpa, uint64_t token);
 /* Make added chains visible (avail.idx, release) and decide whether the
- * device wants a notification (NO_NOTIFY flag or avail_event). 1 = notify. */
+ * device wants a notification (NO_NOTIFY flag or avail_event). 1 = notify;
+ * 0 also when nothing was added since the last publish. */
 int vq_ring_drv_publish(struct vq_ring_drv *d);
-/* Reap one used element: 1 with *token and *len set, 0 when none, or
- * -VQ_E_RING_USED_ID / -VQ_E_RING_USED_IDX when the device broke the rules. */
+/* Reap one used element: 1 with *token and *len set (either may be NULL), 0
+ * when none, or -VQ_E_RING_USED_ID / -VQ_E_RING_USED_IDX when the device
+ * broke the rules (the element stays unreaped, so the error repeats). */
 int vq_ring_drv_get_used(struct vq_ring_drv *d, uint64_t *token, uint32_t *len);
 /* Ask the device for interrupts (enable) or not (NO_INTERRUPT / used_event).
+ * With EVENT_IDX flags stay 0: enable sets used_event to the next element to
+ * reap, disable parks it just behind (passed again only after 65535 more).
  * On enable returns 1 if used elements arrived meanwhile, else 0. */
 int vq_ring_drv_set_interrupts(struct vq_ring_drv *d, bool enable);
 
 /* Bytes of guest memory a queue of num needs, and its natural placement
- * starting at base (aligned, areas back to back). 0 or -VQ_E_INVAL. */
+ * starting at base: split = desc at base rounded up to 16, avail right after
+ * it, used after avail rounded up to 4 (the 1.x alignment, not legacy's
+ * page); *bytes counts from base. 0 or -VQ_E_INVAL. */
 int vq_ring_size(enum vq_ring_layout layout, uint16_t num, uint64_t base,
 		 struct vq_ring_addr *addr, uint64_t *bytes);
 

@@ -15,6 +15,9 @@
 
 #include "ring.h"
 
+/* Internal to libvqsim: direct calls (no PLT) inside the shared library. */
+#define VQ_HIDDEN __attribute__((visibility("hidden")))
+
 #define VQ_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define VQ_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -71,7 +74,7 @@ struct vq_walk {
 
 /* Grow c->seg to hold at least one more entry, never beyond limit entries.
  * 0 or -VQ_E_NOMEM. Cold: a chain reuses its storage from pop to pop. */
-int vq_chain_grow(struct vq_chain *c, uint32_t limit);
+VQ_HIDDEN int vq_chain_grow(struct vq_chain *c, uint32_t limit);
 
 static inline void vq_walk_begin(struct vq_walk *w, struct vq_chain *c)
 {
@@ -81,6 +84,28 @@ static inline void vq_walk_begin(struct vq_walk *w, struct vq_chain *c)
 	c->nread = 0;
 	c->read_bytes = 0;
 	c->write_bytes = 0;
+}
+
+/* Append a translated buffer to c. 0 or -VQ_E_NOMEM. */
+static inline int vq_chain_put(struct vq_ring *r, struct vq_chain *c, void *host, uint64_t gpa,
+			       uint32_t len, bool writable)
+{
+	struct vq_seg *s;
+
+	if (VQ_UNLIKELY(c->nseg == c->cap) && vq_chain_grow(c, r->max_chain) < 0)
+		return -VQ_E_NOMEM;
+	s = &c->seg[c->nseg++];
+	s->host = host;
+	s->gpa = gpa;
+	s->len = len;
+	s->writable = writable;
+	if (writable) {
+		c->write_bytes += len;
+	} else {
+		c->nread++;
+		c->read_bytes += len;
+	}
+	return 0;
 }
 
 /* One buffer descriptor of the chain being walked, already copied out of
@@ -93,7 +118,6 @@ static inline void vq_walk_begin(struct vq_walk *w, struct vq_chain *c)
 static inline int vq_walk_buf(struct vq_ring *r, struct vq_walk *w, struct vq_chain *c,
 			      uint64_t gpa, uint32_t len, bool writable)
 {
-	struct vq_seg *s;
 	void *host;
 
 	if (VQ_UNLIKELY(++w->count > r->max_chain))
@@ -109,20 +133,7 @@ static inline int vq_walk_buf(struct vq_ring *r, struct vq_walk *w, struct vq_ch
 	host = vq_mem_translate(r->mem, gpa, len, writable ? VQ_ACC_WRITE : VQ_ACC_READ, NULL);
 	if (VQ_UNLIKELY(!host))
 		return vq_ring_fail(r, VQ_E_RING_DESC_MEM);
-	if (VQ_UNLIKELY(c->nseg == c->cap) && vq_chain_grow(c, r->max_chain) < 0)
-		return -VQ_E_NOMEM;
-	s = &c->seg[c->nseg++];
-	s->host = host;
-	s->gpa = gpa;
-	s->len = len;
-	s->writable = writable;
-	if (writable) {
-		c->write_bytes += len;
-	} else {
-		c->nread++;
-		c->read_bytes += len;
-	}
-	return 0;
+	return vq_chain_put(r, c, host, gpa, len, writable);
 }
 
 /* An indirect descriptor's table: length a non-zero multiple of 16
@@ -142,25 +153,25 @@ static inline int vq_walk_table(struct vq_ring *r, uint64_t gpa, uint32_t len,
 
 /* ---- per-layout implementations (ring_split.c) ------------------------- */
 
-int vq_ring_init_split(struct vq_ring *r);
-int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c);
-void vq_ring_unpop_split(struct vq_ring *r, const struct vq_chain *c);
-int vq_ring_push_split(struct vq_ring *r, const struct vq_chain *c, uint32_t written);
-int vq_ring_publish_split(struct vq_ring *r);
-int vq_ring_set_notify_split(struct vq_ring *r, bool enable);
-int vq_ring_pending_split(struct vq_ring *r);
+VQ_HIDDEN int vq_ring_init_split(struct vq_ring *r);
+VQ_HIDDEN int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c);
+VQ_HIDDEN void vq_ring_unpop_split(struct vq_ring *r, const struct vq_chain *c);
+VQ_HIDDEN int vq_ring_push_split(struct vq_ring *r, const struct vq_chain *c, uint32_t written);
+VQ_HIDDEN int vq_ring_publish_split(struct vq_ring *r);
+VQ_HIDDEN int vq_ring_set_notify_split(struct vq_ring *r, bool enable);
+VQ_HIDDEN int vq_ring_pending_split(struct vq_ring *r);
 
-int vq_ring_drv_init_split(struct vq_ring_drv *d);
-int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
-			  uint64_t token);
-int vq_ring_drv_add_indirect_split(struct vq_ring_drv *d, const struct vq_buf *bufs,
-				   unsigned n, uint64_t table_gpa, uint64_t token);
-int vq_ring_drv_publish_split(struct vq_ring_drv *d);
-int vq_ring_drv_get_used_split(struct vq_ring_drv *d, uint64_t *token, uint32_t *len);
-int vq_ring_drv_set_interrupts_split(struct vq_ring_drv *d, bool enable);
+VQ_HIDDEN int vq_ring_drv_init_split(struct vq_ring_drv *d);
+VQ_HIDDEN int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs,
+				    unsigned n, uint64_t token);
+VQ_HIDDEN int vq_ring_drv_add_indirect_split(struct vq_ring_drv *d, const struct vq_buf *bufs,
+					     unsigned n, uint64_t table_gpa, uint64_t token);
+VQ_HIDDEN int vq_ring_drv_publish_split(struct vq_ring_drv *d);
+VQ_HIDDEN int vq_ring_drv_get_used_split(struct vq_ring_drv *d, uint64_t *token, uint32_t *len);
+VQ_HIDDEN int vq_ring_drv_set_interrupts_split(struct vq_ring_drv *d, bool enable);
 
-int vq_ring_size_split(uint16_t num, uint64_t base, struct vq_ring_addr *addr,
-		       uint64_t *bytes);
+VQ_HIDDEN int vq_ring_size_split(uint16_t num, uint64_t base, struct vq_ring_addr *addr,
+				 uint64_t *bytes);
 
 /* Queue size and area checks shared by device and driver init: num a power
  * of two in [1, 32768]. */

@@ -161,20 +161,20 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
 	}
 }
 
-/* Walk the chain starting at head (already checked < num) into c. Every
- * iteration either stores a buffer, which vq_walk_buf() counts against
- * max_chain, or ends the walk (an indirect descriptor has no NEXT), so the
- * loop is bounded by the queue size whatever the guest wrote. */
-static inline int walk_split(struct vq_ring *r, struct vq_chain *c, uint16_t head)
+/* Walk the chain whose head descriptor d (already copied out) is at head
+ * into c. Every iteration either stores a buffer, which vq_walk_buf() counts
+ * against max_chain, or ends the walk (an indirect descriptor has no NEXT),
+ * so the loop is bounded by the queue size whatever the guest wrote.
+ * Out of line so that pop's one-descriptor fast path keeps a small frame. */
+__attribute__((noinline)) static int walk_split(struct vq_ring *r, struct vq_chain *c, uint16_t head,
+						  struct desc_split d)
 {
 	struct vq_walk w;
-	struct desc_split d;
-	uint16_t i = head, ndesc = 0;
+	uint16_t i, ndesc = 0;
 	int rc;
 
 	vq_walk_begin(&w, c);
 	for (;;) {
-		desc_fetch(&r->desc[i], &d);
 		ndesc++;
 		if (VQ_UNLIKELY(d.flags & VIRTQ_DESC_F_INDIRECT)) {
 			/* the WRITE flag of a table descriptor means nothing (2.7.5.3.2) */
@@ -194,10 +194,36 @@ static inline int walk_split(struct vq_ring *r, struct vq_chain *c, uint16_t hea
 		if (VQ_UNLIKELY(d.next >= r->num))
 			return vq_ring_fail(r, VQ_E_RING_NEXT);
 		i = d.next;
+		desc_fetch(&r->desc[i], &d);
 	}
 	c->head = head;
 	c->ndesc = ndesc;
 	return 0;
+}
+
+/* The commonest chain, one plain non-empty descriptor, passes every
+ * length, order and byte-count rule by construction: only its buffer needs
+ * checking. Anything else goes through the full walker. */
+static inline int pop_chain(struct vq_ring *r, struct vq_chain *c, uint16_t head)
+{
+	struct desc_split d;
+	bool wr;
+	void *host;
+
+	desc_fetch(&r->desc[head], &d);
+	if (VQ_UNLIKELY((d.flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) || d.len == 0))
+		return walk_split(r, c, head, d);
+	wr = d.flags & VIRTQ_DESC_F_WRITE;
+	host = vq_mem_translate(r->mem, d.addr, d.len, wr ? VQ_ACC_WRITE : VQ_ACC_READ, NULL);
+	if (VQ_UNLIKELY(!host))
+		return vq_ring_fail(r, VQ_E_RING_DESC_MEM);
+	c->nseg = 0;
+	c->nread = 0;
+	c->read_bytes = 0;
+	c->write_bytes = 0;
+	c->head = head;
+	c->ndesc = 1;
+	return vq_chain_put(r, c, host, d.addr, d.len, wr);
 }
 
 int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c)
@@ -216,7 +242,7 @@ int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c)
 	head = vq_load16_relaxed(avail_entry(r->avail, last & (r->num - 1)));
 	if (VQ_UNLIKELY(head >= r->num))
 		return vq_ring_fail(r, VQ_E_RING_HEAD);
-	rc = walk_split(r, c, head);
+	rc = pop_chain(r, c, head);
 	if (VQ_UNLIKELY(rc < 0))
 		return rc;
 	r->last_avail = last + 1;
@@ -226,7 +252,9 @@ int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c)
 void vq_ring_unpop_split(struct vq_ring *r, const struct vq_chain *c)
 {
 	(void)c;
-	r->last_avail--;
+	/* only a chain still in flight (popped, not pushed) can go back */
+	if (r->last_avail != r->used_idx)
+		r->last_avail--;
 }
 
 int vq_ring_push_split(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
@@ -249,9 +277,26 @@ int vq_ring_push_split(struct vq_ring *r, const struct vq_chain *c, uint32_t wri
 	e = used_elem(r->used, slot);
 	vq_store32_relaxed(e, c->head);
 	vq_store32_relaxed(e + 4, written);
-	vq_mem_mark_dirty(r->mem, r->addr.device + 4 + 8u * slot, 8);
-	r->used_idx++;
+	r->used_idx++; /* marked dirty at publish, when it becomes visible */
 	return rc;
+}
+
+/* Log the used elements written since the last publish and the idx: one or
+ * two ranges of the ring per publish rather than one call per push. */
+static void used_mark_dirty(struct vq_ring *r, uint16_t from, uint16_t to)
+{
+	uint64_t ring = r->addr.device + 4;
+	uint32_t n = (uint16_t)(to - from), s = from & (r->num - 1u);
+
+	if (n >= r->num) {
+		vq_mem_mark_dirty(r->mem, ring, 8ull * r->num);
+	} else if (s + n <= r->num) {
+		vq_mem_mark_dirty(r->mem, ring + 8ull * s, 8ull * n);
+	} else {
+		vq_mem_mark_dirty(r->mem, ring + 8ull * s, 8ull * (r->num - s));
+		vq_mem_mark_dirty(r->mem, ring, 8ull * (s + n - r->num));
+	}
+	vq_mem_mark_dirty(r->mem, r->addr.device + RING_IDX, 2);
 }
 
 int vq_ring_publish_split(struct vq_ring *r)
@@ -260,13 +305,15 @@ int vq_ring_publish_split(struct vq_ring *r)
 	bool valid;
 	int rc;
 
-	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
-		return rc;
 	if (new_idx == r->used_published)
 		return 0;
+	/* the elements are already in guest memory: log them even if the ring
+	 * breaks below */
+	used_mark_dirty(r, r->used_published, new_idx);
+	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
+		return rc;
 	/* release: the elements (and len before idx) are visible first */
 	vq_store16_release(r->used + RING_IDX, new_idx);
-	vq_mem_mark_dirty(r->mem, r->addr.device + RING_IDX, 2);
 	r->used_published = new_idx;
 	/* read the driver's suppression state only after our idx store is
 	 * visible, or a driver re-enabling interrupts meanwhile is missed */
@@ -359,6 +406,7 @@ int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs, unsi
 			  uint64_t token)
 {
 	uint16_t head = d->free_head, i = head;
+	bool seen_write = false;
 
 	if (n > d->num_free)
 		return -VQ_E_NOSPC;
@@ -367,6 +415,11 @@ int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs, unsi
 		uint16_t flags = (uint16_t)((bufs[k].writable ? VIRTQ_DESC_F_WRITE : 0) |
 					    (more ? VIRTQ_DESC_F_NEXT : 0));
 
+		/* what is written to free descriptors is harmless until exposed */
+		if (bufs[k].writable)
+			seen_write = true;
+		else if (seen_write)
+			return -VQ_E_INVAL;
 		desc_store(&d->desc[i], bufs[k].gpa, bufs[k].len, flags, more ? d->next[i] : 0);
 		i = d->next[i];
 	}

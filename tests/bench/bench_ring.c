@@ -161,32 +161,49 @@ static uint64_t run_base(struct bench *b, uint64_t rounds)
 
 typedef uint64_t (*run_fn)(struct bench *, uint64_t);
 
-/* Best of 3 runs of a round count sized to take about TARGET_S. */
-static double measure(struct bench *b, run_fn fn)
+/* Rounds of fn that take about TARGET_S. */
+static uint64_t calibrate(struct bench *b, run_fn fn)
 {
-	uint64_t rounds = 16, chains;
-	double t, best = 0;
+	uint64_t rounds = 16;
+	double t;
 
 	for (;;) {
 		t = now();
 		fn(b, rounds);
 		t = now() - t;
 		if (t > 0.05)
-			break;
+			return (uint64_t)((double)rounds * TARGET_S / t) + 1;
 		rounds *= 2;
 	}
-	rounds = (uint64_t)((double)rounds * TARGET_S / t) + 1;
-	for (int i = 0; i < 3; i++) {
-		t = now();
-		chains = fn(b, rounds);
-		t = now() - t;
-		if (chains / t > best)
-			best = (double)chains / t;
-	}
-	return best;
 }
 
-int main(void)
+/* Chains/s of fn: one timed run of rounds rounds. */
+static double rate(struct bench *b, run_fn fn, uint64_t rounds)
+{
+	double t = now();
+	uint64_t chains = fn(b, rounds);
+
+	return (double)chains / (now() - t);
+}
+
+/* Best of 3 for the ring and for the baseline, runs interleaved so that
+ * noise from the host hits both alike. */
+static void measure(struct bench *b, double *ring, double *base)
+{
+	uint64_t ring_rounds = calibrate(b, run_ring), base_rounds = calibrate(b, run_base);
+
+	*ring = *base = 0;
+	for (int i = 0; i < 3; i++) {
+		double r = rate(b, run_ring, ring_rounds), s = rate(b, run_base, base_rounds);
+		if (r > *ring)
+			*ring = r;
+		if (s > *base)
+			*base = s;
+	}
+}
+
+/* bench_ring [descs batch]: all cases, or just one (for profiling). */
+int main(int argc, char **argv)
 {
 	static const unsigned ks[] = {1, 4};
 	static const unsigned batches[] = {1, 32, 256};
@@ -223,6 +240,10 @@ int main(void)
 			char label[32];
 			double ring, base;
 
+			if (argc == 3 && (b.k != (unsigned)atoi(argv[1]) ||
+					  batches[bi] != (unsigned)atoi(argv[2])))
+				continue;
+
 			/* a batch cannot hold more chains than there are descriptors */
 			b.batch = batches[bi] * b.k > QSZ ? QSZ / b.k : batches[bi];
 			if (b.batch != batches[bi])
@@ -230,8 +251,7 @@ int main(void)
 			else
 				snprintf(label, sizeof(label), "%u", b.batch);
 			ring_fresh(&b);
-			ring = measure(&b, run_ring);
-			base = measure(&b, run_base);
+			measure(&b, &ring, &base);
 			printf("%-6u %-10s %14.0f %16.0f %6.1f%%\n", b.k, label, ring, base,
 			       100.0 * ring / base);
 			fflush(stdout);

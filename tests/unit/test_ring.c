@@ -45,6 +45,20 @@ static void ring_setup(uint16_t num, unsigned features)
 	cur_features = features;
 }
 
+/* Same, with the used ring moved to device (to put it across pages). */
+static void ring_place(uint16_t num, unsigned features, uint64_t device)
+{
+	uint64_t bytes;
+
+	vq_ring_drv_free(&drv);
+	ck_assert_int_eq(vq_ring_size(VQ_RING_SPLIT, num, RING_GPA, &ra, &bytes), 0);
+	ra.device = device;
+	ck_assert_int_eq(vq_ring_drv_init(&drv, m, VQ_RING_SPLIT, num, &ra, features), 0);
+	ck_assert_int_eq(vq_ring_init(&r, m, VQ_RING_SPLIT, num, &ra, features), 0);
+	cur_num = num;
+	cur_features = features;
+}
+
 static void setup(void)
 {
 	m = vq_mem_new();
@@ -316,6 +330,14 @@ START_TEST(test_zero_length)
 	ck_assert_uint_eq(c.nread, 0);
 	ck_assert_uint_eq(c.seg[0].gpa, BUF);
 	ck_assert_uint_eq(c.write_bytes, 16);
+	/* a chain of one empty descriptor pointing nowhere */
+	put_desc(6, 0xdead0000ull, 0, F_WR, 0);
+	raw_avail(6);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.head, 6);
+	ck_assert_uint_eq(c.ndesc, 1);
+	ck_assert_uint_eq(c.nseg, 0);
+	ck_assert_uint_eq(c.write_bytes, 0);
 
 	/* a zero-length writable still forbids a readable after it */
 	put_desc(4, BUF, 0, F_WR | F_NEXT, 5);
@@ -343,6 +365,12 @@ START_TEST(test_unpop_and_pending)
 	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
 	ck_assert_uint_eq(c.head, (unsigned)h2);
 	ck_assert_int_eq(vq_ring_pop(&r, &c), 0);
+	/* nothing left in flight: nothing to put back */
+	ck_assert_int_eq(vq_ring_push(&r, &c, 0), 0);
+	ck_assert_int_eq(vq_ring_push(&r, &c, 0), 0);
+	vq_ring_unpop(&r, &c);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 0);
+	ck_assert_uint_eq(r.last_avail, 2);
 }
 END_TEST
 
@@ -1049,6 +1077,85 @@ START_TEST(test_dirty_used_ring)
 }
 END_TEST
 
+static bool page_in(const uint64_t *pages, long n, uint64_t gpa)
+{
+	for (long i = 0; i < n; i++)
+		if (pages[i] == (gpa & ~(uint64_t)(VQ_PAGE_SIZE - 1)))
+			return true;
+	return false;
+}
+
+/* Elements pushed across the end of the ring are logged as two ranges, and
+ * only the pages they touch. The used ring is placed so that idx, entries
+ * 0..511 and entries 512..1023 sit on three different pages. */
+START_TEST(test_dirty_used_wrap)
+{
+	enum { N = 1024 };
+	struct vq_buf b = {BUF, 8, false};
+	uint64_t pages[64], elem0 = 0x40000;
+	long n;
+
+	ring_place(N, 0, elem0 - 4);
+	for (unsigned i = 0; i < 1000; i++) {
+		REQUIRE(vq_ring_drv_add(&drv, &b, 1, i) >= 0);
+		vq_ring_drv_publish(&drv);
+		REQUIRE(vq_ring_pop(&r, &c) == 1);
+		REQUIRE(vq_ring_push(&r, &c, 0) == 0);
+		vq_ring_publish(&r);
+		REQUIRE(vq_ring_drv_get_used(&drv, NULL, NULL) == 1);
+	}
+	for (unsigned i = 0; i < 30; i++)
+		ck_assert_int_ge(vq_ring_drv_add(&drv, &b, 1, i), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_mem_dirty_start(m), 0);
+	for (unsigned i = 0; i < 30; i++) {
+		ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+		ck_assert_int_eq(vq_ring_push(&r, &c, 0), 0); /* slots 1000..1023, 0..5 */
+	}
+	ck_assert_int_eq(vq_mem_dirty_collect(m, pages, 64), 0); /* nothing until publish */
+	vq_ring_publish(&r);
+	n = vq_mem_dirty_collect(m, pages, 64);
+	ck_assert(page_in(pages, n, elem0 + 8 * 1000));
+	ck_assert(page_in(pages, n, elem0 + 8 * 5));
+	ck_assert(page_in(pages, n, ra.device + 2));
+	ck_assert(!page_in(pages, n, elem0 + 8 * N)); /* nothing past the end */
+	ck_assert_int_eq(n, 3);
+	vq_mem_dirty_stop(m);
+}
+END_TEST
+
+/* More pushes than entries between two publishes (a driver offering the
+ * same descriptor again and again): the whole ring is logged, and nothing
+ * past its end (the entries end on a page boundary here). */
+START_TEST(test_dirty_used_lap)
+{
+	uint64_t pages[16], end = 0x50000;
+	long n;
+
+	ring_place(NUM, 0, end - 4 - 8 * NUM);
+	for (unsigned i = 0; i < 3; i++)
+		roundtrip();
+	put_desc(0, BUF, 8, F_WR, 0);
+	ck_assert_int_eq(vq_mem_dirty_start(m), 0);
+	for (unsigned lap = 0; lap < 2; lap++) {
+		for (unsigned i = 0; i < NUM; i++)
+			raw_avail(0);
+		for (unsigned i = 0; i < NUM; i++) {
+			ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+			ck_assert_int_eq(vq_ring_push(&r, &c, 8), 0);
+		}
+	}
+	vq_mem_dirty_collect(m, pages, 16);
+	ck_assert_int_ge(vq_ring_publish(&r), 0);
+	ck_assert_uint_eq(rd16(USED_IDX), 3 + 2 * NUM);
+	n = vq_mem_dirty_collect(m, pages, 16);
+	ck_assert_int_eq(n, 1);
+	ck_assert(page_in(pages, n, ra.device));
+	ck_assert(!page_in(pages, n, end));
+	vq_mem_dirty_stop(m);
+}
+END_TEST
+
 /* ---- validation, one rule a test --------------------------------------- */
 
 START_TEST(test_err_avail_idx)
@@ -1328,6 +1435,8 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_notify_flag);
 	tcase_add_test(tc, test_notify_event_idx);
 	tcase_add_test(tc, test_dirty_used_ring);
+	tcase_add_test(tc, test_dirty_used_wrap);
+	tcase_add_test(tc, test_dirty_used_lap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("driver");
