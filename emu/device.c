@@ -610,3 +610,31 @@ const char *vq_dev_status_str(uint8_t status, char *buf, size_t len)
 		snprintf(buf + pos, len - pos, "%s0x%02x", pos ? "|" : "", status & ~STATUS_KNOWN);
 	return buf;
 }
+
+/* ---- the machine's services, for classes and backends ---- */
+
+uint64_t vq_dev_now(const struct vq_dev *d)
+{
+	return d->env.now ? d->env.now(d->env.ctx) : 0;
+}
+
+int vq_dev_schedule(struct vq_dev *d, uint64_t delay_ns, vq_dev_timer_fn fn, uint64_t data)
+{
+	if (!fn)
+		return -VQ_E_INVAL;
+	return d->env.schedule ? d->env.schedule(d->env.ctx, d, delay_ns, fn, data)
+			       : -VQ_E_NOT_READY;
+}
+
+int vq_dev_watch_fd(struct vq_dev *d, int fd, unsigned events, vq_dev_fd_fn fn, void *arg)
+{
+	if (fd < 0 || !fn)
+		return -VQ_E_INVAL;
+	return d->env.watch ? d->env.watch(d->env.ctx, d, fd, events, fn, arg) : -VQ_E_NOT_READY;
+}
+
+void vq_dev_unwatch_fd(struct vq_dev *d, int fd)
+{
+	if (d->env.unwatch)
+		d->env.unwatch(d->env.ctx, d, fd);
+}

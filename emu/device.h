@@ -20,11 +20,35 @@
 
 struct vq_dev;
 
+/* Deferred work and fd watches run from the machine's event loop. */
+typedef void (*vq_dev_timer_fn)(struct vq_dev *d, uint64_t data);
+typedef void (*vq_dev_fd_fn)(struct vq_dev *d, int fd, unsigned revents, void *arg);
+
+/* Installed by the machine before the class's realize hook: what a device
+ * and its backends may ask of the world. Timers fire as machine events (in
+ * virtual time, deterministic); fd watches fire only when the machine is
+ * asked to poll (vq_machine_poll), so a run without I/O stays deterministic.
+ * A class must tolerate a timer that fires after its device was reset
+ * (keep a generation number in data). */
+struct vq_dev_env {
+	uint64_t (*now)(void *ctx);
+	int (*schedule)(void *ctx, struct vq_dev *d, uint64_t delay_ns, vq_dev_timer_fn fn,
+			uint64_t data);
+	/* events: POLLIN/POLLOUT mask; replaces an earlier watch of the same fd */
+	int (*watch)(void *ctx, struct vq_dev *d, int fd, unsigned events, vq_dev_fd_fn fn,
+		     void *arg);
+	void (*unwatch)(void *ctx, struct vq_dev *d, int fd);
+	void *ctx;
+};
+
 /* Device class: what makes a device a blk, a net, an rng. Every hook but
  * queue_notify is optional. */
 struct vq_dev_class {
 	const char *name;         /* "virtio-rng" */
 	uint32_t device_id;       /* VIRTIO_ID_* */
+	/* Called once the device is on a machine (d->env set): start backends,
+	 * watch fds. 0 or a negative error (the device is then not added). */
+	int (*realize)(struct vq_dev *d);
 	/* Check the driver's features when it sets FEATURES_OK; 0 to accept or a
 	 * negative error to refuse (the device then keeps FEATURES_OK clear). */
 	int (*validate_features)(struct vq_dev *d, const uint64_t *features);
@@ -83,6 +107,7 @@ struct vq_dev {
 	struct vq_tracer *tracer;            /* may be NULL */
 	struct vq_prng *prng;                /* machine's PRNG, may be NULL */
 	struct vq_dev_host host;
+	struct vq_dev_env env;               /* all NULL until on a machine */
 	uint64_t host_features[VQ_FEATURE_WORDS];   /* offered */
 	uint64_t driver_features[VQ_FEATURE_WORDS]; /* written by the driver */
 	uint8_t status;
@@ -172,6 +197,17 @@ int vq_dev_publish(struct vq_dev *d, unsigned q);
 void vq_dev_fail_queue(struct vq_dev *d, unsigned q, int err);
 /* Device-level failure not tied to a queue: DEVICE_NEEDS_RESET + config irq. */
 void vq_dev_needs_reset(struct vq_dev *d, int err, const char *why);
+
+/* For classes and backends: virtual time in ns (0 without a machine). */
+uint64_t vq_dev_now(const struct vq_dev *d);
+/* For classes and backends: run fn(d, data) delay_ns from now as a machine
+ * event. 0, -VQ_E_NOT_READY (no machine) or -VQ_E_NOSPC (event queue full). */
+int vq_dev_schedule(struct vq_dev *d, uint64_t delay_ns, vq_dev_timer_fn fn, uint64_t data);
+/* For backends: call fn when fd is ready for events (POLLIN/POLLOUT) at the
+ * machine's next poll. 0, -VQ_E_NOT_READY or -VQ_E_NOSPC (too many fds). */
+int vq_dev_watch_fd(struct vq_dev *d, int fd, unsigned events, vq_dev_fd_fn fn, void *arg);
+/* Stop watching fd (no-op if not watched). */
+void vq_dev_unwatch_fd(struct vq_dev *d, int fd);
 
 /* Name of a status value as "ACKNOWLEDGE|DRIVER|..." into buf; returns buf. */
 const char *vq_dev_status_str(uint8_t status, char *buf, size_t len);

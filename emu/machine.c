@@ -1,7 +1,9 @@
 /* machine.c - memory, a bus of virtio-mmio devices, interrupt lines and one
  * deterministic event queue (a binary heap ordered by time, then sequence).
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,14 @@ struct event {
 	vq_event_fn fn;
 	void *arg;
 	uint64_t data;
+};
+
+struct watch {
+	struct vq_dev *dev;
+	int fd;
+	unsigned events;
+	vq_dev_fd_fn fn;
+	void *arg;
 };
 
 struct vq_machine {
@@ -30,6 +40,8 @@ struct vq_machine {
 	bool irq_level[VQ_MACHINE_MAX_IRQS];
 	bool irq_used[VQ_MACHINE_MAX_IRQS];
 	uint64_t irq_count[VQ_MACHINE_MAX_IRQS];
+	struct watch watches[VQ_MACHINE_MAX_WATCHES];
+	unsigned nwatches;
 	struct vq_machine_stats stats;
 };
 
@@ -77,10 +89,27 @@ struct vq_machine *vq_machine_new(uint64_t seed)
 	return m;
 }
 
+/* Forget the fd watches of a device that goes away. */
+static void drop_device_watches(struct vq_machine *m, struct vq_dev *d)
+{
+	for (unsigned i = 0; i < m->nwatches;)
+		if (m->watches[i].dev == d)
+			m->watches[i] = m->watches[--m->nwatches];
+		else
+			i++;
+}
+
+/* Free pending device timers (their records live on the heap). */
+static void timer_event(struct vq_machine *m, void *arg, uint64_t data);
+
 void vq_machine_free(struct vq_machine *m)
 {
 	if (!m)
 		return;
+	for (unsigned i = 0; i < m->nevents; i++)
+		if (m->heap[i].fn == timer_event)
+			free(m->heap[i].arg);
+	m->nwatches = 0;
 	for (unsigned i = 0; i < m->nslots; i++) {
 		vq_dev_destroy(&m->slots[i]->dev);
 		free(m->slots[i]);
@@ -255,6 +284,106 @@ uint64_t vq_machine_irq_count(const struct vq_machine *m, unsigned irq)
 	return irq < VQ_MACHINE_MAX_IRQS ? m->irq_count[irq] : 0;
 }
 
+/* ---- device environment: time, timers, fd watches ---- */
+
+static uint64_t env_now(void *ctx)
+{
+	return ((struct vq_slot *)ctx)->machine->now;
+}
+
+/* A device timer travels as an event whose arg is a small heap record. */
+struct dev_timer {
+	struct vq_dev *dev;
+	vq_dev_timer_fn fn;
+};
+
+static void timer_event(struct vq_machine *m, void *arg, uint64_t data)
+{
+	struct dev_timer t = *(struct dev_timer *)arg;
+
+	(void)m;
+	free(arg);
+	t.fn(t.dev, data);
+}
+
+static int env_schedule(void *ctx, struct vq_dev *d, uint64_t delay_ns, vq_dev_timer_fn fn,
+			uint64_t data)
+{
+	struct vq_slot *s = ctx;
+	struct dev_timer *t = malloc(sizeof(*t));
+	int rc;
+
+	if (!t)
+		return -VQ_E_NOMEM;
+	*t = (struct dev_timer){.dev = d, .fn = fn};
+	rc = vq_machine_schedule(s->machine, delay_ns, timer_event, t, data);
+	if (rc < 0)
+		free(t);
+	return rc;
+}
+
+static int env_watch(void *ctx, struct vq_dev *d, int fd, unsigned events, vq_dev_fd_fn fn,
+		     void *arg)
+{
+	struct vq_machine *m = ((struct vq_slot *)ctx)->machine;
+
+	for (unsigned i = 0; i < m->nwatches; i++) {
+		if (m->watches[i].fd == fd) {
+			m->watches[i] = (struct watch){d, fd, events, fn, arg};
+			return 0;
+		}
+	}
+	if (m->nwatches >= VQ_MACHINE_MAX_WATCHES)
+		return -VQ_E_NOSPC;
+	m->watches[m->nwatches++] = (struct watch){d, fd, events, fn, arg};
+	return 0;
+}
+
+static void env_unwatch(void *ctx, struct vq_dev *d, int fd)
+{
+	struct vq_machine *m = ((struct vq_slot *)ctx)->machine;
+
+	(void)d;
+	for (unsigned i = 0; i < m->nwatches; i++) {
+		if (m->watches[i].fd == fd) {
+			m->watches[i] = m->watches[--m->nwatches];
+			return;
+		}
+	}
+}
+
+int vq_machine_poll(struct vq_machine *m, int timeout_ms)
+{
+	struct pollfd pfd[VQ_MACHINE_MAX_WATCHES];
+	struct watch w[VQ_MACHINE_MAX_WATCHES];
+	unsigned n = m->nwatches;
+	int rc, ran = 0;
+
+	if (n == 0)
+		return 0;
+	/* callbacks may change the watch list: work on a copy */
+	memcpy(w, m->watches, n * sizeof(w[0]));
+	for (unsigned i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){.fd = w[i].fd, .events = (short)w[i].events};
+	do
+		rc = poll(pfd, n, timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return -VQ_E_SYS;
+	for (unsigned i = 0; i < n; i++) {
+		if (!pfd[i].revents)
+			continue;
+		w[i].fn(w[i].dev, w[i].fd, (unsigned)pfd[i].revents, w[i].arg);
+		ran++;
+	}
+	return ran;
+}
+
+unsigned vq_machine_watch_count(const struct vq_machine *m)
+{
+	return m->nwatches;
+}
+
 /* ---- devices on the bus ---- */
 
 struct vq_slot *vq_machine_find(struct vq_machine *m, const char *name)
@@ -342,10 +471,20 @@ struct vq_dev *vq_machine_add_mmio(struct vq_machine *m, const char *type, const
 		return NULL;
 	}
 	s->dev.tracer = &m->tracer;
+	s->dev.env = (struct vq_dev_env){.now = env_now, .schedule = env_schedule,
+					 .watch = env_watch, .unwatch = env_unwatch, .ctx = s};
 	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s};
 	rc = vq_mmio_init(&s->mmio, &s->dev, &host, &m->tracer);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: transport: %s", name, vq_strerror(rc));
+		vq_dev_destroy(&s->dev);
+		free(s);
+		return NULL;
+	}
+	if (s->dev.cls->realize && (rc = s->dev.cls->realize(&s->dev)) < 0) {
+		snprintf(err, errlen, "%s: %s", name,
+			 s->dev.last_error_msg[0] ? s->dev.last_error_msg : vq_strerror(rc));
+		drop_device_watches(m, &s->dev);
 		vq_dev_destroy(&s->dev);
 		free(s);
 		return NULL;

@@ -21,6 +21,7 @@
 #define VQ_MACHINE_MAX_DEVICES 32
 #define VQ_MACHINE_MAX_IRQS 64
 #define VQ_MACHINE_MAX_EVENTS 4096
+#define VQ_MACHINE_MAX_WATCHES 64
 
 struct vq_machine;
 
@@ -98,6 +99,14 @@ int vq_machine_step(struct vq_machine *m);
 uint64_t vq_machine_run(struct vq_machine *m, uint64_t max_events);
 /* Events waiting in the queue. */
 unsigned vq_machine_pending(const struct vq_machine *m);
+
+/* Poll the file descriptors device backends watch (sockets, ptys, TAP)
+ * once, waiting at most timeout_ms (0: do not wait, -1: forever), and run
+ * the callbacks of those ready. Returns how many callbacks ran, or
+ * -VQ_E_SYS. External I/O enters the machine only here. */
+int vq_machine_poll(struct vq_machine *m, int timeout_ms);
+/* File descriptors being watched. */
+unsigned vq_machine_watch_count(const struct vq_machine *m);
 
 /* Send trace lines to f (NULL: stop writing). Tracing is on while a sink is
  * set; mask selects event kinds (bit per enum vq_ev; ~0u for all). */
