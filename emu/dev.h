@@ -38,4 +38,10 @@ extern const struct vq_dev_type vq_rng_type;
 /* Bytes of entropy served by an rng device (for tests and statistics). */
 uint64_t vq_rng_bytes_served(const struct vq_dev *d);
 
+/* ---- the other device classes: one header each ---- */
+#include "dev/blk.h"
+#include "dev/net.h"
+#include "dev/balloon.h"
+#include "dev/console.h"
+
 #endif

@@ -34,7 +34,7 @@ struct vq_dev_env {
 	uint64_t (*now)(void *ctx);
 	int (*schedule)(void *ctx, struct vq_dev *d, uint64_t delay_ns, vq_dev_timer_fn fn,
 			uint64_t data);
-	/* events: POLLIN/POLLOUT mask; replaces an earlier watch of the same fd */
+	/* events: POLLIN/POLLOUT mask; replaces this device's earlier watch of fd */
 	int (*watch)(void *ctx, struct vq_dev *d, int fd, unsigned events, vq_dev_fd_fn fn,
 		     void *arg);
 	void (*unwatch)(void *ctx, struct vq_dev *d, int fd);

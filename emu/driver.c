@@ -62,6 +62,10 @@ static void drv_free_queues(struct vq_drv *d)
 void vq_drv_detach(struct vq_drv *d)
 {
 	drv_free_queues(d);
+	if (d->dev_state_free)
+		d->dev_state_free(d);
+	d->dev_state = NULL;
+	d->dev_state_free = NULL;
 }
 
 uint64_t vq_drv_alloc(struct vq_drv *d, uint64_t size, uint64_t align)
@@ -323,6 +327,48 @@ int vq_drv_config_read(struct vq_drv *d, uint32_t off, void *buf, uint32_t len)
 			return 0;
 	}
 	return -VQ_E_TIMEOUT;
+}
+
+int vq_drv_submit(struct vq_drv *d, unsigned q, const struct vq_buf *bufs, unsigned n,
+		  uint32_t *used_len)
+{
+	uint64_t token = ++d->next_token, got;
+	uint32_t len = 0;
+	int rc;
+
+	if ((rc = vq_drv_add(d, q, bufs, n, token)) < 0 || (rc = vq_drv_kick(d, q)) < 0)
+		return rc;
+	if (vq_drv_wait_used(d, q) != 1)
+		return (vq_drv_status(d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET) ? -VQ_E_RING_BROKEN
+									     : -VQ_E_TIMEOUT;
+	rc = vq_drv_get_used(d, q, &got, &len);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 || got != token)
+		return -VQ_E_RING_USED_ID;
+	if (used_len)
+		*used_len = len;
+	return 0;
+}
+
+int vq_drv_config_write(struct vq_drv *d, uint32_t off, const void *buf, uint32_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		unsigned w = (len >= 4 && off % 4 == 0) ? 4 : (len >= 2 && off % 2 == 0) ? 2 : 1;
+		uint32_t v = 0;
+		int rc;
+
+		memcpy(&v, p, w);
+		rc = vq_machine_write(d->m, d->base + VIRTIO_MMIO_CONFIG + off, w, VQ_LE32(v));
+		if (rc < 0)
+			return rc;
+		p += w;
+		off += w;
+		len -= w;
+	}
+	return 0;
 }
 
 /* A guest buffer of at least len bytes, reused across helper calls. */

@@ -31,6 +31,9 @@ struct vq_drv {
 	struct vq_drv_queue queues[VQ_DEV_MAX_QUEUES];
 	uint64_t scratch_gpa;     /* reusable buffer for the per-device helpers */
 	uint32_t scratch_len;
+	uint64_t next_token;      /* vq_drv_submit's tokens */
+	void *dev_state;          /* per-device helper state (drv/blk.c, ...) */
+	void (*dev_state_free)(struct vq_drv *d);
 };
 
 /* Bind d to the mmio device at base (line irq) of machine m, with guest
@@ -82,6 +85,16 @@ uint32_t vq_drv_ack_interrupt(struct vq_drv *d);
  * empty; 1 if one is there, 0 if none came (device did not answer). */
 int vq_drv_wait_used(struct vq_drv *d, unsigned q);
 
+/* One request the synchronous way: add the chain under a fresh token, kick,
+ * run the machine until it is used, reap it. *used_len gets the bytes the
+ * device wrote. 0, or an error: -VQ_E_RING_BROKEN if the device went to
+ * NEEDS_RESET, -VQ_E_TIMEOUT if it never answered, -VQ_E_RING_USED_ID if
+ * another chain came back first (use add/kick/get_used for many in flight). */
+int vq_drv_submit(struct vq_drv *d, unsigned q, const struct vq_buf *bufs, unsigned n,
+		  uint32_t *used_len);
+/* Write config bytes at off with accesses of natural width. 0 or an error. */
+int vq_drv_config_write(struct vq_drv *d, uint32_t off, const void *buf, uint32_t len);
+
 /* Config space of the device, read with the generation-counter loop of
  * spec 2.5.1 (retries while the generation changes). 0 or an error. */
 int vq_drv_config_read(struct vq_drv *d, uint32_t off, void *buf, uint32_t len);
@@ -90,5 +103,11 @@ int vq_drv_config_read(struct vq_drv *d, uint32_t off, void *buf, uint32_t len);
  * run, reap; copies the bytes the device wrote to out and returns their
  * count (may be less than len), or a negative error. */
 long vq_drv_rng_read(struct vq_drv *d, void *out, uint32_t len);
+
+/* Per-device helpers. */
+#include "drv/blk.h"
+#include "drv/net.h"
+#include "drv/balloon.h"
+#include "drv/console.h"
 
 #endif

@@ -327,8 +327,9 @@ static int env_watch(void *ctx, struct vq_dev *d, int fd, unsigned events, vq_de
 {
 	struct vq_machine *m = ((struct vq_slot *)ctx)->machine;
 
+	/* a watch belongs to a device: two devices may watch one fd (stdio) */
 	for (unsigned i = 0; i < m->nwatches; i++) {
-		if (m->watches[i].fd == fd) {
+		if (m->watches[i].fd == fd && m->watches[i].dev == d) {
 			m->watches[i] = (struct watch){d, fd, events, fn, arg};
 			return 0;
 		}
@@ -343,9 +344,8 @@ static void env_unwatch(void *ctx, struct vq_dev *d, int fd)
 {
 	struct vq_machine *m = ((struct vq_slot *)ctx)->machine;
 
-	(void)d;
 	for (unsigned i = 0; i < m->nwatches; i++) {
-		if (m->watches[i].fd == fd) {
+		if (m->watches[i].fd == fd && m->watches[i].dev == d) {
 			m->watches[i] = m->watches[--m->nwatches];
 			return;
 		}

@@ -1,10 +1,12 @@
 /* mem.c - guest memory: memfd-backed regions, checked translation, fault
  * ranges, dirty logging and hole punching.
  *
- * Regions live in an array sorted by gpa. vq_mem_translate() first tries the
- * region that served the previous call, then falls back to a binary search.
- * Fault ranges and dirty logging are rare, so they hide behind one flag
- * (m->slow) and cost the hot path a single branch.
+ * Regions live in an array sorted by gpa. vq_mem_translate() (inline, in
+ * mem.h) first tries the region that served the previous call, then falls
+ * back to a binary search here. Fault ranges and dirty logging are rare: while
+ * either is present the inline copy of the cached region is emptied (m->hot,
+ * kept by hot_sync()), so every translation comes here and the hot path
+ * pays nothing for them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,14 +21,6 @@
 #define PAGE_SHIFT 12
 #define BITS_PER_WORD 64
 
-#if defined(__GNUC__)
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
-#else
-#define likely(x) (x)
-#define unlikely(x) (x)
-#endif
-
 struct vq_region {
 	uint64_t gpa;        /* first byte */
 	uint64_t end;        /* one past the last byte; never wraps */
@@ -38,13 +32,12 @@ struct vq_region {
 };
 
 struct vq_mem {
+	struct vq_mem_hot hot;           /* first: mem.h's inline functions read it */
 	const struct vq_region *last;    /* last hit; &none when there is none */
 	bool slow;                       /* faults present or dirty logging on */
-	bool dirty_on;
 	unsigned nregions;
 	uint64_t fault_used;             /* bit i: faults[i] in use */
-	uint64_t generation;
-	struct vq_mem_stats st;
+	struct vq_mem_stats st;          /* translations: see hot.translations */
 	struct vq_region none;           /* empty: makes the cache check fail */
 	struct vq_region regions[VQ_MEM_MAX_REGIONS];
 	struct vq_mem_fault faults[VQ_MEM_MAX_FAULTS];
@@ -52,10 +45,30 @@ struct vq_mem {
 
 _Static_assert(VQ_MEM_MAX_FAULTS <= 64, "fault_used is one 64-bit mask");
 _Static_assert(VQ_PAGE_SIZE == 1u << PAGE_SHIFT, "PAGE_SHIFT out of date");
+_Static_assert(offsetof(struct vq_mem, hot) == 0, "mem.h casts struct vq_mem * to hot");
+
+/* The external definitions of mem.h's inline functions. */
+extern bool vq_mem_translate_hit(struct vq_mem *m, uint64_t gpa, uint64_t len, void **host);
+extern void *vq_mem_translate(struct vq_mem *m, uint64_t gpa, uint64_t len, unsigned access,
+			      int *err);
+extern uint64_t vq_mem_generation(const struct vq_mem *m);
+extern bool vq_mem_dirty_logging(const struct vq_mem *m);
+
+/* Mirror m->last into the inline hit path, or empty it when the slow path
+ * must see every translation. Called whenever last or slow changes. */
+static void hot_sync(struct vq_mem *m)
+{
+	const struct vq_region *r = m->last;
+
+	m->hot.gpa = r->gpa;
+	m->hot.size = m->slow ? 0 : r->size;
+	m->hot.host = r->host;
+}
 
 static void update_slow(struct vq_mem *m)
 {
-	m->slow = m->fault_used != 0 || m->dirty_on;
+	m->slow = m->fault_used != 0 || m->hot.dirty_on;
+	hot_sync(m);
 }
 
 static size_t bitmap_words(uint64_t size)
@@ -71,7 +84,8 @@ struct vq_mem *vq_mem_new(void)
 	if (!m)
 		return NULL;
 	m->last = &m->none;
-	m->generation = 1;   /* so a holder can use 0 as "never translated" */
+	hot_sync(m);
+	m->hot.generation = 1;   /* so a holder can use 0 as "never translated" */
 	return m;
 }
 
@@ -145,7 +159,7 @@ int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t
 	r.size = size;
 	r.end = gpa + size;
 	snprintf(r.name, sizeof(r.name), "%s", name ? name : "");
-	if (m->dirty_on) {
+	if (m->hot.dirty_on) {
 		r.dirty = calloc(bitmap_words(size), sizeof(uint64_t));
 		if (!r.dirty)
 			return -VQ_E_NOMEM;
@@ -159,7 +173,8 @@ int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t
 	m->regions[pos] = r;
 	m->nregions++;
 	m->last = &m->none;   /* entries moved: the cached pointer may be stale */
-	m->generation++;
+	hot_sync(m);
+	m->hot.generation++;
 	return 0;
 }
 
@@ -237,7 +252,7 @@ static int translate_slow(struct vq_mem *m, const struct vq_region *r, uint64_t 
 			return -VQ_E_MEM_FAULT;
 		}
 	}
-	if ((access & VQ_ACC_WRITE) && m->dirty_on)
+	if ((access & VQ_ACC_WRITE) && m->hot.dirty_on)
 		region_mark_dirty(r, gpa, n);
 	return 0;
 }
@@ -250,13 +265,16 @@ static void *refuse(struct vq_mem *m, int *err, int code)
 	return NULL;
 }
 
-/* Everything but the cached hit: wrap, lookup, faults, dirty logging. Kept
- * out of line so the hot path needs no stack frame. */
-static __attribute__((noinline)) void *translate_full(struct vq_mem *m, uint64_t gpa,
-						       uint64_t n, unsigned access, int *err)
+/* Everything but the inline hit (mem.h): wrap, lookup, faults, dirty
+ * logging. gpa + n == 2^64 counts as a wrap: no region reaches that far
+ * anyway (add_region forbids it). */
+void *vq_mem_translate_slow(struct vq_mem *m, uint64_t gpa, uint64_t len, unsigned access,
+			    int *err)
 {
 	const struct vq_region *r = m->last;
+	uint64_t n = len ? len : 1;
 
+	m->hot.translations++;
 	if (gpa + n < gpa)
 		return refuse(m, err, -VQ_E_MEM_WRAP);
 	if (gpa < r->gpa || gpa + n > r->end) {
@@ -264,6 +282,7 @@ static __attribute__((noinline)) void *translate_full(struct vq_mem *m, uint64_t
 		if (!r)
 			return refuse(m, err, -VQ_E_MEM_UNMAPPED);
 		m->last = r;
+		hot_sync(m);
 	}
 	if (m->slow) {
 		int e = translate_slow(m, r, gpa, n, access);
@@ -271,20 +290,6 @@ static __attribute__((noinline)) void *translate_full(struct vq_mem *m, uint64_t
 			return refuse(m, err, e);
 	}
 	return r->host + (gpa - r->gpa);
-}
-
-/* Hot path: the wrap check, the cached containment check and the slow flag
- * in one condition, then pointer arithmetic. gpa + n == 2^64 counts as a
- * wrap: no region reaches that far anyway (add_region forbids it). */
-void *vq_mem_translate(struct vq_mem *m, uint64_t gpa, uint64_t len, unsigned access, int *err)
-{
-	const struct vq_region *r = m->last;
-	uint64_t n = len ? len : 1;
-
-	m->st.translations++;
-	if (likely(gpa + n > gpa && gpa >= r->gpa && gpa + n <= r->end && !m->slow))
-		return r->host + (gpa - r->gpa);
-	return translate_full(m, gpa, n, access, err);
 }
 
 int vq_mem_read(struct vq_mem *m, uint64_t gpa, void *dst, uint64_t len)
@@ -363,7 +368,7 @@ int vq_mem_fault_add(struct vq_mem *m, uint64_t gpa, uint64_t len, unsigned acce
 	id = __builtin_ctzll(~m->fault_used);
 	m->faults[id] = (struct vq_mem_fault){ .gpa = gpa, .len = len, .access = access };
 	m->fault_used |= 1ull << id;
-	m->generation++;
+	m->hot.generation++;
 	update_slow(m);
 	return id;
 }
@@ -373,7 +378,7 @@ int vq_mem_fault_remove(struct vq_mem *m, int id)
 	if (id < 0 || id >= VQ_MEM_MAX_FAULTS || !(m->fault_used & (1ull << id)))
 		return -VQ_E_INVAL;
 	m->fault_used &= ~(1ull << id);
-	m->generation++;
+	m->hot.generation++;
 	update_slow(m);
 	return 0;
 }
@@ -383,7 +388,7 @@ void vq_mem_fault_clear(struct vq_mem *m)
 	if (!m->fault_used)
 		return;
 	m->fault_used = 0;
-	m->generation++;
+	m->hot.generation++;
 	update_slow(m);
 }
 
@@ -405,7 +410,7 @@ int vq_mem_dirty_start(struct vq_mem *m)
 			return -VQ_E_NOMEM;
 		}
 	}
-	m->dirty_on = true;
+	m->hot.dirty_on = true;
 	update_slow(m);
 	return 0;
 }
@@ -416,7 +421,7 @@ void vq_mem_dirty_stop(struct vq_mem *m)
 		free(m->regions[i].dirty);
 		m->regions[i].dirty = NULL;
 	}
-	m->dirty_on = false;
+	m->hot.dirty_on = false;
 	update_slow(m);
 }
 
@@ -426,7 +431,7 @@ void vq_mem_mark_dirty(struct vq_mem *m, uint64_t gpa, uint64_t len)
 {
 	uint64_t n = len ? len : 1;
 
-	if (!m->dirty_on || gpa + n < gpa)
+	if (!m->hot.dirty_on || gpa + n < gpa)
 		return;
 	for (unsigned i = 0; i < m->nregions; i++) {
 		const struct vq_region *r = &m->regions[i];
@@ -439,7 +444,7 @@ long vq_mem_dirty_collect(struct vq_mem *m, uint64_t *out, size_t max)
 {
 	size_t k = 0;
 
-	if (!m->dirty_on)
+	if (!m->hot.dirty_on)
 		return -VQ_E_STATE;
 	/* Regions are sorted, so walking them in order gives ascending gpas. */
 	for (unsigned i = 0; i < m->nregions && k < max; i++) {
@@ -475,12 +480,8 @@ int vq_mem_punch(struct vq_mem *m, uint64_t gpa, uint64_t len)
 	return 0;
 }
 
-uint64_t vq_mem_generation(const struct vq_mem *m)
-{
-	return m->generation;
-}
-
 void vq_mem_get_stats(const struct vq_mem *m, struct vq_mem_stats *st)
 {
 	*st = m->st;
+	st->translations = m->hot.translations;
 }

@@ -17,6 +17,20 @@
 
 struct vq_mem;
 
+/* The front of every struct vq_mem, public only so that vq_mem_translate()'s
+ * hit path and vq_mem_generation() inline into their callers (the ring calls
+ * them on every pop and push). Read-only outside mem.c. */
+struct vq_mem_hot {
+	uint64_t gpa;          /* first byte of the region that served last */
+	uint64_t size;         /* its size; 0 (every lookup misses) while fault
+				  ranges exist or dirty logging is on, which
+				  the out-of-line path must see */
+	uint8_t *host;         /* host address of gpa */
+	uint64_t generation;   /* see vq_mem_generation() */
+	uint64_t translations; /* vq_mem_stats.translations */
+	bool dirty_on;         /* dirty logging on */
+};
+
 enum vq_access {
 	VQ_ACC_READ = 1,
 	VQ_ACC_WRITE = 2,
@@ -50,8 +64,44 @@ int vq_mem_region_info(const struct vq_mem *m, unsigned i, uint64_t *gpa, uint64
  * returns NULL and stores -VQ_E_MEM_WRAP, -VQ_E_MEM_UNMAPPED or
  * -VQ_E_MEM_FAULT in *err (err may be NULL). len 0 is treated as len 1 for
  * the containment check. A write translation marks the pages dirty when
- * dirty logging is on. */
-void *vq_mem_translate(struct vq_mem *m, uint64_t gpa, uint64_t len, unsigned access, int *err);
+ * dirty logging is on.
+ *
+ * The functions below are C99 inline definitions (libvqsim also exports each
+ * as a function): the common case, a range inside the region of the previous
+ * call, costs a subtraction and two compares in the caller; the rest is
+ * vq_mem_translate_slow(). */
+void *vq_mem_translate_slow(struct vq_mem *m, uint64_t gpa, uint64_t len, unsigned access,
+			    int *err);
+
+/* The inline hit alone: true with *host set when [gpa, gpa+len) lies in the
+ * region that served the previous translation and no fault range or dirty
+ * log needs the slow path (counted as a translation); false, having done
+ * nothing, otherwise: the caller then calls vq_mem_translate(). Lets a hot
+ * caller keep every call off its fast path. off < size also rules out gpa
+ * below the region, len <= size - off the end and any wrap, and passes
+ * len 0 as if it were 1. */
+inline bool vq_mem_translate_hit(struct vq_mem *m, uint64_t gpa, uint64_t len, void **host)
+{
+	struct vq_mem_hot *h = (struct vq_mem_hot *)m;
+	uint64_t off = gpa - h->gpa;
+
+	if (__builtin_expect(off < h->size && len <= h->size - off, 1)) {
+		h->translations++;
+		*host = h->host + off;
+		return true;
+	}
+	return false;
+}
+
+inline void *vq_mem_translate(struct vq_mem *m, uint64_t gpa, uint64_t len, unsigned access,
+			      int *err)
+{
+	void *host;
+
+	if (vq_mem_translate_hit(m, gpa, len, &host))
+		return host;
+	return vq_mem_translate_slow(m, gpa, len, access, err);
+}
 
 /* Copy len bytes out of / into guest memory. 0 or a -VQ_E_MEM_* code. */
 int vq_mem_read(struct vq_mem *m, uint64_t gpa, void *dst, uint64_t len);
@@ -85,6 +135,11 @@ void vq_mem_dirty_stop(struct vq_mem *m);
 /* Mark [gpa, gpa+len) dirty (for writes done through a cached host pointer);
  * no-op when logging is off or the range is not mapped. */
 void vq_mem_mark_dirty(struct vq_mem *m, uint64_t gpa, uint64_t len);
+/* Whether dirty logging is on (inline: lets a hot caller skip the marking). */
+inline bool vq_mem_dirty_logging(const struct vq_mem *m)
+{
+	return ((const struct vq_mem_hot *)m)->dirty_on;
+}
 /* Store up to max dirty page addresses (ascending) in out, clearing them from
  * the log; returns how many were stored, or -VQ_E_STATE if logging is off. */
 long vq_mem_dirty_collect(struct vq_mem *m, uint64_t *out, size_t max);
@@ -95,8 +150,12 @@ long vq_mem_dirty_collect(struct vq_mem *m, uint64_t *out, size_t max);
 int vq_mem_punch(struct vq_mem *m, uint64_t gpa, uint64_t len);
 
 /* A counter that changes whenever a region or fault range is added or
- * removed: holders of cached host pointers re-translate when it moves. */
-uint64_t vq_mem_generation(const struct vq_mem *m);
+ * removed: holders of cached host pointers re-translate when it moves.
+ * Inline: one load. */
+inline uint64_t vq_mem_generation(const struct vq_mem *m)
+{
+	return ((const struct vq_mem_hot *)m)->generation;
+}
 /* Counters: translations refused, fault hits. */
 struct vq_mem_stats {
 	uint64_t translations, refused, fault_hits;

@@ -183,6 +183,35 @@ int vq_ring_pending(struct vq_ring *r)
 	}
 }
 
+int vq_ring_pop_batch(struct vq_ring *r, struct vq_chain *c, unsigned max)
+{
+	if (VQ_UNLIKELY(r->error))
+		return -VQ_E_RING_BROKEN;
+	if (max == 0)
+		return 0;
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_pop_batch_split(r, c, max);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_push_batch(struct vq_ring *r, const struct vq_chain *c, const uint32_t *written,
+		       unsigned n)
+{
+	if (VQ_UNLIKELY(r->error))
+		return -VQ_E_RING_BROKEN;
+	if (n == 0)
+		return 0;
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_push_batch_split(r, c, written, n);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
 /* ---- driver side ------------------------------------------------------- */
 
 void vq_ring_drv_free(struct vq_ring_drv *d)
@@ -299,6 +328,34 @@ int vq_ring_drv_get_used(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_get_used_split(d, token, len);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_drv_add_batch(struct vq_ring_drv *d, const struct vq_ring_req *reqs, unsigned n)
+{
+	/* each request's bufs and n are checked as its chain is written */
+	if (n == 0)
+		return 0;
+	if (!reqs)
+		return -VQ_E_INVAL;
+	switch (d->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_drv_add_batch_split(d, reqs, n);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_drv_get_used_batch(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens,
+			       unsigned max)
+{
+	if (max == 0)
+		return 0;
+	switch (d->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_drv_get_used_batch_split(d, tokens, lens, max);
 	default:
 		return -VQ_E_INVAL;
 	}

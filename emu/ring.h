@@ -160,6 +160,31 @@ int vq_ring_set_notify(struct vq_ring *r, bool enable);
  * (reads avail idx). Negative on error (including an over-large jump). */
 int vq_ring_pending(struct vq_ring *r);
 
+/* Batches: one call for many chains (vhost fetches descriptors the same
+ * way). Same validation, same error codes and the same guest bytes as the
+ * equivalent sequence of single calls.
+ *
+ * Pop up to max chains into c[0..max) (each chain keeps its own segment
+ * storage). Returns how many were popped (0 when the ring is empty or max is
+ * 0), or an error. An error stops the batch at the chain that caused it:
+ * when chains were popped before it, their count is returned (c[0..count)
+ * are valid, fully validated chains) and the error is left for the next
+ * call: after a VQ_E_RING_* error the ring is already broken (r->error holds
+ * the code; the next call, like every push, returns -VQ_E_RING_BROKEN);
+ * after -VQ_E_NOMEM the chain stays available and the next call retries it.
+ * When the first chain fails, its error is returned as vq_ring_pop() would.
+ * So a device loops while the result is > 0 and treats < 0 as vq_ring_pop's
+ * errors. vq_ring_unpop() undoes only the last chain of a batch. */
+int vq_ring_pop_batch(struct vq_ring *r, struct vq_chain *c, unsigned max);
+/* Queue used elements for c[0..n), c[i] with written[i] bytes, in order;
+ * visible after vq_ring_publish(). All or nothing: 0 (all pushed),
+ * -VQ_E_RING_USED_LEN (all pushed, at least one written[i] clamped to its
+ * chain's writable bytes), -VQ_E_INVAL (a head out of range, or n more than
+ * the chains popped and not pushed: nothing pushed, ring not broken),
+ * -VQ_E_RING_RING_MEM or -VQ_E_RING_BROKEN (nothing pushed). n = 0 is 0. */
+int vq_ring_push_batch(struct vq_ring *r, const struct vq_chain *c, const uint32_t *written,
+		       unsigned n);
+
 /* ---- driver side ------------------------------------------------------- */
 
 /* One buffer the driver offers: guest-physical address and length. */
@@ -183,9 +208,10 @@ struct vq_ring_drv {
 	uint16_t avail_idx;   /* next avail slot (shadow of avail.idx) */
 	uint16_t kicked_idx;  /* avail idx at the last notification decision */
 	uint16_t last_used;   /* next used slot to reap */
+	uint16_t used_shadow; /* last used idx read (and validated) from the device */
 	uint64_t *token;      /* per head: caller's token */
 	uint16_t *chain_len;  /* per head: descriptors in the chain (0 = free) */
-	uint64_t *indirect;   /* per head: gpa of its indirect table, or 0 */
+	uint64_t *indirect;   /* per head in flight: gpa of its indirect table, or 0 */
 	uint16_t *next;       /* per descriptor: private copy of next (free list, chains) */
 };
 
@@ -216,6 +242,26 @@ int vq_ring_drv_publish(struct vq_ring_drv *d);
  * when none, or -VQ_E_RING_USED_ID / -VQ_E_RING_USED_IDX when the device
  * broke the rules (the element stays unreaped, so the error repeats). */
 int vq_ring_drv_get_used(struct vq_ring_drv *d, uint64_t *token, uint32_t *len);
+/* One chain of a batch for vq_ring_drv_add_batch(): as vq_ring_drv_add(). */
+struct vq_ring_req {
+	const struct vq_buf *bufs;
+	unsigned n;
+	uint64_t token;
+};
+/* Add the chains reqs[0..n) in order, as vq_ring_drv_add() each. Returns how
+ * many were added, from the front (0 for n = 0); the batch stops at the
+ * first chain that cannot be added (-VQ_E_NOSPC, -VQ_E_INVAL): when that is
+ * reqs[0] its error is returned instead, so a call that adds nothing always
+ * says why, and a short count means the next call starting at reqs[count]
+ * returns the reason. Not visible until vq_ring_drv_publish(). */
+int vq_ring_drv_add_batch(struct vq_ring_drv *d, const struct vq_ring_req *reqs, unsigned n);
+/* Reap up to max used elements: tokens[i] and lens[i] for the i-th (either
+ * array may be NULL). Returns how many (0 when none or max is 0), or an
+ * error as vq_ring_drv_get_used(): when elements were reaped before the bad
+ * one, their count is returned and the bad element stays unreaped, so the
+ * next call returns -VQ_E_RING_USED_ID / -VQ_E_RING_USED_IDX. */
+int vq_ring_drv_get_used_batch(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens,
+			       unsigned max);
 /* Ask the device for interrupts (enable) or not (NO_INTERRUPT / used_event).
  * With EVENT_IDX flags stay 0: enable sets used_event to the next element to
  * reap, disable parks it just behind (passed again only after 65535 more).

@@ -160,6 +160,9 @@ VQ_HIDDEN int vq_ring_push_split(struct vq_ring *r, const struct vq_chain *c, ui
 VQ_HIDDEN int vq_ring_publish_split(struct vq_ring *r);
 VQ_HIDDEN int vq_ring_set_notify_split(struct vq_ring *r, bool enable);
 VQ_HIDDEN int vq_ring_pending_split(struct vq_ring *r);
+VQ_HIDDEN int vq_ring_pop_batch_split(struct vq_ring *r, struct vq_chain *c, unsigned max);
+VQ_HIDDEN int vq_ring_push_batch_split(struct vq_ring *r, const struct vq_chain *c,
+				       const uint32_t *written, unsigned n);
 
 VQ_HIDDEN int vq_ring_drv_init_split(struct vq_ring_drv *d);
 VQ_HIDDEN int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs,
@@ -168,6 +171,10 @@ VQ_HIDDEN int vq_ring_drv_add_indirect_split(struct vq_ring_drv *d, const struct
 					     unsigned n, uint64_t table_gpa, uint64_t token);
 VQ_HIDDEN int vq_ring_drv_publish_split(struct vq_ring_drv *d);
 VQ_HIDDEN int vq_ring_drv_get_used_split(struct vq_ring_drv *d, uint64_t *token, uint32_t *len);
+VQ_HIDDEN int vq_ring_drv_add_batch_split(struct vq_ring_drv *d, const struct vq_ring_req *reqs,
+					  unsigned n);
+VQ_HIDDEN int vq_ring_drv_get_used_batch_split(struct vq_ring_drv *d, uint64_t *tokens,
+					       uint32_t *lens, unsigned max);
 VQ_HIDDEN int vq_ring_drv_set_interrupts_split(struct vq_ring_drv *d, bool enable);
 
 VQ_HIDDEN int vq_ring_size_split(uint16_t num, uint64_t base, struct vq_ring_addr *addr,

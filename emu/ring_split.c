@@ -52,6 +52,29 @@ static inline void desc_fetch(const void *p, struct desc_split *d)
 	d->next = (uint16_t)(w1 >> 48);
 }
 
+/* A descriptor of the ring's own table (16-byte aligned by layout_ok()):
+ * two aligned 64-bit loads. */
+static inline void desc_fetch_ring(const struct virtq_desc *p, struct desc_split *d)
+{
+	uint64_t w1;
+
+	d->addr = VQ_LE64(__atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED));
+	w1 = VQ_LE64(__atomic_load_n((const uint64_t *)p + 1, __ATOMIC_RELAXED));
+	d->len = (uint32_t)w1;
+	d->flags = (uint16_t)(w1 >> 32);
+	d->next = (uint16_t)(w1 >> 48);
+}
+
+/* The driver's store into its own table: two aligned 64-bit stores. */
+static inline void desc_store_ring(struct virtq_desc *p, uint64_t addr, uint32_t len,
+				   uint16_t flags, uint16_t next)
+{
+	__atomic_store_n((uint64_t *)p, VQ_LE64(addr), __ATOMIC_RELAXED);
+	__atomic_store_n((uint64_t *)p + 1,
+			 VQ_LE64((uint64_t)len | (uint64_t)flags << 32 | (uint64_t)next << 48),
+			 __ATOMIC_RELAXED);
+}
+
 static inline void desc_store(void *p, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
 	uint64_t w[2] = {
@@ -89,8 +112,9 @@ static int map_areas(struct vq_mem *mem, uint16_t num, const struct vq_ring_addr
 
 /* ==== device side ======================================================= */
 
-/* The device reads descriptors and the avail ring and writes the used ring. */
-static int remap_split(struct vq_ring *r)
+/* The device reads descriptors and the avail ring and writes the used ring.
+ * Cold and out of line: it runs only when the memory generation moves. */
+__attribute__((cold, noinline)) static int remap_split(struct vq_ring *r)
 {
 	uint64_t gen = vq_mem_generation(r->mem);
 
@@ -104,13 +128,22 @@ static int remap_split(struct vq_ring *r)
 /* Cached pointers are good while the memory generation has not moved; after
  * a change (a fault range over the ring, say) the areas must translate again
  * or the ring is broken. */
-static inline int check_mem(struct vq_ring *r)
+static inline bool mem_ok(const struct vq_ring *r)
 {
-	if (VQ_LIKELY(vq_mem_generation(r->mem) == r->mem_gen))
-		return 0;
+	return VQ_LIKELY(vq_mem_generation(r->mem) == r->mem_gen);
+}
+
+/* The ring areas after a generation change: 0, or the ring is broken. */
+__attribute__((cold, noinline)) static int remap_or_fail(struct vq_ring *r)
+{
 	if (remap_split(r) < 0)
 		return vq_ring_fail(r, VQ_E_RING_RING_MEM);
 	return 0;
+}
+
+static inline int check_mem(struct vq_ring *r)
+{
+	return mem_ok(r) ? 0 : remap_or_fail(r);
 }
 
 int vq_ring_init_split(struct vq_ring *r)
@@ -164,9 +197,8 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
 /* Walk the chain whose head descriptor d (already copied out) is at head
  * into c. Every iteration either stores a buffer, which vq_walk_buf() counts
  * against max_chain, or ends the walk (an indirect descriptor has no NEXT),
- * so the loop is bounded by the queue size whatever the guest wrote.
- * Out of line so that pop's one-descriptor fast path keeps a small frame. */
-__attribute__((noinline)) static int walk_split(struct vq_ring *r, struct vq_chain *c, uint16_t head,
+ * so the loop is bounded by the queue size whatever the guest wrote. */
+static int walk_split(struct vq_ring *r, struct vq_chain *c, uint16_t head,
 						  struct desc_split d)
 {
 	struct vq_walk w;
@@ -201,52 +233,173 @@ __attribute__((noinline)) static int walk_split(struct vq_ring *r, struct vq_cha
 	return 0;
 }
 
-/* The commonest chain, one plain non-empty descriptor, passes every
- * length, order and byte-count rule by construction: only its buffer needs
- * checking. Anything else goes through the full walker. */
-static inline int pop_chain(struct vq_ring *r, struct vq_chain *c, uint16_t head)
+/* The head of the next available chain: 1 with *head set (in range), 0
+ * when the ring is empty, or a ring error. avail idx is read once per batch,
+ * when the shadow copy is used up. */
+static inline int avail_next(struct vq_ring *r, uint16_t *head)
 {
-	struct desc_split d;
-	bool wr;
-	void *host;
+	uint16_t last = r->last_avail;
 
-	desc_fetch(&r->desc[head], &d);
-	if (VQ_UNLIKELY((d.flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) || d.len == 0))
-		return walk_split(r, c, head, d);
-	wr = d.flags & VIRTQ_DESC_F_WRITE;
-	host = vq_mem_translate(r->mem, d.addr, d.len, wr ? VQ_ACC_WRITE : VQ_ACC_READ, NULL);
-	if (VQ_UNLIKELY(!host))
-		return vq_ring_fail(r, VQ_E_RING_DESC_MEM);
-	c->nseg = 0;
-	c->nread = 0;
-	c->read_bytes = 0;
-	c->write_bytes = 0;
-	c->head = head;
-	c->ndesc = 1;
-	return vq_chain_put(r, c, host, d.addr, d.len, wr);
+	if (last == r->avail_shadow) {
+		int n = avail_refresh(r);
+		if (n <= 0)
+			return n;
+	}
+	*head = vq_load16_relaxed(avail_entry(r->avail, last & (r->num - 1)));
+	if (VQ_UNLIKELY(*head >= r->num))
+		return vq_ring_fail(r, VQ_E_RING_HEAD);
+	return 1;
 }
 
-int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c)
+/* pop's slow continuation, for every chain but the commonest: d is the head
+ * descriptor, already copied out. */
+__attribute__((noinline)) static int pop_walk(struct vq_ring *r, struct vq_chain *c, uint16_t head,
+					      struct desc_split d)
 {
-	uint16_t last = r->last_avail, head;
-	int rc;
+	int rc = walk_split(r, c, head, d);
 
-	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
-		return rc;
-	/* avail idx is read once per batch, when the shadow copy is used up */
-	if (last == r->avail_shadow) {
-		rc = avail_refresh(r);
-		if (rc <= 0)
-			return rc;
-	}
-	head = vq_load16_relaxed(avail_entry(r->avail, last & (r->num - 1)));
-	if (VQ_UNLIKELY(head >= r->num))
-		return vq_ring_fail(r, VQ_E_RING_HEAD);
-	rc = pop_chain(r, c, head);
 	if (VQ_UNLIKELY(rc < 0))
 		return rc;
-	r->last_avail = last + 1;
+	r->last_avail++;
 	return 1;
+}
+
+/* pop after the memory generation moved: remap, then the general case. */
+__attribute__((cold, noinline)) static int pop_remap(struct vq_ring *r, struct vq_chain *c)
+{
+	struct desc_split d;
+	uint16_t head;
+	int rc;
+
+	if ((rc = check_mem(r)) < 0 || (rc = avail_next(r, &head)) <= 0)
+		return rc;
+	desc_fetch_ring(&r->desc[head], &d);
+	return pop_walk(r, c, head, d);
+}
+
+/* The commonest chain, one plain non-empty descriptor whose buffer lies in
+ * the region of the previous translation, passes every length, order and
+ * byte-count rule by construction and fills c with straight stores: true.
+ * Anything else (a longer or indirect chain, a translation off the inline
+ * hit path, a chain with no segment storage yet) is left to the general
+ * case: false, c untouched. */
+static inline bool pop_one_desc(struct vq_mem *mem, struct vq_chain *c, uint16_t head,
+				const struct desc_split *d)
+{
+	struct vq_seg *s;
+	uint32_t len = d->len;
+	void *host;
+	bool wr;
+
+	if (VQ_UNLIKELY((d->flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) || len == 0 ||
+			c->cap == 0 || !vq_mem_translate_hit(mem, d->addr, len, &host)))
+		return false;
+	wr = d->flags & VIRTQ_DESC_F_WRITE;
+	s = c->seg;
+	s->host = host;
+	s->gpa = d->addr;
+	s->len = len;
+	s->writable = wr;
+	c->head = head;
+	c->ndesc = 1;
+	c->nseg = 1;
+	c->nread = !wr;
+	c->read_bytes = wr ? 0 : len;
+	c->write_bytes = (uint64_t)len - c->read_bytes;
+	return true;
+}
+
+/* The fast path is a leaf: everything but pop_one_desc()'s chain, and a
+ * memory generation change, goes to the general case by a tail call. */
+int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c)
+{
+	struct desc_split d;
+	uint16_t head;
+	int rc;
+
+	if (!mem_ok(r))
+		return pop_remap(r, c);
+	if ((rc = avail_next(r, &head)) <= 0)
+		return rc;
+	desc_fetch_ring(&r->desc[head], &d);
+	if (VQ_UNLIKELY(!pop_one_desc(r->mem, c, head, &d)))
+		return pop_walk(r, c, head, d);
+	r->last_avail++;
+	return 1;
+}
+
+/* pop_one_desc() chains from avail slot r->last_avail on, at most n of
+ * them, into c[0..n). Returns how many; when fewer than n, the next head
+ * (*head) was read and is in range, and its descriptor (*d, copied once)
+ * needs the general case. -1 for a head out of range (nothing is failed
+ * yet: the caller does). Only locals live in the loop: it calls nothing. */
+static inline int pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n, uint16_t *head,
+			  struct desc_split *d)
+{
+	struct vq_mem *mem = r->mem;
+	const struct virtq_desc *desc = r->desc;
+	const uint8_t *ring = r->avail + 4;
+	/* 32-bit indices (the & mask wraps them): no 16-bit widening in the
+	 * loop; num is a power of two, so h >= num is h > mask */
+	unsigned last = r->last_avail, mask = r->num - 1u, h, k;
+
+	for (k = 0; k < n; k++) {
+		h = vq_load16_relaxed(ring + 2 * ((last + k) & mask));
+		if (VQ_UNLIKELY(h > mask)) {
+			r->last_avail = (uint16_t)(last + k);
+			return -1;
+		}
+		desc_fetch_ring(&desc[h], d);
+		if (VQ_UNLIKELY(!pop_one_desc(mem, &c[k], (uint16_t)h, d))) {
+			*head = (uint16_t)h;
+			break;
+		}
+	}
+	r->last_avail = (uint16_t)(last + k);
+	return (int)k;
+}
+
+/* The same, max times over. avail idx is read (acquire) only when the
+ * chains of the last read are used up, as in single pops, and then bounds
+ * the run. An error after the first chain returns the count so far (the
+ * ring is broken already, or, for -VQ_E_NOMEM, the chain stays available). */
+int vq_ring_pop_batch_split(struct vq_ring *r, struct vq_chain *c, unsigned max)
+{
+	struct desc_split d;
+	unsigned k = 0, n;
+	uint16_t head = 0;
+	int rc = 0, got;
+
+	if (VQ_UNLIKELY(!mem_ok(r)) && (rc = remap_or_fail(r)) < 0)
+		return rc;
+	while (k < max) {
+		n = (uint16_t)(r->avail_shadow - r->last_avail);
+		if (n == 0 && (rc = avail_refresh(r)) <= 0)
+			break;
+		if (n == 0)
+			n = (unsigned)rc;
+		if (n > max - k)
+			n = max - k;
+		got = pop_run(r, c + k, n, &head, &d);
+		if (VQ_UNLIKELY(got < 0)) {
+			rc = vq_ring_fail(r, VQ_E_RING_HEAD);
+			break;
+		}
+		k += (unsigned)got;
+		if ((unsigned)got < n) {
+			/* pop_walk() advances last_avail on success */
+			if ((rc = pop_walk(r, &c[k], head, d)) < 0)
+				break;
+			k++;
+			/* longer chains tend to come together: the rest of this
+			 * run one at a time, each walk without a run's set-up */
+			for (n -= (unsigned)got + 1; n; n--, k++)
+				if ((rc = vq_ring_pop_split(r, &c[k])) <= 0)
+					goto out;
+		}
+	}
+out:
+	return k ? (int)k : rc;
 }
 
 void vq_ring_unpop_split(struct vq_ring *r, const struct vq_chain *c)
@@ -257,27 +410,76 @@ void vq_ring_unpop_split(struct vq_ring *r, const struct vq_chain *c)
 		r->last_avail--;
 }
 
-int vq_ring_push_split(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
+/* The used element for c, after the memory check. */
+static inline int push_elem(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
 {
-	uint16_t slot;
+	uint16_t used_idx = r->used_idx, head = c->head;
 	uint8_t *e;
-	int rc;
+	int rc = 0;
 
-	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
-		return rc;
 	/* more used elements than popped chains would overrun the driver: a
 	 * device bug, refused without breaking the ring */
-	if (VQ_UNLIKELY(c->head >= r->num || r->used_idx == r->last_avail))
+	if (VQ_UNLIKELY(head >= r->num || used_idx == r->last_avail))
 		return -VQ_E_INVAL;
 	if (VQ_UNLIKELY(written > c->write_bytes)) {
 		written = (uint32_t)c->write_bytes;
 		rc = -VQ_E_RING_USED_LEN;
 	}
-	slot = r->used_idx & (r->num - 1);
-	e = used_elem(r->used, slot);
-	vq_store32_relaxed(e, c->head);
+	e = used_elem(r->used, used_idx & (r->num - 1));
+	vq_store32_relaxed(e, head);
 	vq_store32_relaxed(e + 4, written);
-	r->used_idx++; /* marked dirty at publish, when it becomes visible */
+	r->used_idx = used_idx + 1; /* marked dirty at publish, when it becomes visible */
+	return rc;
+}
+
+__attribute__((cold, noinline)) static int push_remap(struct vq_ring *r,
+						       const struct vq_chain *c, uint32_t written)
+{
+	int rc = check_mem(r);
+
+	return rc < 0 ? rc : push_elem(r, c, written);
+}
+
+int vq_ring_push_split(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
+{
+	if (!mem_ok(r))
+		return push_remap(r, c, written);
+	return push_elem(r, c, written);
+}
+
+/* All or nothing: the elements are written past used_idx, where the driver
+ * does not look until publish, and used_idx moves only when every one was
+ * accepted. */
+int vq_ring_push_batch_split(struct vq_ring *r, const struct vq_chain *c, const uint32_t *written,
+			     unsigned n)
+{
+	unsigned used_idx = r->used_idx, mask = r->num - 1u;
+	uint8_t *ring;
+	int rc;
+
+	if (VQ_UNLIKELY(!mem_ok(r)) && (rc = remap_or_fail(r)) < 0)
+		return rc;
+	/* no more used elements than chains in flight (see push_elem) */
+	if (VQ_UNLIKELY(n > (uint16_t)(r->last_avail - used_idx)))
+		return -VQ_E_INVAL;
+	ring = r->used + 4;
+	rc = 0;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned head = c[i].head;
+		uint32_t w = written[i];
+		uint8_t *e;
+
+		if (VQ_UNLIKELY(head > mask))
+			return -VQ_E_INVAL;
+		if (VQ_UNLIKELY(w > c[i].write_bytes)) {
+			w = (uint32_t)c[i].write_bytes;
+			rc = -VQ_E_RING_USED_LEN;
+		}
+		e = ring + 8 * ((used_idx + i) & mask);
+		vq_store32_relaxed(e, head);
+		vq_store32_relaxed(e + 4, w);
+	}
+	r->used_idx = (uint16_t)(used_idx + n);
 	return rc;
 }
 
@@ -309,7 +511,8 @@ int vq_ring_publish_split(struct vq_ring *r)
 		return 0;
 	/* the elements are already in guest memory: log them even if the ring
 	 * breaks below */
-	used_mark_dirty(r, r->used_published, new_idx);
+	if (VQ_UNLIKELY(vq_mem_dirty_logging(r->mem)))
+		used_mark_dirty(r, r->used_published, new_idx);
 	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
 		return rc;
 	/* release: the elements (and len before idx) are visible first */
@@ -387,7 +590,7 @@ int vq_ring_drv_init_split(struct vq_ring_drv *d)
 		d->next[i] = (uint16_t)((i + 1) & (num - 1u));
 	d->free_head = 0;
 	d->num_free = num;
-	d->avail_idx = d->kicked_idx = d->last_used = 0;
+	d->avail_idx = d->kicked_idx = d->last_used = d->used_shadow = 0;
 	return 0;
 }
 
@@ -402,9 +605,12 @@ static inline void drv_expose(struct vq_ring_drv *d, uint16_t head, uint16_t nde
 	d->avail_idx++;
 }
 
-int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
-			  uint64_t token)
+/* Chains of two or more buffers (and n beyond the free count). */
+__attribute__((noinline)) static int drv_add_chain(struct vq_ring_drv *d, const struct vq_buf *bufs,
+						   unsigned n, uint64_t token)
 {
+	struct virtq_desc *desc = d->desc;
+	const uint16_t *next = d->next;
 	uint16_t head = d->free_head, i = head;
 	bool seen_write = false;
 
@@ -412,6 +618,7 @@ int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs, unsi
 		return -VQ_E_NOSPC;
 	for (unsigned k = 0; k < n; k++) {
 		bool more = k + 1 < n;
+		uint16_t nx = next[i];
 		uint16_t flags = (uint16_t)((bufs[k].writable ? VIRTQ_DESC_F_WRITE : 0) |
 					    (more ? VIRTQ_DESC_F_NEXT : 0));
 
@@ -420,13 +627,95 @@ int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs, unsi
 			seen_write = true;
 		else if (seen_write)
 			return -VQ_E_INVAL;
-		desc_store(&d->desc[i], bufs[k].gpa, bufs[k].len, flags, more ? d->next[i] : 0);
-		i = d->next[i];
+		desc_store_ring(&desc[i], bufs[k].gpa, bufs[k].len, flags, more ? nx : 0);
+		i = nx;
 	}
 	d->free_head = i;
 	d->num_free = (uint16_t)(d->num_free - n);
 	drv_expose(d, head, (uint16_t)n, token, 0);
 	return head;
+}
+
+/* One buffer: no order to check, no link to write, no loop. The stores into
+ * guest memory come last, as the compiler must assume they may alias d. */
+int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
+			  uint64_t token)
+{
+	uint16_t head = d->free_head, slot;
+	struct virtq_desc *desc;
+
+	if (VQ_UNLIKELY(n != 1))
+		return drv_add_chain(d, bufs, n, token);
+	if (VQ_UNLIKELY(d->num_free == 0))
+		return -VQ_E_NOSPC;
+	d->num_free--;
+	d->free_head = d->next[head];
+	slot = d->avail_idx++ & (uint16_t)(d->num - 1);
+	d->token[head] = token;
+	d->chain_len[head] = 1;
+	d->indirect[head] = 0;
+	desc = &d->desc[head];
+	vq_store16_relaxed(avail_entry(d->avail, slot), head);
+	desc_store_ring(desc, bufs[0].gpa, bufs[0].len, bufs[0].writable ? VIRTQ_DESC_F_WRITE : 0,
+			0);
+	return head;
+}
+
+/* vq_ring_drv_add_split()'s one-buffer path over reqs[0..n), at most as
+ * many as there are free descriptors, state in locals (guest stores may
+ * alias d's fields as far as the compiler knows). Stops at the first other
+ * request; returns how many were added. */
+static inline unsigned drv_add_singles(struct vq_ring_drv *d, const struct vq_ring_req *reqs,
+				       unsigned n)
+{
+	struct virtq_desc *desc = d->desc;
+	uint8_t *avail = d->avail;
+	uint64_t *token = d->token, *indirect = d->indirect;
+	uint16_t *chain_len = d->chain_len;
+	const uint16_t *next = d->next;
+	unsigned head = d->free_head, avail_idx = d->avail_idx, mask = d->num - 1u, k;
+
+	if (n > d->num_free)
+		n = d->num_free;
+	for (k = 0; k < n; k++) {
+		const struct vq_ring_req *q = &reqs[k];
+		const struct vq_buf *b = q->bufs;
+
+		if (VQ_UNLIKELY(q->n != 1 || !b))
+			break;
+		token[head] = q->token;
+		chain_len[head] = 1;
+		indirect[head] = 0;
+		vq_store16_relaxed(avail + 4 + 2 * ((avail_idx + k) & mask), (uint16_t)head);
+		desc_store_ring(&desc[head], b->gpa, b->len, b->writable ? VIRTQ_DESC_F_WRITE : 0, 0);
+		head = next[head];
+	}
+	d->free_head = (uint16_t)head;
+	d->num_free = (uint16_t)(d->num_free - k);
+	d->avail_idx = (uint16_t)(avail_idx + k);
+	return k;
+}
+
+/* Runs of one-buffer requests inline; any other request, and the one that
+ * finds the queue full, through the single add (which says why). */
+int vq_ring_drv_add_batch_split(struct vq_ring_drv *d, const struct vq_ring_req *reqs, unsigned n)
+{
+	unsigned k = 0;
+	int rc;
+
+	while (k < n) {
+		/* no run set up for a multi-buffer request */
+		if (reqs[k].n == 1 && (k += drv_add_singles(d, reqs + k, n - k)) == n)
+			break;
+		if (reqs[k].n == 0 || !reqs[k].bufs)
+			rc = -VQ_E_INVAL;
+		else
+			rc = vq_ring_drv_add_split(d, reqs[k].bufs, reqs[k].n, reqs[k].token);
+		if (rc < 0)
+			return k ? (int)k : rc;
+		k++;
+	}
+	return (int)k;
 }
 
 int vq_ring_drv_add_indirect_split(struct vq_ring_drv *d, const struct vq_buf *bufs,
@@ -474,38 +763,98 @@ int vq_ring_drv_publish_split(struct vq_ring_drv *d)
 	return !(flags & VIRTQ_USED_F_NO_NOTIFY);
 }
 
-int vq_ring_drv_get_used_split(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
+/* Read used idx (acquire: the elements below it are visible afterwards) and
+ * validate it before use. Returns the elements to reap, or an error. */
+static inline int used_refresh(struct vq_ring_drv *d)
 {
 	uint16_t last = d->last_used, idx = vq_load16_acquire(d->used + RING_IDX);
-	uint16_t i, n;
+
+	/* the device can only have used chains we published and not reaped */
+	if (VQ_UNLIKELY((uint16_t)(idx - last) > (uint16_t)(d->kicked_idx - last)))
+		return -VQ_E_RING_USED_IDX;
+	d->used_shadow = idx;
+	return (uint16_t)(idx - last);
+}
+
+int vq_ring_drv_get_used_split(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
+{
+	uint16_t last = d->last_used, i, n;
+	uint16_t *next = d->next, *chain_len = d->chain_len;
 	const uint8_t *e;
 	uint32_t id, ulen;
+	int rc;
 
-	if (idx == last)
-		return 0;
-	/* the device can only have used chains we published and not reaped */
-	if ((uint16_t)(idx - last) > (uint16_t)(d->kicked_idx - last))
-		return -VQ_E_RING_USED_IDX;
+	/* used idx is read once per batch, when the shadow copy is used up */
+	if (last == d->used_shadow && (rc = used_refresh(d)) <= 0)
+		return rc;
 	e = used_elem(d->used, last & (d->num - 1));
 	id = vq_load32_relaxed(e);
 	ulen = vq_load32_relaxed(e + 4);
-	if (id >= d->num || d->chain_len[id] == 0)
+	if (VQ_UNLIKELY(id >= d->num || (n = chain_len[id]) == 0))
 		return -VQ_E_RING_USED_ID;
 	/* give the chain back: its last descriptor links to the old free head */
-	n = d->chain_len[id];
+	d->num_free = (uint16_t)(d->num_free + n);
 	for (i = (uint16_t)id; --n;)
-		i = d->next[i];
-	d->next[i] = d->free_head;
+		i = next[i];
+	next[i] = d->free_head;
 	d->free_head = (uint16_t)id;
-	d->num_free = (uint16_t)(d->num_free + d->chain_len[id]);
-	d->chain_len[id] = 0;
-	d->indirect[id] = 0;
+	chain_len[id] = 0;
 	d->last_used = (uint16_t)(last + 1);
 	if (token)
 		*token = d->token[id];
 	if (len)
 		*len = ulen;
 	return 1;
+}
+
+/* vq_ring_drv_get_used_split() in a loop, driver state in locals; used idx
+ * is read (acquire) only when the elements of the last read are reaped. */
+int vq_ring_drv_get_used_batch_split(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens,
+				     unsigned max)
+{
+	const uint8_t *ring = d->used + 4;
+	const uint64_t *token = d->token;
+	uint16_t *next = d->next, *chain_len = d->chain_len;
+	/* 32-bit locals as in pop_run(); id >= num is id > mask */
+	unsigned last = d->last_used, mask = d->num - 1u, free_head = d->free_head;
+	unsigned num_free = d->num_free, k = 0, end, avail;
+	int rc = 0;
+
+	while (k < max) {
+		avail = (uint16_t)(d->used_shadow - last);
+		if (avail == 0) {
+			d->last_used = (uint16_t)last;
+			if ((rc = used_refresh(d)) <= 0)
+				break;
+			avail = (unsigned)rc;
+		}
+		end = max - k < avail ? max : k + avail;
+		for (; k < end; k++, last++) {
+			const uint8_t *e = ring + 8 * (last & mask);
+			uint32_t id = vq_load32_relaxed(e), ulen = vq_load32_relaxed(e + 4);
+			unsigned i, n;
+
+			if (VQ_UNLIKELY(id > mask || (n = chain_len[id]) == 0)) {
+				rc = -VQ_E_RING_USED_ID;
+				goto out;
+			}
+			num_free += n;
+			for (i = id; --n;)
+				i = next[i];
+			next[i] = (uint16_t)free_head;
+			free_head = id;
+			chain_len[id] = 0;
+			if (tokens)
+				tokens[k] = token[id];
+			if (lens)
+				lens[k] = ulen;
+		}
+	}
+out:
+	d->last_used = (uint16_t)last;
+	d->free_head = (uint16_t)free_head;
+	d->num_free = (uint16_t)num_free;
+	return k ? (int)k : rc;
 }
 
 int vq_ring_drv_set_interrupts_split(struct vq_ring_drv *d, bool enable)

@@ -6,6 +6,10 @@
 
 static const struct vq_dev_type *const types[] = {
 	&vq_rng_type,
+	&vq_blk_type,
+	&vq_net_type,
+	&vq_balloon_type,
+	&vq_console_type,
 };
 
 const struct vq_dev_type *vq_dev_type_find(const char *name)

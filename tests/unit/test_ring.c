@@ -171,6 +171,9 @@ static void assert_broken(int code)
 	ck_assert_err(vq_ring_publish(&r), VQ_E_RING_BROKEN);
 	ck_assert_err(vq_ring_set_notify(&r, true), VQ_E_RING_BROKEN);
 	ck_assert_err(vq_ring_pending(&r), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_pop_batch(&r, &c, 1), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_pop_batch(&r, &c, 0), VQ_E_RING_BROKEN);
+	ck_assert_err(vq_ring_push_batch(&r, &c, &(uint32_t){0}, 1), VQ_E_RING_BROKEN);
 	vq_ring_unpop(&r, &c); /* a no-op on a broken ring */
 	ck_assert_int_eq(r.error, -code);
 }
@@ -1403,6 +1406,521 @@ START_TEST(test_err_chain_bytes)
 }
 END_TEST
 
+/* ---- batches ----------------------------------------------------------- */
+
+/* Put both sides at index idx (avail and used), as if idx chains had gone
+ * round, so that a batch can cross the 16-bit wrap. */
+static void ring_start_at(uint16_t idx)
+{
+	r.last_avail = r.avail_shadow = r.used_idx = r.used_published = idx;
+	drv.avail_idx = drv.kicked_idx = drv.last_used = drv.used_shadow = idx;
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 2, idx), 0);
+	ck_assert_int_eq(vq_mem_write16(m, USED_IDX, idx), 0);
+}
+
+/* Everything a run can observe, appended in order. */
+struct trace {
+	uint64_t v[1024];
+	unsigned n;
+};
+
+static void tr(struct trace *t, uint64_t v)
+{
+	REQUIRE(t->n < sizeof(t->v) / sizeof(t->v[0]));
+	t->v[t->n++] = v;
+}
+
+static void tr_chain(struct trace *t, const struct vq_chain *ch)
+{
+	tr(t, ch->head);
+	tr(t, ch->ndesc);
+	tr(t, ch->nseg);
+	tr(t, ch->nread);
+	tr(t, ch->read_bytes);
+	tr(t, ch->write_bytes);
+	for (uint32_t i = 0; i < ch->nseg; i++) {
+		tr(t, (uint64_t)(uintptr_t)ch->seg[i].host);
+		tr(t, ch->seg[i].gpa);
+		tr(t, ch->seg[i].len);
+		tr(t, ch->seg[i].writable);
+	}
+}
+
+/* One round of a scenario: add reqs[0..n) (plus, with ind, one indirect
+ * chain), publish, pop everything, push with written[i], publish, reap;
+ * through the single calls or the batch calls. Batches are split at odd
+ * places (pop by 3, reap by 4) to cross batch boundaries too. */
+static void scen_round(struct trace *t, bool batch, const struct vq_ring_req *reqs, unsigned n,
+		       bool ind, const uint32_t *written, struct vq_chain *cs)
+{
+	uint64_t toks[NUM];
+	uint32_t lens[NUM];
+	unsigned got = 0, any_len = 0;
+	int rc;
+
+	if (batch) {
+		ck_assert_int_eq(vq_ring_drv_add_batch(&drv, reqs, n), (int)n);
+	} else {
+		for (unsigned i = 0; i < n; i++)
+			ck_assert_int_ge(vq_ring_drv_add(&drv, reqs[i].bufs, reqs[i].n, reqs[i].token), 0);
+	}
+	if (ind) {
+		struct vq_buf ib[2] = {{BUF + 0x5000, 32, false}, {BUF + 0x6000, 256, true}};
+		ck_assert_int_ge(vq_ring_drv_add_indirect(&drv, ib, 2, TBL, 0x1d), 0);
+	}
+	tr(t, (uint64_t)vq_ring_drv_publish(&drv));
+	if (batch) {
+		while ((rc = vq_ring_pop_batch(&r, cs + got, got ? NUM : 3)) > 0)
+			got += (unsigned)rc;
+	} else {
+		while ((rc = vq_ring_pop(&r, &cs[got])) == 1)
+			got++;
+	}
+	ck_assert_int_eq(rc, 0);
+	tr(t, got);
+	for (unsigned i = 0; i < got; i++)
+		tr_chain(t, &cs[i]);
+	if (batch) {
+		rc = vq_ring_push_batch(&r, cs, written, got);
+		ck_assert(rc == 0 || rc == -VQ_E_RING_USED_LEN);
+		any_len = rc < 0;
+	} else {
+		for (unsigned i = 0; i < got; i++) {
+			rc = vq_ring_push(&r, &cs[i], written[i]);
+			ck_assert(rc == 0 || rc == -VQ_E_RING_USED_LEN);
+			any_len |= rc < 0;
+		}
+	}
+	tr(t, any_len);
+	tr(t, (uint64_t)vq_ring_publish(&r));
+	got = 0;
+	if (batch) {
+		while ((rc = vq_ring_drv_get_used_batch(&drv, toks + got, lens + got, 4)) > 0)
+			got += (unsigned)rc;
+	} else {
+		while ((rc = vq_ring_drv_get_used(&drv, &toks[got], &lens[got])) == 1)
+			got++;
+	}
+	ck_assert_int_eq(rc, 0);
+	tr(t, got);
+	for (unsigned i = 0; i < got; i++) {
+		tr(t, toks[i]);
+		tr(t, lens[i]);
+	}
+}
+
+/* The whole scenario from a fresh queue at index start: mixed chains (one
+ * readable or writable buffer, two buffers, a zero-length one, indirect),
+ * over-long written values, slots and the 16-bit index wrapping inside
+ * batches; then the guest bytes and both sides' state. */
+static void scenario(struct trace *t, bool batch, uint16_t start, unsigned features)
+{
+	static const struct vq_buf rd = {BUF, 16, false}, wr = {BUF + 0x1000, 2048, true},
+				   two[2] = {{BUF + 0x2000, 16, false}, {BUF + 0x2100, 512, true}},
+				   zero = {BUF + 0x3000, 0, true}, small = {BUF + 0x4000, 64, true};
+	const struct vq_ring_req r1[] = {
+		{&rd, 1, 0xa0}, {&wr, 1, 0xa1}, {two, 2, 0xa2}, {&zero, 1, 0xa3}, {&small, 1, 0xa4},
+	};
+	const struct vq_ring_req r2[] = {
+		{&wr, 1, 0xb0}, {two, 2, 0xb1}, {&small, 1, 0xb2}, {&rd, 1, 0xb3}, {two, 2, 0xb4},
+	};
+	struct vq_ring_req r3[NUM];
+	const uint32_t w1[] = {0, 2048, 600 /* > 512: clamped */, 0, 64, 256};
+	const uint32_t w2[] = {2000, 512, 65 /* clamped */, 0, 512, 0, 0, 0};
+	uint32_t w3[NUM];
+	struct vq_chain cs[NUM];
+	uint64_t bytes;
+	uint8_t guest[VIRTQ_DESC_SIZE(NUM) + VIRTQ_AVAIL_SIZE(NUM) + VIRTQ_USED_SIZE(NUM) + 16];
+
+	for (unsigned i = 0; i < NUM; i++) {
+		vq_chain_init(&cs[i]);
+		r3[i] = (struct vq_ring_req){i & 1 ? &wr : &small, 1, 0xc0 + i};
+		w3[i] = 32 * i;
+	}
+	ring_setup(NUM, features);
+	ring_start_at(start);
+	scen_round(t, batch, r1, 5, true, w1, cs);
+	scen_round(t, batch, r2, 5, false, w2, cs);
+	scen_round(t, batch, r3, NUM, false, w3, cs);
+	scen_round(t, batch, r1, 5, true, w1, cs);
+	ck_assert_int_eq(vq_ring_size(VQ_RING_SPLIT, NUM, RING_GPA, &ra, &bytes), 0);
+	ck_assert_uint_le(bytes, sizeof(guest));
+	ck_assert_int_eq(vq_mem_read(m, RING_GPA, guest, bytes), 0);
+	for (uint64_t i = 0; i < bytes; i += 8) {
+		uint64_t w = 0;
+		memcpy(&w, guest + i, bytes - i < 8 ? bytes - i : 8);
+		tr(t, w);
+	}
+	tr(t, r.last_avail);
+	tr(t, r.avail_shadow);
+	tr(t, r.used_idx);
+	tr(t, r.used_published);
+	tr(t, r.signalled_used);
+	tr(t, r.signalled_valid);
+	tr(t, (uint64_t)(int64_t)r.error);
+	tr(t, drv.free_head);
+	tr(t, drv.num_free);
+	tr(t, drv.avail_idx);
+	tr(t, drv.kicked_idx);
+	tr(t, drv.last_used);
+	tr(t, drv.used_shadow);
+	for (unsigned i = 0; i < NUM; i++) {
+		tr(t, drv.next[i]);
+		tr(t, drv.chain_len[i]);
+		tr(t, drv.indirect[i]);
+		tr(t, drv.token[i]);
+		vq_chain_release(&cs[i]);
+	}
+}
+
+/* Every batch call against the single calls: same results, same guest
+ * bytes, same state; from index 0 and across the 16-bit wrap, with and
+ * without EVENT_IDX. */
+START_TEST(test_batch_same_as_single)
+{
+	static const uint16_t starts[] = {0, 0xfffb, 0xfff9, 5};
+	static struct trace single, batched;
+	uint16_t start = starts[_i % 4];
+	unsigned features = VQ_RING_F_INDIRECT | (_i >= 4 ? VQ_RING_F_EVENT_IDX : 0);
+
+	memset(&single, 0, sizeof(single));
+	memset(&batched, 0, sizeof(batched));
+	scenario(&single, false, start, features);
+	scenario(&batched, true, start, features);
+	ck_assert_uint_gt(single.n, 100);
+	ck_assert_uint_eq(single.n, batched.n);
+	for (unsigned i = 0; i < single.n; i++)
+		if (single.v[i] != batched.v[i])
+			ck_abort_msg("start %u: trace differs at %u: %llu vs %llu", start, i,
+				     (unsigned long long)single.v[i], (unsigned long long)batched.v[i]);
+}
+END_TEST
+
+/* Add n one-buffer chains (token = 100 + i) and publish them. */
+static void add_singles(unsigned n)
+{
+	struct vq_buf b = {BUF, 64, true};
+
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_int_ge(vq_ring_drv_add(&drv, &b, 1, 100 + i), 0);
+	vq_ring_drv_publish(&drv);
+}
+
+/* max = 0, max beyond what is available, a batch that leaves chains, an
+ * empty ring. */
+START_TEST(test_batch_pop_max)
+{
+	struct vq_chain cs[NUM + 2];
+
+	for (unsigned i = 0; i < NUM + 2; i++)
+		vq_chain_init(&cs[i]);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, NUM), 0); /* empty */
+	add_singles(5);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 0), 0);
+	ck_assert_int_eq(vq_ring_pending(&r), 5);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 2), 2);
+	ck_assert_int_eq(vq_ring_pending(&r), 3);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs + 2, NUM + 2), 3); /* beyond: what there is */
+	for (unsigned i = 0; i < 5; i++) {
+		ck_assert_uint_eq(cs[i].head, i);
+		ck_assert_uint_eq(cs[i].nseg, 1);
+		ck_assert_uint_eq(cs[i].write_bytes, 64);
+	}
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, NUM), 0);
+	/* unpop undoes the last chain of the batch */
+	vq_ring_unpop(&r, &cs[4]);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs + 5, NUM), 1);
+	ck_assert_uint_eq(cs[5].head, 4);
+	/* a batch as large as the queue, after a full round */
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, (const uint32_t[]){1, 2, 3, 4, 5}, 5), 0);
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, NULL, NULL, NUM + 2), 5);
+	add_singles(NUM);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, NUM + 2), NUM);
+	for (unsigned i = 0; i < NUM + 2; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
+/* An error in the middle of a batch: the chains before it are returned,
+ * valid; the ring is broken and says so from the next call. */
+START_TEST(test_batch_pop_error_middle)
+{
+	struct vq_chain cs[NUM];
+
+	for (unsigned i = 0; i < NUM; i++)
+		vq_chain_init(&cs[i]);
+	/* 5th chain's head out of range */
+	add_singles(5);
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 4 + 2 * 4, NUM), 0);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, NUM), 4);
+	for (unsigned i = 0; i < 4; i++) {
+		ck_assert_uint_eq(cs[i].head, i);
+		ck_assert_uint_eq(cs[i].nseg, 1);
+		ck_assert_ptr_eq(cs[i].seg[0].host, vq_mem_translate(m, BUF, 64, VQ_ACC_WRITE, NULL));
+	}
+	ck_assert_int_eq(r.error, -VQ_E_RING_HEAD);
+	ck_assert_err(vq_ring_push_batch(&r, cs, (const uint32_t[]){0, 0, 0, 0}, 4),
+		      VQ_E_RING_BROKEN);
+	assert_broken(VQ_E_RING_HEAD);
+	recover();
+
+	/* 3rd chain's next out of range: found by the walker */
+	{
+		struct vq_buf two[2] = {{BUF, 8, false}, {BUF + 0x100, 8, true}};
+		struct vq_ring_req q[3] = {{&two[1], 1, 1}, {two, 2, 2}, {two, 2, 3}};
+		int head;
+
+		ck_assert_int_eq(vq_ring_drv_add_batch(&drv, q, 3), 3);
+		head = drv.free_head; /* not used: a chain's second descriptor is */
+		(void)head;
+		vq_ring_drv_publish(&drv);
+		/* corrupt the head descriptor of the 3rd chain (avail slot 2) */
+		put_desc(rd16(ra.driver + 4 + 2 * ((drv.avail_idx - 1) & (NUM - 1))), BUF, 8, F_NEXT,
+			 NUM);
+		ck_assert_int_eq(vq_ring_pop_batch(&r, cs, NUM), 2);
+		ck_assert_uint_eq(cs[1].ndesc, 2);
+		ck_assert_uint_eq(cs[1].nseg, 2);
+		assert_broken(VQ_E_RING_NEXT);
+		recover();
+	}
+
+	/* the first chain fails: its error, as vq_ring_pop() */
+	add_singles(2);
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 4 + 2 * ((drv.avail_idx - 2) & (NUM - 1)),
+					0xffff), 0);
+	ck_assert_err(vq_ring_pop_batch(&r, cs, NUM), VQ_E_RING_HEAD);
+	assert_broken(VQ_E_RING_HEAD);
+	recover();
+
+	/* avail idx jumping too far, found at the refresh inside a batch */
+	add_singles(2);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 1), 1);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 1), 1);
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 2, (uint16_t)(drv.avail_idx + NUM + 1)), 0);
+	ck_assert_err(vq_ring_pop_batch(&r, cs, NUM), VQ_E_RING_AVAIL_IDX);
+	assert_broken(VQ_E_RING_AVAIL_IDX);
+	recover();
+
+	/* a buffer outside memory in the 2nd chain, with a fault range present
+	 * (every translation takes the slow path) */
+	ck_assert_int_ge(vq_mem_fault_add(m, MEM_END - 0x1000, 0x100, VQ_ACC_RW), 0);
+	add_singles(1);
+	raw_avail(1);
+	put_desc(1, MEM_END - 8, 64, F_WR, 0);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, NUM), 1);
+	assert_broken(VQ_E_RING_DESC_MEM);
+	for (unsigned i = 0; i < NUM; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
+START_TEST(test_batch_push)
+{
+	struct vq_chain cs[4];
+	uint32_t w[4] = {10, 20, 30, 40};
+	uint8_t before[8 * NUM], after[8 * NUM];
+
+	for (unsigned i = 0; i < 4; i++)
+		vq_chain_init(&cs[i]);
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, w, 0), 0);
+	add_singles(4);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 3), 3);
+	/* more than in flight: refused, nothing pushed, ring intact */
+	ck_assert_err(vq_ring_push_batch(&r, cs, w, 4), VQ_E_INVAL);
+	ck_assert_uint_eq(r.used_idx, 0);
+	/* a bad head in the middle: nothing pushed */
+	ck_assert_int_eq(vq_mem_read(m, USED_ID(0), before, sizeof(before)), 0);
+	cs[1].head = NUM;
+	ck_assert_err(vq_ring_push_batch(&r, cs, w, 3), VQ_E_INVAL);
+	ck_assert_uint_eq(r.used_idx, 0);
+	ck_assert_int_eq(vq_ring_publish(&r), 0);
+	ck_assert_uint_eq(rd16(USED_IDX), 0);
+	ck_assert_int_eq(r.error, 0);
+	cs[1].head = 1;
+	/* a written value too large: clamped, all pushed */
+	w[2] = 65;
+	ck_assert_err(vq_ring_push_batch(&r, cs, w, 3), VQ_E_RING_USED_LEN);
+	ck_assert_uint_eq(r.used_idx, 3);
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_int_eq(vq_mem_read(m, USED_ID(0), after, sizeof(after)), 0);
+	ck_assert_uint_eq(rd32(USED_ID(2)), 2);
+	ck_assert_uint_eq(rd32(USED_LEN(2)), 64);
+	ck_assert_uint_eq(rd32(USED_LEN(1)), 20);
+	/* all three popped chains were pushed: one more is refused */
+	ck_assert_err(vq_ring_push_batch(&r, cs, w, 1), VQ_E_INVAL);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, &cs[3], 1), 1);
+	ck_assert_int_eq(vq_ring_push_batch(&r, &cs[3], &w[3], 1), 0);
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_uint_eq(rd16(USED_IDX), 4);
+	/* the used ring became unreachable: broken */
+	add_singles(1);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 1), 1);
+	ck_assert_int_ge(vq_mem_fault_add(m, ra.device, 4, VQ_ACC_WRITE), 0);
+	ck_assert_err(vq_ring_push_batch(&r, cs, w, 1), VQ_E_RING_RING_MEM);
+	assert_broken(VQ_E_RING_RING_MEM);
+	for (unsigned i = 0; i < 4; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
+START_TEST(test_batch_drv_add)
+{
+	struct vq_buf b[3] = {{BUF, 8, false}, {BUF + 0x100, 8, true}, {BUF + 0x200, 8, false}};
+	struct vq_ring_req q[NUM + 2];
+	uint64_t toks[NUM];
+
+	for (unsigned i = 0; i < NUM + 2; i++)
+		q[i] = (struct vq_ring_req){&b[1], 1, i};
+	ck_assert_int_eq(vq_ring_drv_add_batch(&drv, q, 0), 0);
+	ck_assert_err(vq_ring_drv_add_batch(&drv, NULL, 1), VQ_E_INVAL);
+	/* bad requests, first and in the middle: nothing / the ones before */
+	q[0].n = 0;
+	ck_assert_err(vq_ring_drv_add_batch(&drv, q, 3), VQ_E_INVAL);
+	q[0].n = 1;
+	q[0].bufs = NULL;
+	ck_assert_err(vq_ring_drv_add_batch(&drv, q, 3), VQ_E_INVAL);
+	q[0].bufs = &b[1];
+	q[2] = (struct vq_ring_req){&b[1], 2, 2}; /* readable after writable */
+	ck_assert_int_eq(vq_ring_drv_add_batch(&drv, q, 4), 2);
+	ck_assert_err(vq_ring_drv_add_batch(&drv, q + 2, 2), VQ_E_INVAL);
+	ck_assert_uint_eq(drv.num_free, NUM - 2);
+	ck_assert_uint_eq(drv.avail_idx, 2);
+	q[2] = (struct vq_ring_req){b, 2, 2};
+	/* the queue fills: the ones that fit, then NOSPC */
+	ck_assert_int_eq(vq_ring_drv_add_batch(&drv, q + 2, NUM), NUM - 3); /* 2-desc + 4 singles */
+	ck_assert_uint_eq(drv.num_free, 0);
+	ck_assert_err(vq_ring_drv_add_batch(&drv, q + NUM - 1, 1), VQ_E_NOSPC);
+	/* a multi-buffer chain that does not fit */
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 1);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, toks, NULL, NUM), 0);
+	ck_assert_int_eq(vq_ring_pending(&r), NUM - 1);
+	{
+		struct vq_chain cs[NUM];
+		uint32_t w[NUM] = {0};
+
+		for (unsigned i = 0; i < NUM; i++)
+			vq_chain_init(&cs[i]);
+		ck_assert_int_eq(vq_ring_pop_batch(&r, cs, NUM), NUM - 1);
+		ck_assert_uint_eq(cs[2].ndesc, 2);
+		ck_assert_uint_eq(cs[2].nread, 1);
+		ck_assert_int_eq(vq_ring_push_batch(&r, cs, w, 1), 0);
+		ck_assert_int_eq(vq_ring_publish(&r), 1);
+		ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, toks, NULL, NUM), 1);
+		ck_assert_uint_eq(toks[0], 0);
+		ck_assert_uint_eq(drv.num_free, 1);
+		q[0] = (struct vq_ring_req){b, 2, 9};
+		ck_assert_err(vq_ring_drv_add_batch(&drv, q, 2), VQ_E_NOSPC);
+		q[1] = (struct vq_ring_req){&b[1], 1, 9};
+		ck_assert_int_eq(vq_ring_drv_add_batch(&drv, q + 1, 2), 1);
+		for (unsigned i = 0; i < NUM; i++)
+			vq_chain_release(&cs[i]);
+	}
+}
+END_TEST
+
+/* The device is played by raw writes to the used ring: a bogus id in the
+ * middle of a batch stops it there, and the error repeats. */
+START_TEST(test_batch_drv_bad_used_id)
+{
+	uint64_t toks[NUM];
+	uint32_t lens[NUM];
+
+	add_singles(4);
+	for (unsigned i = 0; i < 4; i++) {
+		ck_assert_int_eq(vq_mem_write32(m, USED_ID(i), i), 0);
+		ck_assert_int_eq(vq_mem_write32(m, USED_LEN(i), 10 + i), 0);
+	}
+	ck_assert_int_eq(vq_mem_write32(m, USED_ID(2), 0), 0); /* already reaped by then */
+	ck_assert_int_eq(vq_mem_write16(m, USED_IDX, 4), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, toks, lens, NUM), 2);
+	ck_assert_uint_eq(toks[0], 100);
+	ck_assert_uint_eq(toks[1], 101);
+	ck_assert_uint_eq(lens[1], 11);
+	ck_assert_uint_eq(drv.last_used, 2);
+	ck_assert_err(vq_ring_drv_get_used_batch(&drv, toks, lens, NUM), VQ_E_RING_USED_ID);
+	ck_assert_err(vq_ring_drv_get_used(&drv, NULL, NULL), VQ_E_RING_USED_ID);
+	ck_assert_int_eq(vq_mem_write32(m, USED_ID(2), NUM), 0);
+	ck_assert_err(vq_ring_drv_get_used_batch(&drv, toks, lens, NUM), VQ_E_RING_USED_ID);
+	ck_assert_uint_eq(drv.last_used, 2);
+	ck_assert_int_eq(vq_mem_write32(m, USED_ID(2), 2), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, toks, lens, 0), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, NULL, lens, NUM), 2);
+	ck_assert_uint_eq(lens[0], 12);
+	ck_assert_uint_eq(lens[1], 13);
+	ck_assert_uint_eq(drv.num_free, NUM);
+	/* used idx past what was published: the error, nothing reaped */
+	add_singles(2);
+	ck_assert_int_eq(vq_mem_write16(m, USED_IDX, 7), 0);
+	ck_assert_err(vq_ring_drv_get_used_batch(&drv, toks, lens, NUM), VQ_E_RING_USED_IDX);
+	ck_assert_uint_eq(drv.last_used, 4);
+}
+END_TEST
+
+/* Slots and the 16-bit indices wrap inside one batch on each side. */
+START_TEST(test_batch_wrap)
+{
+	struct vq_ring_req q[NUM];
+	struct vq_buf b = {BUF, 64, true};
+	struct vq_chain cs[NUM];
+	uint32_t w[NUM];
+	uint64_t toks[NUM];
+	uint32_t lens[NUM];
+
+	ring_start_at(0xfffd);
+	for (unsigned i = 0; i < NUM; i++) {
+		vq_chain_init(&cs[i]);
+		q[i] = (struct vq_ring_req){&b, 1, 0x700 + i};
+		w[i] = i;
+	}
+	ck_assert_int_eq(vq_ring_drv_add_batch(&drv, q, NUM), NUM);
+	ck_assert_int_eq(vq_ring_drv_publish(&drv), 1);
+	ck_assert_uint_eq(rd16(ra.driver + 2), 5);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, NUM), NUM);
+	for (unsigned i = 0; i < NUM; i++)
+		ck_assert_uint_eq(cs[i].head, i);
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, w, NUM), 0);
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_uint_eq(rd16(USED_IDX), 5);
+	/* slot 0xfffd & 7 = 5 first, then 6, 7, 0, ... */
+	ck_assert_uint_eq(rd32(USED_ID(5)), 0);
+	ck_assert_uint_eq(rd32(USED_ID(0)), 3);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, toks, lens, NUM), NUM);
+	for (unsigned i = 0; i < NUM; i++) {
+		ck_assert_uint_eq(toks[i], 0x700 + i);
+		ck_assert_uint_eq(lens[i], i);
+	}
+	ck_assert_uint_eq(drv.last_used, 5);
+	ck_assert_uint_eq(drv.num_free, NUM);
+	for (unsigned i = 0; i < NUM; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
+/* A memory generation change before a batch: remapped, then served. */
+START_TEST(test_batch_remap)
+{
+	struct vq_chain cs[2];
+
+	vq_chain_init(&cs[0]);
+	vq_chain_init(&cs[1]);
+	add_singles(2);
+	ck_assert_int_eq(vq_mem_add_region(m, "more", 0x200000, 0x10000), 0);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 2), 2);
+	ck_assert_int_eq(vq_mem_add_region(m, "more2", 0x300000, 0x10000), 0);
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, (const uint32_t[]){1, 2}, 2), 0);
+	ck_assert_int_eq(vq_ring_publish(&r), 1);
+	ck_assert_uint_eq(rd16(USED_IDX), 2);
+	/* the avail ring becomes unreadable: broken at the next batch */
+	add_singles(1);
+	ck_assert_int_ge(vq_mem_fault_add(m, ra.driver, 2, VQ_ACC_READ), 0);
+	ck_assert_err(vq_ring_pop_batch(&r, cs, 2), VQ_E_RING_RING_MEM);
+	assert_broken(VQ_E_RING_RING_MEM);
+	vq_chain_release(&cs[0]);
+	vq_chain_release(&cs[1]);
+}
+END_TEST
+
 static Suite *ring_suite(void)
 {
 	Suite *s = suite_create("ring");
@@ -1472,6 +1990,18 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_err_desc_mem);
 	tcase_add_test(tc, test_err_order);
 	tcase_add_test(tc, test_err_chain_bytes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("batch");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_batch_same_as_single, 0, 8);
+	tcase_add_test(tc, test_batch_pop_max);
+	tcase_add_test(tc, test_batch_pop_error_middle);
+	tcase_add_test(tc, test_batch_push);
+	tcase_add_test(tc, test_batch_drv_add);
+	tcase_add_test(tc, test_batch_drv_bad_used_id);
+	tcase_add_test(tc, test_batch_wrap);
+	tcase_add_test(tc, test_batch_remap);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,221 @@
+-- test.lua - the vqsim test library: test blocks tagged with spec sections,
+-- assertions that report expected vs actual, TAP output.
+--
+--   test "name" (function() ... end)
+--   test("name", {spec = "2.7.5"}, function() ... end)
+--   test("name", {spec = {"2.7.5", "2.7.6"}}) (function() ... end)
+--
+-- A test runs as soon as it is defined and prints one TAP line. `vqsim
+-- --test` calls begin/finish around each file; a plain `vqsim file.lua`
+-- prints the same lines and a summary at exit.
+
+local M = {}
+
+local state = {number = 0, passed = 0, failed = 0, skipped = 0, sections = {},
+               file = nil, in_test = false}
+
+local function yaml_str(s)
+  s = tostring(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    if c == '"' then return '\\"' elseif c == "\\" then return "\\\\"
+    elseif c == "\n" then return "\\n" elseif c == "\t" then return "\\t" end
+    return string.format("\\x%02x", c:byte())
+  end) .. '"'
+end
+
+local function show(v)
+  if vqsim and vqsim.pretty then
+    local ok, s = pcall(vqsim.pretty, v, true)
+    if ok then return s end
+  end
+  return tostring(v)
+end
+
+local function where(level)
+  local info = debug.getinfo(level + 1, "Sl")
+  if not info then return "?" end
+  return string.format("%s:%d", info.short_src, info.currentline or 0)
+end
+
+-- An assertion failure: a table the runner recognises.
+local Failure = {}
+Failure.__index = Failure
+Failure.__tostring = function(f)
+  local s = f.message
+  if f.has_expected then
+    s = s .. string.format(" (expected %s, got %s)", show(f.expected), show(f.actual))
+  end
+  return f.where .. ": " .. s
+end
+
+local function fail(message, fields, level)
+  local f = setmetatable({message = message, where = where(level + 1)}, Failure)
+  for k, v in pairs(fields or {}) do f[k] = v end
+  error(f, 0)
+end
+
+local Skip = {}
+
+local function deep_eq(a, b, seen)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" then return false end
+  if getmetatable(a) and getmetatable(a).__eq then return false end
+  seen = seen or {}
+  if seen[a] == b then return true end
+  seen[a] = b
+  for k, v in pairs(a) do
+    if not deep_eq(v, b[k], seen) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+--- ok(v [, msg]): v is neither nil nor false.
+function M.ok(v, msg)
+  if not v then
+    fail(msg or "expected a true value", {has_expected = true, expected = true, actual = v}, 2)
+  end
+  return v
+end
+
+--- eq(actual, expected [, msg]): equal; tables are compared deeply.
+function M.eq(actual, expected, msg)
+  if not deep_eq(actual, expected) then
+    fail(msg or "values differ", {has_expected = true, expected = expected, actual = actual}, 2)
+  end
+  return actual
+end
+
+--- neq(actual, unexpected [, msg]): not equal.
+function M.neq(actual, unexpected, msg)
+  if deep_eq(actual, unexpected) then
+    fail(msg or "values are equal", {has_expected = true,
+         expected = "anything but " .. show(unexpected), actual = actual}, 2)
+  end
+  return actual
+end
+
+--- raises(fn [, pattern [, msg]]): fn raises an error whose message
+--- contains pattern (a Lua pattern); returns the message.
+function M.raises(fn, pattern, msg)
+  local okc, err = pcall(fn)
+  if okc then
+    fail(msg or "expected an error", {has_expected = true,
+         expected = pattern and ("error matching " .. show(pattern)) or "an error",
+         actual = "no error"}, 2)
+  end
+  local s = tostring(err)
+  if pattern and not s:find(pattern) then
+    fail(msg or "error message does not match", {has_expected = true,
+         expected = "error matching " .. show(pattern), actual = s}, 2)
+  end
+  return s
+end
+
+--- skip(reason): stop the running test and report it skipped.
+function M.skip(reason)
+  error(setmetatable({reason = reason or ""}, Skip), 0)
+end
+
+local function sections_of(opts)
+  local s = opts.spec
+  if s == nil then return {} end
+  if type(s) == "string" then return {s} end
+  return s
+end
+
+local function report_failure(err)
+  io.write("  ---\n")
+  if getmetatable(err) == Failure then
+    io.write("  message: ", yaml_str(err.message), "\n")
+    if err.has_expected then
+      io.write("  expected: ", yaml_str(show(err.expected)), "\n")
+      io.write("  actual: ", yaml_str(show(err.actual)), "\n")
+    end
+    io.write("  at: ", yaml_str(err.where), "\n")
+  else
+    local msg, tb = tostring(err), nil
+    local cut = msg:find("\nstack traceback:", 1, true)
+    if cut then msg, tb = msg:sub(1, cut - 1), msg:sub(cut + 1) end
+    io.write("  message: ", yaml_str(msg), "\n")
+    if tb then io.write("  traceback: ", yaml_str(tb), "\n") end
+  end
+  io.write("  ...\n")
+end
+
+local function handler(err)
+  if type(err) == "table" then return err end
+  return debug.traceback(tostring(err), 2)
+end
+
+local function run(name, opts, fn)
+  if type(name) ~= "string" then
+    error("bad argument #1 to 'test' (test name expected, got " .. type(name) .. ")", 3)
+  end
+  if type(fn) ~= "function" then
+    error("bad argument to 'test' (function expected for test '" .. name .. "')", 3)
+  end
+  if state.in_test then
+    error("test '" .. name .. "' defined inside another test", 3)
+  end
+  local secs = sections_of(opts)
+  state.number = state.number + 1
+  state.in_test = true
+  local okc, err = xpcall(fn, handler)
+  state.in_test = false
+  collectgarbage() -- machines hold memfds: free them between tests
+  local tag = #secs > 0 and (" # spec " .. table.concat(secs, ", ")) or ""
+  if okc then
+    state.passed = state.passed + 1
+    for _, s in ipairs(secs) do state.sections[s] = (state.sections[s] or 0) + 1 end
+    io.write(string.format("ok %d - %s%s\n", state.number, name, tag))
+  elseif getmetatable(err) == Skip then
+    state.skipped = state.skipped + 1
+    io.write(string.format("ok %d - %s # SKIP %s\n", state.number, name, err.reason))
+  else
+    state.failed = state.failed + 1
+    io.write(string.format("not ok %d - %s%s\n", state.number, name, tag))
+    report_failure(err)
+  end
+  io.flush()
+  return okc
+end
+
+--- test(name [, opts], fn) or test(name [, opts]) (fn)
+function M.test(name, opts, fn)
+  if type(opts) == "function" then opts, fn = {}, opts end
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("bad argument #2 to 'test' (options table expected, got " .. type(opts) .. ")", 2)
+  end
+  if fn == nil then
+    return function(f) return run(name, opts, f) end
+  end
+  return run(name, opts, fn)
+end
+
+-- Runner interface (vqsim --test).
+function M.begin(number, file)
+  state.number, state.file = number, file
+  state.passed, state.failed, state.skipped, state.sections = 0, 0, 0, {}
+  state.runner = true
+end
+
+function M.file_error(file, err)
+  state.number = state.number + 1
+  state.failed = state.failed + 1
+  io.write(string.format("not ok %d - %s: error outside a test\n", state.number, file))
+  report_failure(err)
+end
+
+function M.finish()
+  return state.number, state.passed, state.failed, state.skipped, state.sections
+end
+
+-- Plain `vqsim file.lua`: a summary at exit, and a failing status.
+setmetatable(state, {__gc = nil})
+M._state = state
+
+return M

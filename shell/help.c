@@ -1,0 +1,299 @@
+/* help.c - built-in documentation: help(), help(obj), help "topic".
+ * One entry per function: its signature and one line. The full text is
+ * vqsim-lua(7); keep the two in step.
+ */
+#include <string.h>
+
+#include "lvq.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.0.0"
+#endif
+
+struct help_entry {
+	const char *topic;
+	const char *name;   /* "machine:run", "vqsim.machine", "eq" */
+	const char *sig;
+	const char *line;
+};
+
+static const struct {
+	const char *name;
+	const char *intro;
+} topics[] = {
+	{"vqsim", "The vqsim module: constructors, constants and names."},
+	{"machine", "A machine: guest RAM, virtio-mmio devices, interrupt lines and one\n"
+		    "deterministic event queue. Nothing runs until you run/step it."},
+	{"mem", "Guest memory (m.mem): bytes, little-endian scalars, injected faults.\n"
+		"Addresses and sizes take integers or strings such as \"16M\"."},
+	{"device", "A device (m:add): raw mmio registers, status, features, the device's\n"
+		   "view of its queues. Register writes return true, or false, ERRNAME,\n"
+		   "message when the device refuses them. Registers by name: vqsim.regs."},
+	{"driver", "The reference driver (m:driver(dev)): spec 3.1.1 init sequence, queues,\n"
+		   "a guest heap for rings and buffers, and per-device helpers."},
+	{"ring", "A queue (d:queue(i) or dev:ring(i)): the driver's operations and raw\n"
+		 "access to the split ring in guest memory, for playing a broken driver.\n"
+		 "print(q) shows the descriptor table, avail and used rings."},
+	{"trace", "Tracing: one line per event, stamped with the virtual clock.\n"
+		  "Kinds: reg notify chain used irq status features config error fault\n"
+		  "device machine."},
+	{"test", "The test library (scripts/lib/test.lua), loaded in every state:\n"
+		 "test blocks tagged with spec sections, assertions printing expected vs\n"
+		 "actual. vqsim --test PATH... prints TAP."},
+};
+
+static const struct help_entry entries[] = {
+	{"vqsim", "vqsim.machine", "vqsim.machine{seed=N, ram=\"64M\", ram_base=0x40000000}",
+	 "new machine; ram=false for none (default seed: vqsim.seed)"},
+	{"vqsim", "vqsim.errname", "vqsim.errname(code)", "symbolic name of an error code"},
+	{"vqsim", "vqsim.strerror", "vqsim.strerror(code)", "the rule an error code stands for"},
+	{"vqsim", "vqsim.size", "vqsim.size(\"16M\")", "parse a size string to bytes"},
+	{"vqsim", "vqsim.hexdump", "vqsim.hexdump(str [, addr])", "hexdump of a string"},
+	{"vqsim", "vqsim.devices", "vqsim.devices()", "list of device types {name, summary, options}"},
+	{"vqsim", "vqsim.pretty", "vqsim.pretty(v)", "readable one-value summary (the REPL uses it)"},
+	{"vqsim", "vqsim.version", "vqsim.version", "version string"},
+	{"vqsim", "vqsim.seed", "vqsim.seed", "seed from --seed (default 1)"},
+	{"vqsim", "vqsim.features", "vqsim.features", "feature name -> bit (EVENT_IDX = 29, ...)"},
+	{"vqsim", "vqsim.status", "vqsim.status", "status bit names -> values"},
+	{"vqsim", "vqsim.regs", "vqsim.regs", "mmio register names -> offsets"},
+	{"vqsim", "vqsim.E", "vqsim.E", "error names -> codes (RING_HEAD, ...)"},
+	{"vqsim", "vqsim.flags", "vqsim.flags", "NEXT WRITE INDIRECT NO_INTERRUPT NO_NOTIFY"},
+
+	{"machine", "machine:add_ram", "m:add_ram(gpa, size)", "add a page-aligned RAM region"},
+	{"machine", "machine:add", "m:add(type [, {base=, irq=, name=, opt=...}])",
+	 "add a device on virtio-mmio; other fields become device options"},
+	{"machine", "machine:device", "m:device(name | index)", "a device by name or index (0-based)"},
+	{"machine", "machine:devices", "m:devices()", "list of devices"},
+	{"machine", "machine:driver", "m:driver(dev [, {heap=, heap_size=}])",
+	 "attach a reference driver (default heap: 8 MiB from the top of RAM)"},
+	{"machine", "machine:run", "m:run([max])", "run events until none is left; returns the count"},
+	{"machine", "machine:step", "m:step()", "run one event; false if none was queued"},
+	{"machine", "machine:run_until", "m:run_until(fn [, max])",
+	 "step until fn() is true; returns ok, events"},
+	{"machine", "machine:poll", "m:poll([ms])", "poll backend file descriptors once"},
+	{"machine", "machine:pending", "m:pending()", "events waiting in the queue"},
+	{"machine", "machine:stats", "m:stats()", "counters: events, reg_reads, notifies, ..."},
+	{"machine", "machine:trace", "m:trace(true | false | path | {capture} [, {kinds={...}}])",
+	 "trace to stdout, off, a file, or capture for m:trace_log()"},
+	{"machine", "machine:trace_log", "m:trace_log()", "captured trace lines since the last call"},
+	{"machine", "machine:irq", "m:irq(line)", "level and rising-edge count of an interrupt line"},
+	{"machine", "machine:read", "m:read(gpa [, width])", "bus read; value [, ERRNAME]"},
+	{"machine", "machine:write", "m:write(gpa, v [, width])", "bus write; true | false, ERRNAME, msg"},
+	{"machine", "machine:reseed", "m:reseed(n)", "re-seed the machine's PRNG"},
+	{"machine", "m.now", "m.now, m.seed, m.mem", "virtual time (ns), seed, guest memory"},
+
+	{"mem", "mem:read", "mem:read(gpa, len)", "bytes as a string"},
+	{"mem", "mem:write", "mem:write(gpa, str)", "store a string"},
+	{"mem", "mem:fill", "mem:fill(gpa, len, byte)", "set len bytes"},
+	{"mem", "mem:u8", "mem:u8(gpa [, v])", "read or write a byte (u16, u32, u64 alike)"},
+	{"mem", "mem:u16", "mem:u16(gpa [, v])", "little-endian 16-bit read or write"},
+	{"mem", "mem:u32", "mem:u32(gpa [, v])", "little-endian 32-bit read or write"},
+	{"mem", "mem:u64", "mem:u64(gpa [, v])", "little-endian 64-bit read or write"},
+	{"mem", "mem:fault", "mem:fault(gpa, len [, \"r\"|\"w\"|\"rw\"])",
+	 "inject a fault: device accesses there fail; returns an id"},
+	{"mem", "mem:unfault", "mem:unfault([id])", "remove a fault (all without id)"},
+	{"mem", "mem:fault_hits", "mem:fault_hits(id)", "accesses a fault refused"},
+	{"mem", "mem:hexdump", "mem:hexdump(gpa [, len])", "hexdump as a string (default 64 bytes)"},
+	{"mem", "mem:dump", "mem:dump(gpa [, len])", "print a hexdump"},
+	{"mem", "mem:regions", "mem:regions()", "list of {gpa, size, name}"},
+	{"mem", "mem:stats", "mem:stats()", "translations, refused, fault_hits"},
+
+	{"device", "device:read", "dev:read(reg [, width])", "raw register read; value [, ERRNAME]"},
+	{"device", "device:write", "dev:write(reg, v [, width])",
+	 "raw register write; true | false, ERRNAME, message"},
+	{"device", "device:reg", "dev:reg(name [, v])", "read or write a register by name"},
+	{"device", "device:status_str", "dev:status_str([status])", "status as \"ACKNOWLEDGE|DRIVER\""},
+	{"device", "device:has", "dev:has(feature)", "is the feature negotiated?"},
+	{"device", "device:stats", "dev:stats()", "notifies, chains, used, interrupts, errors, ..."},
+	{"device", "device:queue", "dev:queue(i)", "snapshot of the device's view of queue i"},
+	{"device", "device:ring", "dev:ring(i)", "raw ring view at the addresses the device has"},
+	{"device", "device:reset", "dev:reset()", "write 0 to Status"},
+	{"device", "device:config", "dev:config(off [, len])", "config space bytes, device side"},
+	{"device", "dev.name", "dev.name .type .id .base .irq .status .needs_reset",
+	 "identity and state"},
+	{"device", "dev.features", "dev.features .offered .error .error_msg .nqueues",
+	 "negotiated/offered feature names, last rule broken"},
+
+	{"driver", "driver:init", "d:init{features={...}, queues=n}",
+	 "reset, negotiate, set up queues, DRIVER_OK; returns d"},
+	{"driver", "driver:negotiate", "d:negotiate{\"EVENT_IDX\", ...}",
+	 "steps 1-6 of spec 3.1.1; returns the negotiated list"},
+	{"driver", "driver:setup_queue", "d:setup_queue(i [, num])", "lay out queue i; returns it"},
+	{"driver", "driver:driver_ok", "d:driver_ok()", "set DRIVER_OK"},
+	{"driver", "driver:reset", "d:reset()", "write 0 to Status, forget queues"},
+	{"driver", "driver:status_str", "d:status_str()", "status register as names"},
+	{"driver", "driver:features", "d:features()", "negotiated feature names"},
+	{"driver", "driver:offered", "d:offered()", "feature names the device offered"},
+	{"driver", "driver:has", "d:has(feature)", "is the feature negotiated?"},
+	{"driver", "driver:alloc", "d:alloc(size [, align])", "guest memory from the driver heap"},
+	{"driver", "driver:queue", "d:queue(i)", "the driver's queue i"},
+	{"driver", "driver:ack", "d:ack()", "read and acknowledge InterruptStatus"},
+	{"driver", "driver:config_read", "d:config_read(off, len)", "config bytes (generation loop)"},
+	{"driver", "driver:config_write", "d:config_write(off, str)", "write config bytes"},
+	{"driver", "driver:submit", "d:submit(q, bufs)", "add, kick, wait, reap; returns used len"},
+	{"driver", "driver:rng_read", "d:rng_read(n)", "virtio-rng: up to n random bytes"},
+
+	{"ring", "queue:add", "q:add({{gpa, len, \"r\"}, {gpa, len, \"w\"}} [, token])",
+	 "add a chain; returns head, token"},
+	{"ring", "queue:add_indirect", "q:add_indirect(bufs, table_gpa [, token])",
+	 "add a chain through an indirect table"},
+	{"ring", "queue:kick", "q:kick()", "publish and notify if wanted; true if notified"},
+	{"ring", "queue:reap", "q:reap()", "next used element: token, len (nil if none)"},
+	{"ring", "queue:wait", "q:wait()", "run until a used element is there"},
+	{"ring", "queue:interrupts", "q:interrupts(bool)", "ask for used-buffer interrupts or not"},
+	{"ring", "queue:desc", "q:desc(i [, {addr=, len=, flags=, next=}])",
+	 "read or write descriptor i (flags: number or \"NEXT|WRITE\")"},
+	{"ring", "queue:avail", "q:avail(slot [, head])", "read or write an avail ring entry"},
+	{"ring", "queue:avail_idx", "q:avail_idx([n])", "read or write avail idx"},
+	{"ring", "queue:avail_flags", "q:avail_flags([f])", "read or write avail flags"},
+	{"ring", "queue:used_event", "q:used_event([v])", "read or write used_event"},
+	{"ring", "queue:used", "q:used(slot)", "used ring entry: id, len"},
+	{"ring", "queue:used_idx", "q:used_idx([n])", "read (or write) used idx"},
+	{"ring", "queue:used_flags", "q:used_flags([f])", "read (or write) used flags"},
+	{"ring", "queue:avail_event", "q:avail_event([v])", "read (or write) avail_event"},
+	{"ring", "queue:post", "q:post(head [, n])", "put head in the next avail slot, idx += n"},
+	{"ring", "queue:notify", "q:notify()", "write QueueNotify"},
+	{"ring", "queue:dump", "q:dump([all])", "the pretty table as a string"},
+	{"ring", "q.num", "q.num .index .name .kind .addrs .num_free .device", "queue facts"},
+
+	{"trace", "trace.on", "m:trace(true)", "trace every event to stdout"},
+	{"trace", "trace.file", "m:trace(\"file\", {kinds={\"notify\",\"irq\"}})",
+	 "only some kinds, to a file"},
+	{"trace", "trace.capture", "m:trace{capture=true}; m:trace_log()", "collect lines in memory"},
+	{"trace", "trace.off", "m:trace(false)", "stop tracing"},
+
+	{"test", "test", "test \"name\" (function() ... end)", "a test block"},
+	{"test", "test.spec", "test(\"name\", {spec=\"2.7.5\"}, function() ... end)",
+	 "a test tagged with the spec section it checks"},
+	{"test", "ok", "ok(v [, msg])", "v is true"},
+	{"test", "eq", "eq(actual, expected [, msg])", "equal (tables compared deeply)"},
+	{"test", "neq", "neq(actual, unexpected [, msg])", "not equal"},
+	{"test", "raises", "raises(fn [, pattern])", "fn raises an error matching pattern; returns it"},
+	{"test", "skip", "skip(reason)", "skip the rest of the running test"},
+};
+
+#define NTOPICS (sizeof(topics) / sizeof(topics[0]))
+#define NENTRIES (sizeof(entries) / sizeof(entries[0]))
+
+static void print_entry(const struct help_entry *e)
+{
+	printf("  %s\n      %s\n", e->sig, e->line);
+}
+
+static bool print_topic(const char *t)
+{
+	for (size_t i = 0; i < NTOPICS; i++) {
+		if (strcmp(topics[i].name, t) != 0)
+			continue;
+		printf("%s\n\n", topics[i].intro);
+		for (size_t j = 0; j < NENTRIES; j++)
+			if (strcmp(entries[j].topic, t) == 0)
+				print_entry(&entries[j]);
+		return true;
+	}
+	return false;
+}
+
+/* Entry by full name ("machine:run") or by method name ("run"). */
+static bool print_name(const char *n)
+{
+	int found = 0;
+
+	for (size_t j = 0; j < NENTRIES; j++)
+		if (strcmp(entries[j].name, n) == 0) {
+			print_entry(&entries[j]);
+			return true;
+		}
+	for (size_t j = 0; j < NENTRIES; j++) {
+		const char *sep = strpbrk(entries[j].name, ":.");
+		if (sep && strcmp(sep + 1, n) == 0) {
+			print_entry(&entries[j]);
+			found++;
+		}
+	}
+	return found > 0;
+}
+
+static void overview(void)
+{
+	printf("vqsim %s - virtio device simulator. Topics: help \"name\"\n\n", PACKAGE_VERSION);
+	for (size_t i = 0; i < NTOPICS; i++)
+		printf("  %-8s %.*s\n", topics[i].name, (int)strcspn(topics[i].intro, "\n"),
+		       topics[i].intro);
+	printf("\nhelp(obj) shows an object's methods, help(m.run) or help \"run\" one\n"
+	       "function. Start: m = vqsim.machine{}; rng = m:add(\"rng\"); d = m:driver(rng)\n"
+	       "The full reference is man 7 vqsim-lua.\n");
+}
+
+void lvq_help(lua_State *L, int idx)
+{
+	idx = lua_absindex(L, idx);
+	if (lua_isnoneornil(L, idx)) {
+		overview();
+		return;
+	}
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		const char *s = lua_tostring(L, idx);
+		if (!print_topic(s) && !print_name(s))
+			printf("no help for '%s'; help() lists the topics\n", s);
+		return;
+	}
+	if (lua_type(L, idx) == LUA_TFUNCTION) {
+		lua_getfield(L, LUA_REGISTRYINDEX, "vqsim.funcnames");
+		lua_pushvalue(L, idx);
+		if (lua_istable(L, -2) && lua_rawget(L, -2) == LUA_TSTRING && print_name(lua_tostring(L, -1))) {
+			lua_pop(L, 2);
+			return;
+		}
+		lua_pop(L, 2);
+		/* a global function (the test library): find its name */
+		lua_pushglobaltable(L);
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			if (lua_rawequal(L, -1, idx) && lua_type(L, -2) == LUA_TSTRING &&
+			    print_name(lua_tostring(L, -2))) {
+				lua_pop(L, 3);
+				return;
+			}
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+		printf("no help for this function\n");
+		return;
+	}
+	if (lua_getmetatable(L, idx)) {
+		lua_getfield(L, -1, "__name");
+		if (lua_type(L, -1) == LUA_TSTRING) {
+			const char *n = lua_tostring(L, -1);
+			const char *t = strncmp(n, "vqsim.", 6) == 0 ? n + 6 : n;
+			if (strcmp(t, "queue") == 0)
+				t = "ring";
+			lua_pushvalue(L, idx);
+			printf("%s\n\n", luaL_tolstring(L, -1, NULL));
+			lua_pop(L, 2);
+			if (print_topic(t)) {
+				lua_pop(L, 2);
+				return;
+			}
+		}
+		lua_pop(L, 2);
+	}
+	if (lua_istable(L, idx) && lua_rawequal(L, idx, lua_upvalueindex(1)))
+		print_topic("vqsim");
+	else
+		printf("no help for a %s value; help() lists the topics\n", luaL_typename(L, idx));
+}
+
+static int l_help(lua_State *L)
+{
+	lua_settop(L, 1);
+	lvq_help(L, 1);
+	return 0;
+}
+
+void lvq_open_help(lua_State *L)
+{
+	lua_pushvalue(L, -1); /* the vqsim table: help(vqsim) */
+	lua_pushcclosure(L, l_help, 1);
+	lua_setglobal(L, "help");
+}

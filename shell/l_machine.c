@@ -1,0 +1,624 @@
+/* l_machine.c - the machine object: memory, devices, the event loop, trace
+ * and statistics (vqsim-lua(7) MACHINE).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lvq.h"
+
+#define RUN_CHUNK 4096u        /* events between two Ctrl-C checks */
+#define RUN_UNTIL_DEFAULT 1000000
+
+struct lvq_machine *lvq_checkmachine(lua_State *L, int arg)
+{
+	struct lvq_machine *lm = luaL_checkudata(L, arg, LVQ_MACHINE);
+
+	if (!lm->m)
+		luaL_argerror(L, arg, "machine is closed");
+	return lm;
+}
+
+/* Push the machine's cache table (user value 1): device objects by slot,
+ * the mem object under "mem". */
+static void push_cache(lua_State *L, int mobj)
+{
+	lua_getiuservalue(L, mobj, 1);
+}
+
+void lvq_pushdevice(lua_State *L, int mobj, struct vq_slot *s)
+{
+	struct lvq_device *ld;
+
+	mobj = lua_absindex(L, mobj);
+	push_cache(L, mobj);
+	lua_rawgetp(L, -1, s);
+	if (!lua_isnil(L, -1)) {
+		lua_remove(L, -2);
+		return;
+	}
+	lua_pop(L, 1);
+	ld = lvq_newobj(L, sizeof(*ld), LVQ_DEVICE, mobj);
+	ld->slot = s;
+	lua_pushvalue(L, -1);
+	lua_rawsetp(L, -3, s);
+	lua_remove(L, -2);
+}
+
+int lvq_machine_new(lua_State *L)
+{
+	struct lvq_machine *lm;
+	uint64_t ram = UINT64_C(64) << 20, ram_base = LVQ_RAM_BASE, seed = 1;
+	int rc;
+
+	if (!lua_isnoneornil(L, 1))
+		luaL_checktype(L, 1, LUA_TTABLE);
+	/* default seed: vqsim.seed (the --seed option) */
+	if (lua_getglobal(L, "vqsim") == LUA_TTABLE &&
+	    lua_getfield(L, -1, "seed") == LUA_TNUMBER)
+		seed = (uint64_t)lua_tointeger(L, -1);
+	lua_settop(L, 1);
+	if (lua_istable(L, 1)) {
+		if (lua_getfield(L, 1, "seed") != LUA_TNIL) {
+			if (!lua_isinteger(L, -1))
+				luaL_argerror(L, 1, "field 'seed' must be an integer");
+			seed = (uint64_t)lua_tointeger(L, -1);
+		}
+		if (lua_getfield(L, 1, "ram") != LUA_TNIL)
+			ram = lua_toboolean(L, -1) && !(lua_isinteger(L, -1) && lua_tointeger(L, -1) == 0)
+				      ? lvq_fieldsize(L, lua_gettop(L), "machine", "ram") : 0;
+		if (lua_getfield(L, 1, "ram_base") != LUA_TNIL)
+			ram_base = lvq_fieldsize(L, lua_gettop(L), "machine", "ram_base");
+		lua_settop(L, 1);
+	}
+	lm = lvq_newobj(L, sizeof(*lm), LVQ_MACHINE, 0);
+	lua_newtable(L);
+	lua_setiuservalue(L, -2, 1);
+	lm->m = vq_machine_new(seed);
+	if (!lm->m)
+		return luaL_error(L, "vqsim.machine: out of memory");
+	lm->seed = seed;
+	if (lvq_trace_default)
+		vq_machine_trace_file(lm->m, lvq_trace_default, ~0u);
+	if (ram && (rc = vq_machine_add_ram(lm->m, ram_base, ram)) < 0)
+		return luaL_error(L, "vqsim.machine: ram %s+%s: %s: %s", LVQ_HEX(ram_base),
+				  LVQ_HEX(ram), vq_errname(rc), vq_strerror(rc));
+	return 1;
+}
+
+static void trace_stop(struct lvq_machine *lm)
+{
+	vq_machine_trace_file(lm->m, NULL, 0);
+	if (lm->trace_f && lm->trace_f != stdout)
+		fclose(lm->trace_f);
+	lm->trace_f = NULL;
+	free(lm->cap_buf);
+	lm->cap_buf = NULL;
+	lm->cap_len = lm->cap_taken = 0;
+}
+
+static int m_gc(lua_State *L)
+{
+	struct lvq_machine *lm = luaL_checkudata(L, 1, LVQ_MACHINE);
+
+	if (lm->m) {
+		trace_stop(lm);
+		vq_machine_free(lm->m);
+		lm->m = NULL;
+	}
+	return 0;
+}
+
+static int m_tostring(lua_State *L)
+{
+	struct lvq_machine *lm = luaL_checkudata(L, 1, LVQ_MACHINE);
+	struct vq_mem *mem;
+	uint64_t total = 0, gpa, size;
+	unsigned n;
+
+	if (!lm->m) {
+		lua_pushliteral(L, "machine (closed)");
+		return 1;
+	}
+	mem = vq_machine_mem(lm->m);
+	for (unsigned i = 0; i < vq_mem_region_count(mem); i++)
+		if (vq_mem_region_info(mem, i, &gpa, &size, NULL, NULL) == 0)
+			total += size;
+	n = vq_machine_device_count(lm->m);
+	lua_pushfstring(L, "machine: seed %I, %I MiB RAM in %d region(s), %d device(s)",
+			(lua_Integer)lm->seed, (lua_Integer)(total >> 20),
+			(int)vq_mem_region_count(mem), (int)n);
+	for (unsigned i = 0; i < n; i++)
+		lua_pushfstring(L, "%s %s", i ? "," : ":", vq_machine_slot(lm->m, i)->dev.name);
+	lua_pushfstring(L, ", now %I ns, %d event(s) pending", (lua_Integer)vq_machine_now(lm->m),
+			(int)vq_machine_pending(lm->m));
+	lua_concat(L, (int)n + 2);
+	return 1;
+}
+
+static int m_add_ram(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	uint64_t gpa = lvq_checksize(L, 2), size = lvq_checksize(L, 3);
+	int rc = vq_machine_add_ram(lm->m, gpa, size);
+
+	if (rc < 0)
+		return luaL_error(L, "machine: add_ram(%s, %s): %s: %s (regions must be "
+				  "page-aligned and must not overlap)", LVQ_HEX(gpa),
+				  LVQ_HEX(size), vq_errname(rc), vq_strerror(rc));
+	return 0;
+}
+
+/* First mmio window and irq line no device uses. */
+static void free_base_irq(struct vq_machine *m, uint64_t *base, unsigned *irq)
+{
+	unsigned n = vq_machine_device_count(m);
+	bool taken;
+
+	for (*base = LVQ_MMIO_BASE;; *base += VIRTIO_MMIO_SIZE) {
+		taken = false;
+		for (unsigned i = 0; i < n; i++)
+			taken |= vq_machine_slot(m, i)->base == *base;
+		if (!taken)
+			break;
+	}
+	for (*irq = LVQ_IRQ_BASE; *irq < VQ_MACHINE_MAX_IRQS; (*irq)++) {
+		taken = false;
+		for (unsigned i = 0; i < n; i++)
+			taken |= vq_machine_slot(m, i)->irq == *irq;
+		if (!taken)
+			break;
+	}
+}
+
+static int m_add(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	const char *type = luaL_checkstring(L, 2);
+	const char *name = NULL;
+	uint64_t base;
+	unsigned irq;
+	char err[256];
+	struct vq_dev *d;
+
+	free_base_irq(lm->m, &base, &irq);
+	if (!vq_dev_type_find(type)) {
+		luaL_Buffer list;
+		luaL_buffinit(L, &list);
+		for (unsigned i = 0; vq_dev_type_at(i); i++) {
+			if (i)
+				luaL_addstring(&list, ", ");
+			luaL_addstring(&list, vq_dev_type_at(i)->name);
+		}
+		luaL_pushresult(&list);
+		return luaL_argerror(L, 2, lua_pushfstring(L, "unknown device type '%s' (known: %s)",
+							   type, lua_tostring(L, -1)));
+	}
+	if (!lua_isnoneornil(L, 3))
+		luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+	if (lua_istable(L, 3)) { /* first pass: placement fields and value types */
+		lua_pushnil(L);
+		while (lua_next(L, 3)) {
+			const char *k;
+			int t = lua_type(L, -1);
+
+			if (lua_type(L, -2) != LUA_TSTRING)
+				return luaL_argerror(L, 3, "option keys must be strings");
+			k = lua_tostring(L, -2);
+			if (strcmp(k, "base") == 0) {
+				base = lvq_fieldsize(L, lua_gettop(L), "add", "base");
+			} else if (strcmp(k, "irq") == 0) {
+				if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
+				    lua_tointeger(L, -1) >= VQ_MACHINE_MAX_IRQS)
+					return luaL_argerror(L, 3, "field 'irq' must be an integer "
+								   "line 0..63");
+				irq = (unsigned)lua_tointeger(L, -1);
+			} else if (strcmp(k, "name") == 0) {
+				if (t != LUA_TSTRING)
+					return luaL_argerror(L, 3, "field 'name' must be a string");
+			} else if (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TBOOLEAN) {
+				return luaL_argerror(L, 3, lua_pushfstring(L, "option '%s' must be a "
+							"string, number or boolean", k));
+			}
+			lua_pop(L, 1);
+		}
+	}
+	lua_settop(L, 3);
+	/* build the option string in a second pass: simpler stack handling */
+	lua_pushliteral(L, "");
+	if (lua_istable(L, 3)) {
+		lua_pushnil(L);
+		while (lua_next(L, 3)) {
+			const char *k = lua_tostring(L, -2);
+			if (strcmp(k, "base") && strcmp(k, "irq") && strcmp(k, "name")) {
+				if (lua_type(L, -1) == LUA_TBOOLEAN) {
+					if (lua_toboolean(L, -1))
+						lua_pushfstring(L, "%s%s%s", lua_tostring(L, 4),
+								lua_rawlen(L, 4) ? "," : "", k);
+					else
+						lua_pushvalue(L, 4);
+				} else {
+					lua_pushfstring(L, "%s%s%s=%s", lua_tostring(L, 4),
+							lua_rawlen(L, 4) ? "," : "", k, lua_tostring(L, -1));
+				}
+				lua_replace(L, 4);
+			}
+			lua_pop(L, 1);
+		}
+		if (lua_getfield(L, 3, "name") == LUA_TSTRING)
+			name = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	d = vq_machine_add_mmio(lm->m, type, name, lua_tostring(L, 4), base, irq, err, sizeof(err));
+	if (!d)
+		return luaL_error(L, "machine: add(\"%s\"): %s", type, err);
+	lvq_pushdevice(L, 1, vq_machine_find(lm->m, d->name));
+	return 1;
+}
+
+static int m_device(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	struct vq_slot *s;
+
+	if (lua_isinteger(L, 2))
+		s = vq_machine_slot(lm->m, (unsigned)lua_tointeger(L, 2));
+	else
+		s = vq_machine_find(lm->m, luaL_checkstring(L, 2));
+	if (!s)
+		return luaL_error(L, "machine: no device '%s'", luaL_tolstring(L, 2, NULL));
+	lvq_pushdevice(L, 1, s);
+	return 1;
+}
+
+static int m_devices(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+
+	lua_newtable(L);
+	for (unsigned i = 0; i < vq_machine_device_count(lm->m); i++) {
+		lvq_pushdevice(L, 1, vq_machine_slot(lm->m, i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static void check_interrupt(lua_State *L)
+{
+	if (lvq_interrupted) {
+		lvq_interrupted = 0;
+		luaL_error(L, "interrupted!");
+	}
+}
+
+static int m_run(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	uint64_t max = lua_isnoneornil(L, 2) ? UINT64_MAX : lvq_checkrange(L, 2, LUA_MAXINTEGER);
+	uint64_t done = 0, n;
+
+	do {
+		n = vq_machine_run(lm->m, max - done < RUN_CHUNK ? max - done : RUN_CHUNK);
+		done += n;
+		check_interrupt(L);
+	} while (n == RUN_CHUNK && done < max);
+	lua_pushinteger(L, (lua_Integer)done);
+	return 1;
+}
+
+static int m_step(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+
+	lua_pushboolean(L, vq_machine_step(lm->m));
+	return 1;
+}
+
+static int m_run_until(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	lua_Integer max, n = 0;
+
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	max = (lua_Integer)(lua_isnoneornil(L, 3) ? RUN_UNTIL_DEFAULT
+						  : lvq_checkrange(L, 3, LUA_MAXINTEGER));
+	for (;;) {
+		lua_pushvalue(L, 2);
+		lua_call(L, 0, 1);
+		if (lua_toboolean(L, -1)) {
+			lua_pushboolean(L, 1);
+			break;
+		}
+		lua_pop(L, 1);
+		if (n >= max || !vq_machine_step(lm->m)) {
+			lua_pushboolean(L, 0);
+			break;
+		}
+		n++;
+	}
+	lua_pushinteger(L, n);
+	return 2;
+}
+
+static int m_poll(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	int ms = (int)luaL_optinteger(L, 2, 0);
+	int rc = vq_machine_poll(lm->m, ms < -1 ? -1 : ms);
+
+	if (rc < 0)
+		lvq_fail(L, "machine: poll", rc);
+	lua_pushinteger(L, rc);
+	return 1;
+}
+
+static int m_pending(lua_State *L)
+{
+	lua_pushinteger(L, vq_machine_pending(lvq_checkmachine(L, 1)->m));
+	return 1;
+}
+
+static int m_stats(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	struct vq_machine_stats st;
+	struct vq_mem_stats ms;
+
+	vq_machine_get_stats(lm->m, &st);
+	vq_mem_get_stats(vq_machine_mem(lm->m), &ms);
+	lua_createtable(L, 0, 12);
+	lvq_setint(L, "events", (lua_Integer)st.events);
+	lvq_setint(L, "reg_reads", (lua_Integer)st.reg_reads);
+	lvq_setint(L, "reg_writes", (lua_Integer)st.reg_writes);
+	lvq_setint(L, "bad_accesses", (lua_Integer)st.bad_accesses);
+	lvq_setint(L, "notifies", (lua_Integer)st.notifies);
+	lvq_setint(L, "notifies_coalesced", (lua_Integer)st.notifies_coalesced);
+	lvq_setint(L, "interrupts", (lua_Integer)st.interrupts);
+	lvq_setint(L, "mem_translations", (lua_Integer)ms.translations);
+	lvq_setint(L, "mem_refused", (lua_Integer)ms.refused);
+	lvq_setint(L, "fault_hits", (lua_Integer)ms.fault_hits);
+	lvq_setint(L, "now", (lua_Integer)vq_machine_now(lm->m));
+	lvq_setint(L, "pending", vq_machine_pending(lm->m));
+	return 1;
+}
+
+/* Trace kind mask from the list opts.kinds at index arg (all when absent). */
+static unsigned trace_mask(lua_State *L, int arg)
+{
+	unsigned mask = 0;
+
+	if (!lua_istable(L, arg) || lua_getfield(L, arg, "kinds") == LUA_TNIL) {
+		if (lua_istable(L, arg))
+			lua_pop(L, 1);
+		return ~0u;
+	}
+	if (!lua_istable(L, -1))
+		luaL_argerror(L, arg, "field 'kinds' must be a list of event kinds");
+	for (lua_Integer i = 1; lua_geti(L, -1, i) != LUA_TNIL; i++) {
+		const char *k = lua_tostring(L, -1);
+		int found = -1;
+		for (int e = 0; k && e < VQ_EV__COUNT; e++)
+			if (strcmp(vq_ev_name((enum vq_ev)e), k) == 0)
+				found = e;
+		if (found < 0)
+			luaL_argerror(L, arg, lua_pushfstring(L, "unknown trace kind '%s' (kinds: reg, "
+					"notify, chain, used, irq, status, features, config, error, "
+					"fault, device, machine)", k ? k : luaL_typename(L, -1)));
+		mask |= 1u << found;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 2);
+	return mask;
+}
+
+static int m_trace(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	int optarg = lua_istable(L, 2) ? 2 : 3;
+	unsigned mask = trace_mask(L, optarg);
+	FILE *f;
+
+	if (lua_isnoneornil(L, 2) || (lua_isboolean(L, 2) && !lua_toboolean(L, 2))) {
+		trace_stop(lm);
+		return 0;
+	}
+	if (lua_istable(L, 2)) { /* capture, read back with m:trace_log() */
+		trace_stop(lm);
+		f = open_memstream(&lm->cap_buf, &lm->cap_len);
+		if (!f)
+			return luaL_error(L, "machine: trace: cannot capture: %s", strerror(errno));
+	} else if (lua_isboolean(L, 2)) {
+		trace_stop(lm);
+		f = stdout;
+	} else {
+		const char *path = luaL_checkstring(L, 2);
+		f = fopen(path, "w");
+		if (!f)
+			return luaL_error(L, "machine: trace: cannot open '%s': %s", path,
+					  strerror(errno));
+		trace_stop(lm);
+		setvbuf(f, NULL, _IOLBF, 0);
+	}
+	lm->trace_f = f;
+	vq_machine_trace_file(lm->m, f, mask);
+	return 0;
+}
+
+static int m_trace_log(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	size_t from;
+
+	lua_newtable(L);
+	if (!lm->trace_f || lm->trace_f == stdout || !lm->cap_buf)
+		return 1;
+	fflush(lm->trace_f);
+	from = lm->cap_taken;
+	for (lua_Integer n = 1; from < lm->cap_len;) {
+		const char *nl = memchr(lm->cap_buf + from, '\n', lm->cap_len - from);
+		size_t end = nl ? (size_t)(nl - lm->cap_buf) : lm->cap_len;
+		lua_pushlstring(L, lm->cap_buf + from, end - from);
+		lua_rawseti(L, -2, n++);
+		from = nl ? end + 1 : end;
+	}
+	lm->cap_taken = from;
+	return 1;
+}
+
+static int m_irq(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	unsigned line = (unsigned)lvq_checkrange(L, 2, VQ_MACHINE_MAX_IRQS - 1);
+
+	lua_pushboolean(L, vq_machine_irq_level(lm->m, line));
+	lua_pushinteger(L, (lua_Integer)vq_machine_irq_count(lm->m, line));
+	return 2;
+}
+
+static unsigned check_width(lua_State *L, int arg)
+{
+	lua_Integer w = luaL_optinteger(L, arg, 4);
+
+	if (w != 1 && w != 2 && w != 4)
+		luaL_argerror(L, arg, "width must be 1, 2 or 4");
+	return (unsigned)w;
+}
+
+static int m_read(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	uint64_t gpa = lvq_checksize(L, 2);
+	uint32_t v = 0;
+	int rc = vq_machine_read(lm->m, gpa, check_width(L, 3), &v);
+
+	lua_pushinteger(L, v);
+	if (rc < 0) {
+		lua_pushstring(L, vq_errname(rc));
+		return 2;
+	}
+	return 1;
+}
+
+static int m_write(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	uint64_t gpa = lvq_checksize(L, 2);
+	uint32_t v = (uint32_t)luaL_checkinteger(L, 3);
+	int rc = vq_machine_write(lm->m, gpa, check_width(L, 4), v);
+
+	if (rc < 0) {
+		lua_pushboolean(L, 0);
+		lua_pushstring(L, vq_errname(rc));
+		lua_pushstring(L, vq_strerror(rc));
+		return 3;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int m_seed(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+
+	lm->seed = (uint64_t)luaL_checkinteger(L, 2);
+	vq_machine_seed(lm->m, lm->seed);
+	return 0;
+}
+
+static int m_driver(lua_State *L);
+
+static int m_getter(lua_State *L)
+{
+	struct lvq_machine *lm = luaL_checkudata(L, 1, LVQ_MACHINE);
+	const char *k = lua_tostring(L, 2);
+
+	if (!lm->m)
+		return 0;
+	if (strcmp(k, "now") == 0) {
+		lua_pushinteger(L, (lua_Integer)vq_machine_now(lm->m));
+	} else if (strcmp(k, "seed") == 0) {
+		lua_pushinteger(L, (lua_Integer)lm->seed);
+	} else if (strcmp(k, "mem") == 0) {
+		push_cache(L, 1);
+		if (lua_getfield(L, -1, "mem") == LUA_TNIL) {
+			struct vq_machine **pm;
+			lua_pop(L, 1);
+			pm = lvq_newobj(L, sizeof(*pm), LVQ_MEM, 1);
+			*pm = lm->m;
+			lua_pushvalue(L, -1);
+			lua_setfield(L, -3, "mem");
+		}
+		lua_remove(L, -2);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+static int m_driver(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	struct lvq_device *ld = lvq_checkdevice(L, 2);
+	struct lvq_driver *dr;
+	uint64_t heap = 0, heap_size = LVQ_DRIVER_HEAP;
+	bool explicit_heap = false;
+	int rc;
+
+	if (!lua_isnoneornil(L, 3)) {
+		luaL_checktype(L, 3, LUA_TTABLE);
+		if (lua_getfield(L, 3, "heap") != LUA_TNIL) {
+			heap = lvq_fieldsize(L, lua_gettop(L), "driver", "heap");
+			explicit_heap = true;
+		}
+		if (lua_getfield(L, 3, "heap_size") != LUA_TNIL)
+			heap_size = lvq_fieldsize(L, lua_gettop(L), "driver", "heap_size");
+		lua_settop(L, 3);
+	}
+	if (ld->slot->machine != lm->m)
+		return luaL_argerror(L, 2, "device belongs to another machine");
+	if (!explicit_heap) {
+		uint64_t gpa, size;
+		if (vq_mem_region_info(vq_machine_mem(lm->m), 0, &gpa, &size, NULL, NULL) < 0)
+			return luaL_error(L, "machine: driver: no RAM (add RAM first, or pass "
+					  "{heap=gpa, heap_size=n})");
+		if (!lm->heap_top)
+			lm->heap_top = gpa + size;
+		if (lm->heap_top - gpa < heap_size)
+			return luaL_error(L, "machine: driver: RAM region 0 has no %I bytes left for "
+					  "a driver heap (pass {heap=gpa, heap_size=n})",
+					  (lua_Integer)heap_size);
+		heap = lm->heap_top - heap_size;
+	}
+	dr = lvq_newobj(L, sizeof(*dr), LVQ_DRIVER, 2);
+	dr->slot = ld->slot;
+	rc = vq_drv_attach(&dr->drv, lm->m, ld->slot->base, ld->slot->irq, heap, heap_size);
+	if (rc < 0)
+		return luaL_error(L, "%s: driver: %s: %s%s", ld->slot->dev.name, vq_errname(rc),
+				  vq_strerror(rc), rc == -VQ_E_INVAL ? " (heap must be inside RAM)" : "");
+	dr->attached = true;
+	if (!explicit_heap)
+		lm->heap_top = heap;
+	return 1;
+}
+
+static const luaL_Reg methods[] = {
+	{"add_ram", m_add_ram},   {"add", m_add},       {"device", m_device},
+	{"devices", m_devices},   {"driver", m_driver}, {"run", m_run},
+	{"step", m_step},         {"run_until", m_run_until}, {"poll", m_poll},
+	{"pending", m_pending},   {"stats", m_stats},   {"trace", m_trace},
+	{"trace_log", m_trace_log}, {"irq", m_irq},     {"read", m_read},
+	{"write", m_write},       {"reseed", m_seed},     {NULL, NULL},
+};
+
+static const luaL_Reg meta[] = {
+	{"__gc", m_gc}, {"__close", m_gc}, {"__tostring", m_tostring}, {NULL, NULL},
+};
+
+static const char *const fields[] = {"now", "seed", "mem", NULL};
+
+void lvq_open_machine(lua_State *L)
+{
+	lvq_newclass(L, LVQ_MACHINE, methods, meta, m_getter, fields);
+}

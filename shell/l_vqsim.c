@@ -1,0 +1,127 @@
+/* l_vqsim.c - the vqsim module table: constructors, constants, version,
+ * error names (vqsim-lua(7) MODULE).
+ */
+#include <string.h>
+
+#include "lvq.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.0.0"
+#endif
+
+static int v_errname(lua_State *L)
+{
+	lua_pushstring(L, vq_errname((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
+static int v_strerror(lua_State *L)
+{
+	lua_pushstring(L, vq_strerror((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
+static int v_size(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)lvq_checksize(L, 1));
+	return 1;
+}
+
+static int v_hexdump(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+
+	lvq_pushhexdump(L, (const uint8_t *)s, len, (uint64_t)luaL_optinteger(L, 2, 0));
+	return 1;
+}
+
+static int v_devices(lua_State *L)
+{
+	const struct vq_dev_type *t;
+
+	lua_newtable(L);
+	for (unsigned i = 0; (t = vq_dev_type_at(i)); i++) {
+		lua_createtable(L, 0, 3);
+		lua_pushstring(L, t->name);
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, t->summary ? t->summary : "");
+		lua_setfield(L, -2, "summary");
+		lua_pushstring(L, t->options ? t->options : "");
+		lua_setfield(L, -2, "options");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static const luaL_Reg funcs[] = {
+	{"machine", lvq_machine_new}, {"errname", v_errname}, {"strerror", v_strerror},
+	{"size", v_size},             {"hexdump", v_hexdump}, {"devices", v_devices},
+	{NULL, NULL},
+};
+
+int luaopen_vqsim(lua_State *L)
+{
+	static const struct {
+		const char *name;
+		unsigned v;
+	} status[] = {
+		{"ACKNOWLEDGE", VIRTIO_STATUS_ACKNOWLEDGE}, {"DRIVER", VIRTIO_STATUS_DRIVER},
+		{"DRIVER_OK", VIRTIO_STATUS_DRIVER_OK},     {"FEATURES_OK", VIRTIO_STATUS_FEATURES_OK},
+		{"DEVICE_NEEDS_RESET", VIRTIO_STATUS_DEVICE_NEEDS_RESET},
+		{"NEEDS_RESET", VIRTIO_STATUS_DEVICE_NEEDS_RESET}, {"FAILED", VIRTIO_STATUS_FAILED},
+	};
+	char name[48];
+
+	lvq_open_machine(L);
+	lvq_open_mem(L);
+	lvq_open_device(L);
+	lvq_open_driver(L);
+	lvq_open_ring(L);
+
+	luaL_newlib(L, funcs);
+	for (const luaL_Reg *r = funcs; r->name; r++) {
+		lua_getfield(L, -1, r->name);
+		snprintf(name, sizeof(name), "vqsim.%s", r->name);
+		lvq_name_function(L, name);
+		lua_pop(L, 1);
+	}
+	lua_pushliteral(L, PACKAGE_VERSION);
+	lua_setfield(L, -2, "version");
+	lvq_setint(L, "seed", 1);
+
+	lua_newtable(L); /* features: name -> bit */
+	for (unsigned bit = 0; bit < 64 * VQ_FEATURE_WORDS; bit++)
+		if (lvq_feature_name(bit))
+			lvq_setint(L, lvq_feature_name(bit), bit);
+	lua_setfield(L, -2, "features");
+
+	lua_newtable(L);
+	for (size_t i = 0; i < sizeof(status) / sizeof(status[0]); i++)
+		lvq_setint(L, status[i].name, status[i].v);
+	lua_setfield(L, -2, "status");
+
+	lua_newtable(L); /* register offsets by name */
+	for (uint32_t off = 0; off <= VIRTIO_MMIO_CONFIG; off += 4)
+		if (lvq_reg_name(off))
+			lvq_setint(L, lvq_reg_name(off), off);
+	lua_setfield(L, -2, "regs");
+
+	lua_newtable(L); /* error codes: name -> positive code */
+	for (int e = 1; e < VQ_E__COUNT; e++)
+		lvq_setint(L, vq_errname(e), e);
+	lua_setfield(L, -2, "E");
+
+	lua_newtable(L); /* descriptor and ring flags */
+	lvq_setint(L, "NEXT", VIRTQ_DESC_F_NEXT);
+	lvq_setint(L, "WRITE", VIRTQ_DESC_F_WRITE);
+	lvq_setint(L, "INDIRECT", VIRTQ_DESC_F_INDIRECT);
+	lvq_setint(L, "NO_INTERRUPT", VIRTQ_AVAIL_F_NO_INTERRUPT);
+	lvq_setint(L, "NO_NOTIFY", VIRTQ_USED_F_NO_NOTIFY);
+	lua_setfield(L, -2, "flags");
+
+	lua_pushvalue(L, -1);
+	lua_setglobal(L, "vqsim");
+	lvq_open_help(L);
+	return 1;
+}

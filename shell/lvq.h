@@ -1,0 +1,186 @@
+/* lvq.h - the Lua bindings of vqsim: object types, shared helpers, and the
+ * entry points main.c and repl.c use. Only shell/ includes lua.h.
+ *
+ * Object graph (each arrow is a Lua reference kept in the user value, so a
+ * machine outlives every object that points into it):
+ *   queue -> driver | device -> machine,  mem -> machine,  driver -> device.
+ */
+#ifndef VQSIM_LVQ_H
+#define VQSIM_LVQ_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "vqsim.h"
+
+/* Metatable names (also what help(obj) keys on). */
+#define LVQ_MACHINE "vqsim.machine"
+#define LVQ_MEM "vqsim.mem"
+#define LVQ_DEVICE "vqsim.device"
+#define LVQ_DRIVER "vqsim.driver"
+#define LVQ_QUEUE "vqsim.queue"
+
+/* Default placement of a machine's first RAM region and of devices. */
+#define LVQ_RAM_BASE UINT64_C(0x40000000)
+#define LVQ_MMIO_BASE UINT64_C(0x0a000000)
+#define LVQ_IRQ_BASE 16u
+/* Guest RAM each driver takes by default for its rings and buffers, carved
+ * from the top of the first RAM region downwards. */
+#define LVQ_DRIVER_HEAP (UINT64_C(8) << 20)
+
+struct lvq_machine {
+	struct vq_machine *m;
+	uint64_t seed;          /* seed given at creation or by m:seed() */
+	uint64_t heap_top;      /* next default driver heap ends here (0: unset) */
+	FILE *trace_f;          /* trace sink we opened (file or memstream) */
+	bool trace_is_file;     /* trace_f is a file we must fclose */
+	char *cap_buf;          /* memstream buffer when capturing */
+	size_t cap_len;
+	size_t cap_taken;       /* bytes already returned by trace_log() */
+};
+
+struct lvq_device {
+	struct vq_slot *slot;
+};
+
+struct lvq_driver {
+	struct vq_drv drv;
+	struct vq_slot *slot;
+	bool attached;
+};
+
+/* A queue object: the driver's view (drv set) or a raw view of the ring
+ * addresses the device was given (drv NULL). */
+struct lvq_queue {
+	struct vq_slot *slot;
+	struct lvq_driver *drv;
+	unsigned q;
+};
+
+/* Set by the SIGINT handler; long-running C loops poll it. */
+extern volatile sig_atomic_t lvq_interrupted;
+
+/* ---- module setup (l_vqsim.c and one file per type) ---- */
+
+/* Open the vqsim library into L: creates the global table "vqsim" and the
+ * global "help". Returns 1 (the vqsim table on the stack). */
+int luaopen_vqsim(lua_State *L);
+/* vqsim.machine{seed=, ram=, ram_base=}: push a new machine object. */
+int lvq_machine_new(lua_State *L);
+/* Register each type's metatable; called by luaopen_vqsim. */
+void lvq_open_machine(lua_State *L);
+void lvq_open_mem(lua_State *L);
+void lvq_open_device(lua_State *L);
+void lvq_open_driver(lua_State *L);
+void lvq_open_ring(lua_State *L);
+void lvq_open_help(lua_State *L);
+
+/* ---- shared helpers (l_util.c) ---- */
+
+/* Create metatable tname with methods (and __index dispatching first to
+ * getter(L) for fields, which returns 1 when it pushed a value, then to the
+ * methods) and meta (metamethods, may be NULL). fields lists field names for
+ * completion (NULL-terminated, may be NULL). Leaves nothing on the stack. */
+void lvq_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+		  const luaL_Reg *meta, int (*getter)(lua_State *L), const char *const *fields);
+/* Push a new full userdata of size bytes with metatable tname whose user
+ * value is the value at index owner (0: none). Returns its memory, zeroed. */
+void *lvq_newobj(lua_State *L, size_t size, const char *tname, int owner);
+/* Raise "who: NAME: description" for the negative VQ_E_* code rc. */
+int lvq_fail(lua_State *L, const char *who, int rc) __attribute__((noreturn));
+/* Raise for a failed device operation: prefers the device's own message
+ * when its error counter moved past errors_before. */
+int lvq_fail_dev(lua_State *L, const struct vq_dev *d, int rc, uint64_t errors_before)
+	__attribute__((noreturn));
+/* A size argument: integer, or a string "64M", "4K", "1G", "0x1000".
+ * Raises an argument error otherwise. */
+uint64_t lvq_checksize(lua_State *L, int arg);
+/* The size at stack index idx, the value of field of an options table
+ * passed to function fn: raises "fn: field 'field': ..." otherwise. */
+uint64_t lvq_fieldsize(lua_State *L, int idx, const char *fn, const char *field);
+/* Optional size argument with default def. */
+uint64_t lvq_optsize(lua_State *L, int arg, uint64_t def);
+/* A non-negative integer argument not above max (argument error otherwise). */
+uint64_t lvq_checkrange(lua_State *L, int arg, uint64_t max);
+/* Feature bit for a name ("EVENT_IDX", "VIRTIO_F_EVENT_IDX") or number;
+ * -1 if unknown. */
+int lvq_feature_bit(const char *name);
+/* Name of feature bit (NULL if it has none). */
+const char *lvq_feature_name(unsigned bit);
+/* Read a list of feature names/numbers at arg into words (128 bits).
+ * Raises an argument error naming an unknown feature. */
+void lvq_checkfeatures(lua_State *L, int arg, uint64_t *words);
+/* Push a list of the names (or numbers) of the bits set in words. */
+void lvq_pushfeatures(lua_State *L, const uint64_t *words);
+/* Push a hexdump of len bytes p labelled from address addr. */
+void lvq_pushhexdump(lua_State *L, const uint8_t *p, size_t len, uint64_t addr);
+/* Format v as "0x..." into buf (24 bytes); returns buf. */
+const char *lvq_hex(char *buf, uint64_t v);
+#define LVQ_HEX(v) lvq_hex((char[24]){0}, (uint64_t)(v))
+/* Set t[k] = integer v for the table on top of the stack. */
+void lvq_setint(lua_State *L, const char *k, lua_Integer v);
+/* Record fn (at index -1) as the documented name "type:method" for help. */
+void lvq_name_function(lua_State *L, const char *name);
+
+/* Checked accessors of the object types (argument errors otherwise). */
+struct lvq_machine *lvq_checkmachine(lua_State *L, int arg);
+struct lvq_device *lvq_checkdevice(lua_State *L, int arg);
+struct lvq_driver *lvq_checkdriver(lua_State *L, int arg);
+/* Push the machine object that owns the object at idx (via user values). */
+void lvq_pushowner(lua_State *L, int idx);
+/* Push a device object for slot s of the machine object at index mobj;
+ * the same Lua object each time for the same slot. */
+void lvq_pushdevice(lua_State *L, int mobj, struct vq_slot *s);
+/* Push a queue object for queue q of the driver (drvobj) or raw (devobj,
+ * drvobj 0). */
+void lvq_pushqueue(lua_State *L, int ownerobj, struct vq_slot *s, struct lvq_driver *drv,
+		   unsigned q);
+/* Most buffers one chain may carry in a Lua call. */
+#define LVQ_MAX_BUFS 256
+/* Read a list of buffers at arg into out: each {gpa, len, "r"|"w"} or
+ * {gpa=, len=, write=bool}. Returns how many; argument error otherwise. */
+unsigned lvq_checkbufs(lua_State *L, int arg, struct vq_buf *out, unsigned max);
+/* Name of a register offset ("Status"), or NULL; and the reverse (-1). */
+const char *lvq_reg_name(uint32_t off);
+long lvq_reg_offset(const char *name);
+
+/* ---- help (help.c) ---- */
+
+/* Print the help for the value at index idx (nil: overview) to stdout. */
+void lvq_help(lua_State *L, int idx);
+
+/* ---- running code (repl.c) ---- */
+
+/* Run the function on top of the stack (below it nargs arguments) with a
+ * traceback handler and Ctrl-C enabled. LUA_OK or an error code; on error
+ * the message is left on the stack. */
+int lvq_docall(lua_State *L, int nargs, int nres);
+/* Print the error message on top of the stack to stderr (prefixed progname)
+ * and pop it. */
+void lvq_report(lua_State *L, const char *progname);
+/* Run the interactive loop on L until EOF. Returns 0. */
+int lvq_repl(lua_State *L);
+
+/* ---- states and library scripts (main.c) ---- */
+
+/* Trace sink every new machine starts with (--trace FILE), or NULL. */
+extern FILE *lvq_trace_default;
+/* Directory holding prelude.lua and test.lua, or NULL: $VQSIM_LIBDIR, else
+ * the install path, else the source tree (see vqsim(1) FILES). */
+const char *lvq_libdir(void);
+/* A new Lua state with the standard libraries, vqsim, help and the prelude
+ * loaded, vqsim.seed set to seed. NULL (message printed) on failure. */
+lua_State *lvq_newstate(uint64_t seed);
+
+/* ---- the test runner (runner.c) ---- */
+
+/* Run the test files under paths (directories recursively, *.lua) and
+ * print TAP to stdout; with coverage, list the spec sections checked.
+ * Returns the exit status: 0 only if every test passed, else 1. */
+int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage);
+
+#endif

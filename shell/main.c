@@ -1,0 +1,264 @@
+/* main.c - vqsim: options, then a script, -e chunks, the test runner or
+ * the REPL. Exit status: 0 success, 1 a script or test failed, 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lvq.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.0.0"
+#endif
+
+#define EXIT_USAGE 2
+
+FILE *lvq_trace_default;
+
+static const char *progname = "vqsim";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s [options] [script.lua [args...]]\n"
+		"       %s --test [--coverage] PATH...\n"
+		"Options:\n"
+		"  -e CODE        run CODE (may be repeated; runs before the script)\n"
+		"  -i             enter the REPL after running the script or -e code\n"
+		"  --test         run test files and directories, print TAP\n"
+		"  --coverage     with --test: list the spec sections the tests check\n"
+		"  --seed N       default seed of new machines (vqsim.seed), default 1\n"
+		"  --trace FILE   trace every machine's events to FILE (- for stdout)\n"
+		"  -h, --help     print this help and exit\n"
+		"  -v, --version  print the version and exit\n"
+		"With no script and no -e, vqsim starts the REPL (reads stdin when it\n"
+		"is not a terminal). See vqsim(1) and vqsim-lua(7).\n",
+		progname, progname);
+}
+
+static bool is_file(const char *dir, const char *name)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *lvq_libdir(void)
+{
+	const char *env = getenv("VQSIM_LIBDIR");
+
+	if (env && *env)
+		return env;
+#ifdef VQSIM_PKGDATADIR
+	if (is_file(VQSIM_PKGDATADIR "/lib", "prelude.lua"))
+		return VQSIM_PKGDATADIR "/lib";
+#endif
+#ifdef VQSIM_SRCDIR
+	if (is_file(VQSIM_SRCDIR "/scripts/lib", "prelude.lua"))
+		return VQSIM_SRCDIR "/scripts/lib";
+#endif
+	return NULL;
+}
+
+lua_State *lvq_newstate(uint64_t seed)
+{
+	lua_State *L = luaL_newstate();
+	const char *dir = lvq_libdir();
+
+	if (!L) {
+		fprintf(stderr, "%s: cannot create a Lua state: out of memory\n", progname);
+		return NULL;
+	}
+	luaL_openlibs(L);
+	luaopen_vqsim(L);
+	lvq_setint(L, "seed", (lua_Integer)seed);
+	lua_pop(L, 1);
+	if (!dir) {
+		fprintf(stderr, "%s: cannot find the vqsim library (prelude.lua); set VQSIM_LIBDIR\n",
+			progname);
+		lua_close(L);
+		return NULL;
+	}
+	/* package.path: the library directory first */
+	lua_getglobal(L, "package");
+	lua_pushfstring(L, "%s/?.lua;", dir);
+	lua_getfield(L, -2, "path");
+	lua_concat(L, 2);
+	lua_setfield(L, -2, "path");
+	lua_pop(L, 1);
+	lua_getglobal(L, "vqsim");
+	lua_pushstring(L, dir);
+	lua_setfield(L, -2, "libdir");
+	lua_pop(L, 1);
+	lua_pushfstring(L, "%s/prelude.lua", dir);
+	if (luaL_loadfile(L, lua_tostring(L, -1)) != LUA_OK || lvq_docall(L, 0, 0) != LUA_OK) {
+		lvq_report(L, progname);
+		lua_close(L);
+		return NULL;
+	}
+	lua_pop(L, 1);
+	return L;
+}
+
+/* Set the global arg table like lua.c: script at 0, its arguments 1..n. */
+static void set_args(lua_State *L, char **argv, int argc, int script)
+{
+	lua_createtable(L, argc - script, script + 1);
+	for (int i = 0; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i - script);
+	}
+	lua_setglobal(L, "arg");
+}
+
+static int run_chunk(lua_State *L, int status)
+{
+	if (status == LUA_OK)
+		status = lvq_docall(L, 0, 0);
+	if (status != LUA_OK) {
+		lvq_report(L, progname);
+		return 1;
+	}
+	return 0;
+}
+
+static int run_script(lua_State *L, const char *file, int nargs_start, char **argv, int argc)
+{
+	int status = luaL_loadfile(L, strcmp(file, "-") == 0 ? NULL : file);
+
+	if (status != LUA_OK)
+		return run_chunk(L, status);
+	for (int i = nargs_start; i < argc; i++)
+		lua_pushstring(L, argv[i]);
+	status = lvq_docall(L, argc - nargs_start, 0);
+	if (status != LUA_OK) {
+		lvq_report(L, progname);
+		return 1;
+	}
+	return 0;
+}
+
+static bool parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return *s && *s != '-' && !*end && !errno;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE };
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
+		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"trace", required_argument, NULL, OPT_TRACE}, {NULL, 0, NULL, 0},
+	};
+	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
+	int nchunks = 0, c, rc = 0;
+	bool interactive = false, test = false, coverage = false;
+	uint64_t seed = 1;
+	lua_State *L;
+
+	if (argv[0] && strrchr(argv[0], '/'))
+		progname = strrchr(argv[0], '/') + 1;
+	else if (argv[0] && *argv[0])
+		progname = argv[0];
+	if (!chunks)
+		return 1;
+	opterr = 0;
+	/* "+": options stop at the script name; its arguments are its own */
+	while ((c = getopt_long(argc, argv, "+e:ihv", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e': chunks[nchunks++] = optarg; break;
+		case 'i': interactive = true; break;
+		case 'h': usage(stdout); free(chunks); return 0;
+		case 'v':
+			printf("vqsim %s (%s)\n", PACKAGE_VERSION, LUA_RELEASE);
+			free(chunks);
+			return 0;
+		case OPT_TEST: test = true; break;
+		case OPT_COVERAGE: coverage = true; break;
+		case OPT_SEED:
+			if (!parse_u64(optarg, &seed)) {
+				fprintf(stderr, "%s: --seed: '%s' is not a non-negative integer\n",
+					progname, optarg);
+				free(chunks);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_TRACE:
+			if (lvq_trace_default && lvq_trace_default != stdout)
+				fclose(lvq_trace_default);
+			lvq_trace_default = strcmp(optarg, "-") == 0 ? stdout : fopen(optarg, "w");
+			if (!lvq_trace_default) {
+				fprintf(stderr, "%s: --trace: cannot open '%s': %s\n", progname, optarg,
+					strerror(errno));
+				free(chunks);
+				return EXIT_USAGE;
+			}
+			break;
+		default:
+			if (optopt == 'e')
+				fprintf(stderr, "%s: option -e needs an argument (Lua code)\n", progname);
+			else if (optopt && optopt < 256)
+				fprintf(stderr, "%s: unknown option '-%c'\n", progname, optopt);
+			else if (optopt)
+				fprintf(stderr, "%s: option '%s' needs an argument\n", progname,
+					argv[optind - 1]);
+			else
+				fprintf(stderr, "%s: unknown option '%s'\n", progname, argv[optind - 1]);
+			fprintf(stderr, "Try '%s --help' for more information.\n", progname);
+			free(chunks);
+			return EXIT_USAGE;
+		}
+	}
+	if (coverage && !test) {
+		fprintf(stderr, "%s: --coverage goes with --test\n", progname);
+		free(chunks);
+		return EXIT_USAGE;
+	}
+	if (test) {
+		if (optind >= argc || nchunks || interactive) {
+			fprintf(stderr, "%s: --test needs one or more PATHs (and no -e or -i)\n",
+				progname);
+			free(chunks);
+			return EXIT_USAGE;
+		}
+		free(chunks);
+		rc = lvq_run_tests(argv + optind, argc - optind, seed, coverage);
+		goto out;
+	}
+	if (lvq_trace_default)
+		setvbuf(lvq_trace_default, NULL, _IOLBF, 0);
+	L = lvq_newstate(seed);
+	if (!L) {
+		free(chunks);
+		rc = 1;
+		goto out;
+	}
+	set_args(L, argv, argc, optind < argc ? optind : argc);
+	for (int i = 0; i < nchunks && rc == 0; i++)
+		rc = run_chunk(L, luaL_loadbuffer(L, chunks[i], strlen(chunks[i]), "=(command line)"));
+	if (rc == 0 && optind < argc)
+		rc = run_script(L, argv[optind], optind + 1, argv, argc);
+	if ((optind >= argc && nchunks == 0) || interactive) {
+		if (optind >= argc && nchunks == 0 && !isatty(STDIN_FILENO) && !interactive)
+			rc = run_script(L, "-", argc, argv, argc); /* like lua: stdin script */
+		else
+			lvq_repl(L);
+	}
+	free(chunks);
+	lua_close(L);
+out:
+	if (lvq_trace_default && lvq_trace_default != stdout)
+		fclose(lvq_trace_default);
+	return rc;
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""test_repl.py - drive the vqsim REPL through a pseudo-terminal.
+
+Types into a real readline session and checks what comes back: an
+expression prints its value, Tab completes, history persists across two
+sessions, Ctrl-C interrupts a busy loop and the shell survives, an error
+prints and the prompt returns, multi-line chunks continue.
+
+usage: test_repl.py [path/to/vqsim]   (default: $VQSIM or ./vqsim)
+Prints TAP; exit status 0 only if every check passed.
+"""
+import os
+import pty
+import select
+import shutil
+import sys
+import tempfile
+import time
+
+PROMPT = b"vqsim> "
+TIMEOUT = 10.0
+
+
+class Session:
+    def __init__(self, exe, env):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(exe, [exe], env)
+        self.pid, self.fd, self.buf = pid, fd, b""
+
+    def read_until(self, needle, timeout=TIMEOUT):
+        """Read until needle appears in the output; return everything read."""
+        end = time.time() + timeout
+        while needle not in self.buf:
+            left = end - time.time()
+            if left <= 0:
+                raise TimeoutError("waiting for %r, got %r" % (needle, self.buf[-400:]))
+            r, _, _ = select.select([self.fd], [], [], left)
+            if r:
+                try:
+                    data = os.read(self.fd, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise EOFError("vqsim exited; output %r" % self.buf[-400:])
+                self.buf += data
+        i = self.buf.index(needle) + len(needle)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def send(self, data):
+        os.write(self.fd, data)
+
+    def line(self, text):
+        """Type a line and return the output up to the next prompt."""
+        self.send(text.encode() + b"\r")
+        return self.read_until(PROMPT)
+
+    def drain(self, wait=0.3):
+        """Discard output until it has been quiet for wait seconds."""
+        while True:
+            r, _, _ = select.select([self.fd], [], [], wait)
+            if not r:
+                self.buf = b""
+                return
+            try:
+                if not os.read(self.fd, 4096):
+                    return
+            except OSError:
+                return
+
+    def clear_line(self):
+        """Ctrl-U, Enter on the empty line, and forget the output."""
+        self.send(b"\x15\r")
+        self.drain()
+
+    def close(self):
+        self.send(b"\x04")  # Ctrl-D
+        try:
+            self.read_until(b"\xff", timeout=3)
+        except (EOFError, TimeoutError):
+            pass
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        return os.waitstatus_to_exitcode(status)
+
+
+def main():
+    exe = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("VQSIM", "./vqsim")
+    exe = os.path.abspath(exe)
+    tmp = tempfile.mkdtemp(prefix="vqsim-repl-")
+    env = dict(os.environ, HOME=tmp, XDG_STATE_HOME=os.path.join(tmp, "state"),
+               TERM="dumb", INPUTRC="/dev/null")
+    env.pop("VQSIM_HISTFILE", None)
+    results = []
+
+    def check(name, cond, detail=""):
+        results.append((name, bool(cond), detail))
+
+    try:
+        s = Session(exe, env)
+        s.read_until(PROMPT)
+
+        out = s.line("1 + 2")
+        check("expression prints its value", b"3" in out, out)
+
+        out = s.line("=2 * 21")
+        check("=expr prints its value", b"42" in out, out)
+
+        out = s.line("m = vqsim.machine{}")
+        out = s.line("m.now")
+        check("machine field prints", b"0" in out, out)
+
+        s.send(b"vqsim.mac\t")
+        out = s.read_until(b"machine")
+        s.clear_line()
+        check("Tab completes vqsim.mac -> vqsim.machine", b"vqsim.machine" in out, out)
+
+        s.line("rng = m:add('rng')")
+        s.send(b"rng:rese\t")
+        out = s.read_until(b"t")
+        s.clear_line()
+        check("Tab completes methods after ':'", out.endswith(b"rng:reset"), out)
+
+        out = s.line("error('boom')")
+        check("an error prints and the prompt returns", b"boom" in out and out.endswith(PROMPT), out)
+
+        out = s.line("m:add('nosuchdevice')")
+        check("a bad argument names the function", b"unknown device type" in out, out)
+
+        s.send(b"for i = 1, 3 do\r")
+        s.read_until(b"...> ")
+        out = s.line("io.write(i, ' ') end")
+        check("multi-line chunk with continuation prompt", b"1 2 3" in out, out)
+
+        s.send(b"while true do end\r")
+        time.sleep(0.5)
+        s.send(b"\x03")
+        out = s.read_until(PROMPT)
+        check("Ctrl-C interrupts a busy loop", b"interrupted" in out, out)
+        out = s.line("40 + 2")
+        check("the shell survives Ctrl-C", b"42" in out, out)
+
+        s.send(b"half typed line")
+        time.sleep(0.2)
+        s.send(b"\x03")
+        out = s.read_until(PROMPT)
+        out = s.line("'after'")
+        check("Ctrl-C at the prompt abandons the line", b'"after"' in out, out)
+
+        s.line("history_marker_12345 = 1")
+        code = s.close()
+        check("Ctrl-D exits with status 0", code == 0, str(code))
+
+        hist = os.path.join(tmp, "state", "vqsim", "history")
+        check("history file written", os.path.exists(hist) and
+              b"history_marker_12345" in open(hist, "rb").read(), hist)
+
+        s = Session(exe, env)
+        s.read_until(PROMPT)
+        s.send(b"\x10")  # Ctrl-P: previous history line
+        out = s.read_until(b"history_marker_12345")
+        s.clear_line()
+        check("history persists across sessions", b"history_marker_12345" in out, out)
+        s.close()
+    except Exception as e:  # report the failure as a test, then stop
+        check("session ran to the end", False, repr(e))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print("TAP version 13")
+    for i, (name, ok, detail) in enumerate(results, 1):
+        print("%s %d - %s" % ("ok" if ok else "not ok", i, name))
+        if not ok:
+            print("  ---\n  output: %r\n  ..." % (detail[-300:] if detail else ""))
+    print("1..%d" % len(results))
+    return 0 if results and all(ok for _, ok, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
