@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Error codes. Functions return the negated value (-VQ_E_LOOP, ...). */
 enum vq_err {
@@ -118,6 +119,42 @@ void vq_prng_fill(struct vq_prng *p, void *dst, size_t len);
 #define VQ_LE32(x) __builtin_bswap32(x)
 #define VQ_LE64(x) __builtin_bswap64(x)
 #endif
+
+/* Little-endian fields at any alignment in a byte buffer (config space,
+ * request headers, control messages, file formats). */
+static inline uint16_t vq_get_le16(const void *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return VQ_LE16(v);
+}
+static inline uint32_t vq_get_le32(const void *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return VQ_LE32(v);
+}
+static inline uint64_t vq_get_le64(const void *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return VQ_LE64(v);
+}
+static inline void vq_put_le16(void *p, uint16_t v)
+{
+	v = VQ_LE16(v);
+	memcpy(p, &v, 2);
+}
+static inline void vq_put_le32(void *p, uint32_t v)
+{
+	v = VQ_LE32(v);
+	memcpy(p, &v, 4);
+}
+static inline void vq_put_le64(void *p, uint64_t v)
+{
+	v = VQ_LE64(v);
+	memcpy(p, &v, 8);
+}
 
 /* 16-bit ring index/flags: one atomic access, acquire on load. */
 static inline uint16_t vq_load16_acquire(const void *p)

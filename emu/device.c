@@ -97,6 +97,7 @@ int vq_dev_init(struct vq_dev *d, const struct vq_dev_class *cls, const char *na
 	d->nqueues = nqueues;
 	for (unsigned i = 0; i < nqueues; i++) {
 		d->queues[i].num_max = queue_max;
+		d->queues[i].num_max_init = queue_max;
 		d->queues[i].num = queue_max;
 	}
 	return 0;
@@ -258,8 +259,10 @@ void vq_dev_reset(struct vq_dev *d)
 	d->status = 0;
 	memset(d->driver_features, 0, sizeof(d->driver_features));
 	/* per-queue counters are statistics: kept, like d->stats */
-	for (unsigned i = 0; i < d->nqueues; i++)
+	for (unsigned i = 0; i < d->nqueues; i++) {
+		d->queues[i].num_max = d->queues[i].num_max_init; /* un-hide */
 		queue_clear(&d->queues[i]);
+	}
 	if (d->cls->reset)
 		d->cls->reset(d);
 	d->stats.resets++;
@@ -609,6 +612,12 @@ const char *vq_dev_status_str(uint8_t status, char *buf, size_t len)
 	if ((status & ~STATUS_KNOWN) && pos < len)
 		snprintf(buf + pos, len - pos, "%s0x%02x", pos ? "|" : "", status & ~STATUS_KNOWN);
 	return buf;
+}
+
+void vq_dev_limit_queues(struct vq_dev *d, unsigned n)
+{
+	for (unsigned q = n; q < d->nqueues; q++)
+		d->queues[q].num_max = d->queues[q].num = 0;
 }
 
 /* ---- the machine's services, for classes and backends ---- */

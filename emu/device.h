@@ -69,6 +69,7 @@ struct vq_dev_class {
 /* One queue: transport-visible configuration plus the ring behind it. */
 struct vq_queue {
 	uint16_t num_max;          /* QueueNumMax (0 = queue does not exist) */
+	uint16_t num_max_init;     /* num_max as created; restored by reset */
 	uint16_t num;              /* QueueNum chosen by the driver */
 	bool ready;                /* QueueReady */
 	struct vq_ring_addr addr;  /* QueueDesc/Driver/Device */
@@ -157,6 +158,11 @@ int vq_dev_write_status(struct vq_dev *d, uint8_t status);
  * config_generation are kept. */
 void vq_dev_reset(struct vq_dev *d);
 
+/* For classes whose queue count depends on the negotiated features (blk
+ * without MQ, balloon's optional queues): queues n and above read
+ * QueueNumMax 0, i.e. do not exist, until the next device reset brings
+ * every queue back. Call it from validate_features or later. */
+void vq_dev_limit_queues(struct vq_dev *d, unsigned n);
 /* Queue q, or NULL if q is out of range or does not exist. */
 struct vq_queue *vq_dev_queue(struct vq_dev *d, unsigned q);
 /* Driver sets QueueReady=1 for q: validates size and placement and starts

@@ -92,6 +92,18 @@ void lvq_report(lua_State *L, const char *progname)
 
 static char history_path[4096];
 
+/* mkdir -p for the directory part of path (errors surface later). */
+static void make_parents(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(path, 0700);
+		*p = '/';
+	}
+}
+
 static void history_open(void)
 {
 	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -99,9 +111,8 @@ static void history_open(void)
 	if (getenv("VQSIM_HISTFILE")) {
 		snprintf(history_path, sizeof(history_path), "%s", getenv("VQSIM_HISTFILE"));
 	} else if (state && *state) {
-		snprintf(history_path, sizeof(history_path), "%s/vqsim", state);
-		mkdir(history_path, 0700);
 		snprintf(history_path, sizeof(history_path), "%s/vqsim/history", state);
+		make_parents(history_path);
 	} else if (home && *home) {
 		snprintf(history_path, sizeof(history_path), "%s/.vqsim_history", home);
 	} else {
@@ -316,6 +327,7 @@ static void line_handler(char *line)
 {
 	cb_line = line;
 	cb_done = true;
+	rl_callback_handler_remove(); /* or readline prompts again at once */
 }
 
 static char *read_line(const char *prompt)
@@ -353,7 +365,8 @@ static char *read_line(const char *prompt)
 		if (r > 0)
 			rl_callback_read_char();
 	}
-	rl_callback_handler_remove();
+	if (!cb_done)
+		rl_callback_handler_remove();
 	sigaction(SIGINT, &old, NULL);
 	return cb_line;
 }

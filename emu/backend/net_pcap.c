@@ -35,20 +35,6 @@ struct pcap_be {
 	uint64_t written, read;
 };
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
 static uint32_t get32(const uint8_t *p, bool swapped)
 {
 	uint32_t le = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -95,10 +81,10 @@ static int pcap_send(struct vq_net_backend *be, const void *frame, size_t len,
 	(void)meta;
 	if (p->out_fd < 0)
 		return 0; /* no capture file: the wire leads nowhere */
-	put32(rec, (uint32_t)(now / 1000000000u));
-	put32(rec + 4, (uint32_t)(now % 1000000000u / 1000u));
-	put32(rec + 8, incl);
-	put32(rec + 12, (uint32_t)len);
+	vq_put_le32(rec, (uint32_t)(now / 1000000000u));
+	vq_put_le32(rec + 4, (uint32_t)(now % 1000000000u / 1000u));
+	vq_put_le32(rec + 8, incl);
+	vq_put_le32(rec + 12, (uint32_t)len);
 	iov[0] = (struct iovec){.iov_base = rec, .iov_len = sizeof(rec)};
 	iov[1] = (struct iovec){.iov_base = (void *)frame, .iov_len = incl};
 	rc = write_all(p, iov, incl ? 2 : 1);
@@ -182,13 +168,13 @@ static int pcap_open_out(struct pcap_be *p, const char *path, char *err, size_t 
 		snprintf(err, errlen, "pcap-out '%s': cannot create: %s", path, strerror(errno));
 		return -VQ_E_SYS;
 	}
-	put32(g, PCAP_MAGIC_US);
-	put16(g + 4, 2);  /* version 2.4 */
-	put16(g + 6, 4);
-	put32(g + 8, 0);  /* thiszone: timestamps are UTC (here: virtual time) */
-	put32(g + 12, 0); /* sigfigs */
-	put32(g + 16, PCAP_SNAPLEN);
-	put32(g + 20, PCAP_LINKTYPE_ETHERNET);
+	vq_put_le32(g, PCAP_MAGIC_US);
+	vq_put_le16(g + 4, 2);  /* version 2.4 */
+	vq_put_le16(g + 6, 4);
+	vq_put_le32(g + 8, 0);  /* thiszone: timestamps are UTC (here: virtual time) */
+	vq_put_le32(g + 12, 0); /* sigfigs */
+	vq_put_le32(g + 16, PCAP_SNAPLEN);
+	vq_put_le32(g + 20, PCAP_LINKTYPE_ETHERNET);
 	if (write_all(p, &iov, 1) < 0) {
 		snprintf(err, errlen, "pcap-out '%s': cannot write: %s", path,
 			 strerror(p->be.err));

@@ -83,26 +83,12 @@ static struct balloon *bal_of(const struct vq_dev *d)
 
 /* ---- config space ---- */
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 static void config_store(struct balloon *b)
 {
-	put_le32(b->config + VIRTIO_BALLOON_CFG_NUM_PAGES, b->num_pages);
-	put_le32(b->config + VIRTIO_BALLOON_CFG_ACTUAL, b->actual);
-	put_le32(b->config + VIRTIO_BALLOON_CFG_CMD_ID, b->cmd_id);
-	put_le32(b->config + VIRTIO_BALLOON_CFG_POISON_VAL, b->poison);
+	vq_put_le32(b->config + VIRTIO_BALLOON_CFG_NUM_PAGES, b->num_pages);
+	vq_put_le32(b->config + VIRTIO_BALLOON_CFG_ACTUAL, b->actual);
+	vq_put_le32(b->config + VIRTIO_BALLOON_CFG_CMD_ID, b->cmd_id);
+	vq_put_le32(b->config + VIRTIO_BALLOON_CFG_POISON_VAL, b->poison);
 }
 
 static bool overlaps(uint32_t off, uint32_t len, uint32_t field)
@@ -121,7 +107,7 @@ static void balloon_config_write(struct vq_dev *d, uint32_t off, uint32_t len)
 	    overlaps(off, len, VIRTIO_BALLOON_CFG_CMD_ID))
 		refused = true; /* host-owned fields */
 	if (overlaps(off, len, VIRTIO_BALLOON_CFG_ACTUAL)) {
-		b->actual = get_le32(b->config + VIRTIO_BALLOON_CFG_ACTUAL);
+		b->actual = vq_get_le32(b->config + VIRTIO_BALLOON_CFG_ACTUAL);
 		vq_trace(d->tracer, VQ_EV_DEVICE, d->name, -1, "balloon actual=%u", b->actual);
 	}
 	if (overlaps(off, len, VIRTIO_BALLOON_CFG_POISON_VAL)) {
@@ -129,7 +115,7 @@ static void balloon_config_write(struct vq_dev *d, uint32_t off, uint32_t len)
 		if (d->status & VIRTIO_STATUS_DRIVER_OK)
 			refused = true;
 		else
-			b->poison = get_le32(b->config + VIRTIO_BALLOON_CFG_POISON_VAL);
+			b->poison = vq_get_le32(b->config + VIRTIO_BALLOON_CFG_POISON_VAL);
 	}
 	if (refused) {
 		b->cnt.config_refused++;
@@ -413,7 +399,7 @@ static void do_hints(struct vq_dev *d, struct balloon *b, unsigned q)
 		if (c->read_bytes == 4) {
 			uint8_t raw[4];
 			vq_chain_read(c, 0, raw, 4);
-			b->drv_cmd_id = get_le32(raw);
+			b->drv_cmd_id = vq_get_le32(raw);
 			vq_trace(d->tracer, VQ_EV_DEVICE, d->name, (int)q,
 				 "balloon hint: driver sent command id %u (current %u)",
 				 b->drv_cmd_id, b->cmd_id);
@@ -561,7 +547,7 @@ static void balloon_queue_notify(struct vq_dev *d, unsigned q)
 }
 
 /* Number queues by the negotiated features and hide the ones past the end. */
-static int balloon_validate_features(struct vq_dev *d, const uint64_t *features)
+int vq_balloon_queue_layout(uint64_t features, int qidx[VQ_BALLOON_Q__COUNT])
 {
 	static const struct {
 		int role;
@@ -571,17 +557,21 @@ static int balloon_validate_features(struct vq_dev *d, const uint64_t *features)
 		{VQ_BALLOON_Q_FREE_PAGE, VIRTIO_BALLOON_F_FREE_PAGE_HINT},
 		{VQ_BALLOON_Q_REPORTING, VIRTIO_BALLOON_F_PAGE_REPORTING},
 	};
-	struct balloon *b = d->priv;
 	int n = 2;
 
-	b->qidx[VQ_BALLOON_Q_INFLATE] = 0;
-	b->qidx[VQ_BALLOON_Q_DEFLATE] = 1;
+	qidx[VQ_BALLOON_Q_INFLATE] = 0;
+	qidx[VQ_BALLOON_Q_DEFLATE] = 1;
 	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++)
-		b->qidx[optional[i].role] = (features[0] >> optional[i].bit) & 1 ? n++ : -1;
-	for (unsigned q = (unsigned)n; q < d->nqueues; q++) {
-		d->queues[q].num_max = 0;
-		d->queues[q].num = 0;
-	}
+		qidx[optional[i].role] = (features >> optional[i].bit) & 1 ? n++ : -1;
+	return n;
+}
+
+/* Number queues by the negotiated features and hide the ones past the end. */
+static int balloon_validate_features(struct vq_dev *d, const uint64_t *features)
+{
+	struct balloon *b = d->priv;
+
+	vq_dev_limit_queues(d, (unsigned)vq_balloon_queue_layout(features[0], b->qidx));
 	return 0;
 }
 
@@ -589,10 +579,6 @@ static void balloon_reset(struct vq_dev *d)
 {
 	struct balloon *b = d->priv;
 
-	for (unsigned q = 0; q < d->nqueues; q++) {
-		d->queues[q].num_max = b->qmax;
-		d->queues[q].num = b->qmax;
-	}
 	for (int r = 0; r < VQ_BALLOON_Q__COUNT; r++)
 		b->qidx[r] = -1;
 	/* a new driver starts with an empty balloon (the pages stay punched,

@@ -133,6 +133,10 @@ int vq_balloon_stats(const struct vq_dev *d, struct vq_balloon_stats *out);
 int vq_balloon_request_stats(struct vq_dev *d);
 /* Copy the device's counters into out. 0 or -VQ_E_INVAL. */
 int vq_balloon_counters(const struct vq_dev *d, struct vq_balloon_counters *out);
+/* Spec 5.5.2 queue numbering under feature bits features: fills qidx[role]
+ * with each role's queue index, or -1 for a queue that does not exist, and
+ * returns the number of queues. Used by the device and the driver alike. */
+int vq_balloon_queue_layout(uint64_t features, int qidx[VQ_BALLOON_Q__COUNT]);
 /* Queue index of a role under the negotiated features, or -1 if that queue
  * does not exist (feature not negotiated, or not a balloon). */
 int vq_balloon_queue_index(const struct vq_dev *d, enum vq_balloon_queue role);

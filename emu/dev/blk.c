@@ -164,8 +164,7 @@ static int blk_validate_features(struct vq_dev *d, const uint64_t *features)
 	/* without MQ there is one request queue (spec 5.2.2): the others read
 	 * QueueNumMax 0, i.e. do not exist, until the next reset */
 	if (!vq_dev_has_feature(d, VIRTIO_BLK_F_MQ))
-		for (unsigned q = 1; q < b->nqueues; q++)
-			d->queues[q].num_max = d->queues[q].num = 0;
+		vq_dev_limit_queues(d, 1);
 	blk_config_build(b);
 	return 0;
 }
@@ -174,8 +173,6 @@ static void blk_reset(struct vq_dev *d)
 {
 	struct blk *b = d->priv;
 
-	for (unsigned q = 0; q < b->nqueues; q++)
-		d->queues[q].num_max = d->queues[q].num = b->queue_max;
 	b->writeback = b->opt_writeback;
 	blk_config_build(b);
 }

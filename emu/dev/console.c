@@ -183,40 +183,14 @@ static bool port_live(const struct con_port *p)
 	return dev_live(p->con->dev) && (p->idx == 0 || multiport_on(p->con));
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = VQ_LE16(v);
-	memcpy(p, &v, 2);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = VQ_LE32(v);
-	memcpy(p, &v, 4);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return VQ_LE16(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return VQ_LE32(v);
-}
-
 /* Config bytes from the device's state: driver writes to the read-only
  * fields never stick, and emerg_wr reads back 0. */
 static void config_refresh(struct console *con)
 {
-	put16(con->config + VIRTIO_CONSOLE_CONFIG_COLS, con->cols);
-	put16(con->config + VIRTIO_CONSOLE_CONFIG_ROWS, con->rows);
-	put32(con->config + VIRTIO_CONSOLE_CONFIG_MAX_NR_PORTS, con->nports);
-	put32(con->config + VIRTIO_CONSOLE_CONFIG_EMERG_WR, 0);
+	vq_put_le16(con->config + VIRTIO_CONSOLE_CONFIG_COLS, con->cols);
+	vq_put_le16(con->config + VIRTIO_CONSOLE_CONFIG_ROWS, con->rows);
+	vq_put_le32(con->config + VIRTIO_CONSOLE_CONFIG_MAX_NR_PORTS, con->nports);
+	vq_put_le32(con->config + VIRTIO_CONSOLE_CONFIG_EMERG_WR, 0);
 }
 
 /* ---- control queues ----------------------------------------------------- */
@@ -273,14 +247,14 @@ static size_t ctrl_build(const struct console *con, unsigned port, unsigned bit,
 		break;
 	case OWE_RESIZE:
 		event = VIRTIO_CONSOLE_RESIZE;
-		put16(buf + len, con->cols);
-		put16(buf + len + 2, con->rows);
+		vq_put_le16(buf + len, con->cols);
+		vq_put_le16(buf + len + 2, con->rows);
 		len += sizeof(struct virtio_console_resize);
 		break;
 	}
-	put32(buf, port);
-	put16(buf + 4, event);
-	put16(buf + 6, value);
+	vq_put_le32(buf, port);
+	vq_put_le16(buf + 4, event);
+	vq_put_le16(buf + 6, value);
 	return len;
 }
 
@@ -321,7 +295,7 @@ static void ctrl_out_run(struct console *con)
 		con->st.ctrl_out++;
 		vq_trace(d->tracer, VQ_EV_DEVICE, d->name, VQ_CONSOLE_CTRL_RXQ,
 			 "control out: port %u %s value %u len %zu", port,
-			 event_name(get16(msg + 4)), get16(msg + 6), n);
+			 event_name(vq_get_le16(msg + 4)), vq_get_le16(msg + 6), n);
 		if (vq_dev_push(d, VQ_CONSOLE_CTRL_RXQ, c, (uint32_t)n) < 0)
 			break;
 	}
@@ -432,7 +406,7 @@ static void ctrl_in_run(struct console *con)
 				 "control in: %llu bytes, under a header: ignored",
 				 (unsigned long long)c->read_bytes);
 		} else {
-			ctrl_handle(con, get32(hdr), get16(hdr + 4), get16(hdr + 6));
+			ctrl_handle(con, vq_get_le32(hdr), vq_get_le16(hdr + 4), vq_get_le16(hdr + 6));
 		}
 		if (vq_dev_push(d, VQ_CONSOLE_CTRL_TXQ, c, 0) < 0)
 			break;

@@ -53,14 +53,6 @@ static struct drv_balloon *state_get(struct vq_drv *d)
 
 int vq_drv_balloon_init_poison(struct vq_drv *d, uint64_t features, uint32_t poison_val)
 {
-	static const struct {
-		int role;
-		unsigned bit;
-	} optional[] = {
-		{VQ_BALLOON_Q_STATS, VIRTIO_BALLOON_F_STATS_VQ},
-		{VQ_BALLOON_Q_FREE_PAGE, VIRTIO_BALLOON_F_FREE_PAGE_HINT},
-		{VQ_BALLOON_Q_REPORTING, VIRTIO_BALLOON_F_PAGE_REPORTING},
-	};
 	uint64_t want[VQ_FEATURE_WORDS] = {features, 0};
 	struct drv_balloon *s;
 	int rc, n = 2;
@@ -75,11 +67,7 @@ int vq_drv_balloon_init_poison(struct vq_drv *d, uint64_t features, uint32_t poi
 	if ((rc = vq_drv_negotiate(d, want)) < 0)
 		return rc;
 	/* spec 5.5.2: an absent queue takes no index */
-	s->qidx[VQ_BALLOON_Q_INFLATE] = 0;
-	s->qidx[VQ_BALLOON_Q_DEFLATE] = 1;
-	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++)
-		if (vq_drv_has_feature(d, optional[i].bit))
-			s->qidx[optional[i].role] = n++;
+	n = vq_balloon_queue_layout(d->features[0], s->qidx);
 	for (int q = 0; q < n; q++)
 		if ((rc = vq_drv_setup_queue(d, (unsigned)q, 0)) < 0)
 			return rc;

@@ -50,20 +50,6 @@ static struct drv_console *state(const struct vq_drv *d)
 	return d->dev_state_free == drv_console_free ? d->dev_state : NULL;
 }
 
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return VQ_LE16(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return VQ_LE32(v);
-}
-
 /* ---- posting buffers ---------------------------------------------------- */
 
 static int post_rx(struct vq_drv *d, struct drv_con_port *p, unsigned port, unsigned slot)
@@ -130,9 +116,9 @@ static void ctrl_handle(struct vq_drv *d, struct drv_console *s, const uint8_t *
 
 	if (len < VIRTIO_CONSOLE_CONTROL_SIZE)
 		return; /* nothing to act on */
-	m.id = get32(buf);
-	m.event = get16(buf + 4);
-	m.value = get16(buf + 6);
+	m.id = vq_get_le32(buf);
+	m.event = vq_get_le16(buf + 4);
+	m.value = vq_get_le16(buf + 6);
 	m.len = len;
 	if (m.event == VIRTIO_CONSOLE_PORT_NAME) {
 		uint32_t n = len - VIRTIO_CONSOLE_CONTROL_SIZE;
@@ -143,8 +129,8 @@ static void ctrl_handle(struct vq_drv *d, struct drv_console *s, const uint8_t *
 		m.name[n] = '\0';
 	}
 	if (m.event == VIRTIO_CONSOLE_RESIZE && len >= VIRTIO_CONSOLE_CONTROL_SIZE + 4) {
-		m.cols = get16(buf + 8);  /* spec 1.2 order: cols, rows */
-		m.rows = get16(buf + 10);
+		m.cols = vq_get_le16(buf + 8);  /* spec 1.2 order: cols, rows */
+		m.rows = vq_get_le16(buf + 10);
 	}
 	if (s->nlog < VQ_DRV_CONSOLE_LOG)
 		s->log[s->nlog++] = m;
