@@ -2,7 +2,8 @@
 # setup.sh - everything a fresh Debian 12 machine needs to build vqsim:
 # installs the missing Debian packages, bootstraps autotools, configures an
 # out-of-tree build in build/ and builds. Then, by the first argument:
-#   ./setup.sh demo   run the bundled demo (a virtio-rng device end to end)
+#   ./setup.sh demo   run the bundled demo: the shell's guided tour
+#                     (scripts/examples/tour.lua), then the C example
 #   ./setup.sh test   run every test (make check)
 #   ./setup.sh build  build only (default)
 # Extra arguments after the first go to configure (e.g. --enable-sanitizers).
@@ -44,7 +45,11 @@ make -j"$(nproc)"
 
 case "$action" in
 build) ;;
-demo) ./examples/rng_demo ;;
+demo)
+	./vqsim ../scripts/examples/tour.lua
+	echo
+	echo "== The same from C, through libvqsim (examples/rng_demo.c)"
+	./examples/rng_demo ;;
 test)
 	if ! make -j"$(nproc)" check; then
 		# show why: the logs of the tests that did not pass

@@ -53,6 +53,10 @@ extern void *vq_mem_translate(struct vq_mem *m, uint64_t gpa, uint64_t len, unsi
 			      int *err);
 extern uint64_t vq_mem_generation(const struct vq_mem *m);
 extern bool vq_mem_dirty_logging(const struct vq_mem *m);
+extern void vq_mem_span_load(const struct vq_mem *m, struct vq_mem_span *s);
+extern bool vq_mem_span_hit(const struct vq_mem_span *s, uint64_t gpa, uint64_t len,
+			    void **host);
+extern void vq_mem_count_hits(struct vq_mem *m, uint64_t n);
 
 /* Mirror m->last into the inline hit path, or empty it when the slow path
  * must see every translation. Called whenever last or slow changes. */

@@ -103,6 +103,45 @@ inline void *vq_mem_translate(struct vq_mem *m, uint64_t gpa, uint64_t len, unsi
 	return vq_mem_translate_slow(m, gpa, len, access, err);
 }
 
+/* Batches: a caller translating many ranges in one call, during which
+ * nothing else can add a region or a fault range (a vq_ring_pop_batch()),
+ * may copy the inline hit region once, test each range against the copy in
+ * registers, and count the hits in one add at the end. A miss on the copy
+ * goes through vq_mem_translate() as usual (which may change the region
+ * that serves hits: reload the copy after it). The copy is never kept
+ * across calls: fault ranges added between calls must be seen. */
+struct vq_mem_span {
+	uint64_t gpa, size;    /* size 0 while the slow path must see everything */
+	uint8_t *host;
+};
+
+inline void vq_mem_span_load(const struct vq_mem *m, struct vq_mem_span *s)
+{
+	const struct vq_mem_hot *h = (const struct vq_mem_hot *)m;
+
+	s->gpa = h->gpa;
+	s->size = h->size;
+	s->host = h->host;
+}
+
+/* As vq_mem_translate_hit() against the copy, but not counted: the caller
+ * adds its hits with vq_mem_count_hits() before returning. */
+inline bool vq_mem_span_hit(const struct vq_mem_span *s, uint64_t gpa, uint64_t len, void **host)
+{
+	uint64_t off = gpa - s->gpa;
+
+	if (__builtin_expect(off < s->size && len <= s->size - off, 1)) {
+		*host = s->host + off;
+		return true;
+	}
+	return false;
+}
+
+inline void vq_mem_count_hits(struct vq_mem *m, uint64_t n)
+{
+	((struct vq_mem_hot *)m)->translations += n;
+}
+
 /* Copy len bytes out of / into guest memory. 0 or a -VQ_E_MEM_* code. */
 int vq_mem_read(struct vq_mem *m, uint64_t gpa, void *dst, uint64_t len);
 int vq_mem_write(struct vq_mem *m, uint64_t gpa, const void *src, uint64_t len);

@@ -277,6 +277,78 @@ __attribute__((cold, noinline)) static int pop_remap(struct vq_ring *r, struct v
 	return pop_walk(r, c, head, d);
 }
 
+/* A one-segment chain filled with fewer stores: head and ndesc in one
+ * 32-bit word, nseg and nread in one 64-bit word, and len stored to the
+ * byte count of the buffer's direction (0 to the other) by index rather
+ * than by a choice. The layout this relies on is checked below (the bytes
+ * after nread are padding); a big-endian host gets the field stores. wr is
+ * 0 or 1 throughout. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+_Static_assert(offsetof(struct vq_chain, head) == 0 && offsetof(struct vq_chain, ndesc) == 2 &&
+		       offsetof(struct vq_chain, nseg) == 4 &&
+		       offsetof(struct vq_chain, nread) == 8 &&
+		       offsetof(struct vq_chain, read_bytes) == 16 &&
+		       offsetof(struct vq_chain, write_bytes) == 24,
+	       "chain_store_*'s word stores");
+#define CHAIN_WORD_STORES 1
+#else
+#define CHAIN_WORD_STORES 0
+#endif
+
+/* head, ndesc = 1 */
+static inline void chain_store_head(struct vq_chain *c, unsigned head)
+{
+	if (CHAIN_WORD_STORES) {
+		uint32_t w0 = head | 1u << 16;
+		memcpy(c, &w0, sizeof(w0));
+	} else {
+		c->head = (uint16_t)head;
+		c->ndesc = 1;
+	}
+}
+
+/* nseg = 1, nread, read_bytes, write_bytes of a one-segment chain of len
+ * bytes, writable when wr (0 or 1) */
+static inline void chain_store_counts(struct vq_chain *c, uint32_t len, uint64_t wr)
+{
+	uint64_t rd = wr ^ 1u;
+
+	if (CHAIN_WORD_STORES) {
+		uint64_t w = 1u | rd << 32;
+
+		memcpy((uint8_t *)c + 4, &w, sizeof(w));
+		/* len goes to the byte count of the buffer's direction */
+		w = 0;
+		memcpy((uint8_t *)c + 16 + 8 * rd, &w, sizeof(w));
+		w = len;
+		memcpy((uint8_t *)c + 16 + 8 * wr, &w, sizeof(w));
+	} else {
+		c->nseg = 1;
+		c->nread = (uint32_t)rd;
+		c->read_bytes = rd ? len : 0;
+		c->write_bytes = wr ? len : 0;
+	}
+}
+
+static inline void seg_store(struct vq_seg *s, void *host, uint64_t gpa, uint32_t len,
+			     uint64_t wr)
+{
+	uint8_t b = (uint8_t)wr;   /* a bool's representation: 0 or 1 */
+
+	s->gpa = gpa;
+	s->host = host;
+	s->len = len;
+	memcpy(&s->writable, &b, 1);
+}
+
+static inline void chain_fill_one(struct vq_chain *c, unsigned head, void *host, uint64_t gpa,
+				  uint32_t len, uint64_t wr)
+{
+	chain_store_head(c, head);
+	seg_store(c->seg, host, gpa, len, wr);
+	chain_store_counts(c, len, wr);
+}
+
 /* The commonest chain, one plain non-empty descriptor whose buffer lies in
  * the region of the previous translation, passes every length, order and
  * byte-count rule by construction and fills c with straight stores: true.
@@ -286,26 +358,13 @@ __attribute__((cold, noinline)) static int pop_remap(struct vq_ring *r, struct v
 static inline bool pop_one_desc(struct vq_mem *mem, struct vq_chain *c, uint16_t head,
 				const struct desc_split *d)
 {
-	struct vq_seg *s;
 	uint32_t len = d->len;
 	void *host;
-	bool wr;
 
 	if (VQ_UNLIKELY((d->flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) || len == 0 ||
 			c->cap == 0 || !vq_mem_translate_hit(mem, d->addr, len, &host)))
 		return false;
-	wr = d->flags & VIRTQ_DESC_F_WRITE;
-	s = c->seg;
-	s->host = host;
-	s->gpa = d->addr;
-	s->len = len;
-	s->writable = wr;
-	c->head = head;
-	c->ndesc = 1;
-	c->nseg = 1;
-	c->nread = !wr;
-	c->read_bytes = wr ? 0 : len;
-	c->write_bytes = (uint64_t)len - c->read_bytes;
+	chain_fill_one(c, head, host, d->addr, len, !!(d->flags & VIRTQ_DESC_F_WRITE));
 	return true;
 }
 
@@ -332,32 +391,77 @@ int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c)
  * them, into c[0..n). Returns how many; when fewer than n, the next head
  * (*head) was read and is in range, and its descriptor (*d, copied once)
  * needs the general case. -1 for a head out of range (nothing is failed
- * yet: the caller does). Only locals live in the loop: it calls nothing. */
-static inline int pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n, uint16_t *head,
-			  struct desc_split *d)
+ * yet: the caller does). Only locals live in the loop: it calls nothing.
+ * The translations run against a copy of the memory's hit region taken
+ * here (nothing can change guest memory during the call) and are counted
+ * once at the end. Out of line, so that its loop has the registers. */
+__attribute__((noinline)) static int pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n,
+					     uint16_t *head, struct desc_split *d)
 {
-	struct vq_mem *mem = r->mem;
+	struct vq_mem_span span;
 	const struct virtq_desc *desc = r->desc;
-	const uint8_t *ring = r->avail + 4;
-	/* 32-bit indices (the & mask wraps them): no 16-bit widening in the
-	 * loop; num is a power of two, so h >= num is h > mask */
-	unsigned last = r->last_avail, mask = r->num - 1u, h, k;
+	const uint8_t *ring = r->avail + 4, *ap, *aend;
+	/* num is a power of two, so h >= num is h > mask */
+	unsigned last = r->last_avail, mask = r->num - 1u, i = last, h, cnt, got;
+	struct vq_chain *ck = c;
+	int rc = 0;
 
-	for (k = 0; k < n; k++) {
-		h = vq_load16_relaxed(ring + 2 * ((last + k) & mask));
-		if (VQ_UNLIKELY(h > mask)) {
-			r->last_avail = (uint16_t)(last + k);
-			return -1;
-		}
-		desc_fetch_ring(&desc[h], d);
-		if (VQ_UNLIKELY(!pop_one_desc(mem, &c[k], (uint16_t)h, d))) {
-			*head = (uint16_t)h;
-			break;
+	vq_mem_span_load(r->mem, &span);
+	/* the run in at most two stretches of the avail ring, split where it
+	 * wraps: no index arithmetic in the loop */
+	for (; n; n -= cnt, i += cnt) {
+		cnt = mask + 1 - (i & mask);
+		if (cnt > n)
+			cnt = n;
+		ap = ring + 2 * (i & mask);
+		for (aend = ap + 2 * cnt; ap != aend; ap += 2, ck++) {
+			const uint64_t *dp;
+			uint64_t addr, w1, off, wr;
+			uint32_t len;
+
+			h = vq_load16_relaxed(ap);
+			if (VQ_UNLIKELY(h > mask)) {
+				rc = -1;
+				goto out;
+			}
+			/* the fill goes in the order that frees registers
+			 * soonest; a chain that then turns out to need the
+			 * general case is rewritten by it (head and ndesc
+			 * stored first, so h is not kept) */
+			dp = (const uint64_t *)&desc[h];
+			chain_store_head(ck, h);
+			addr = VQ_LE64(__atomic_load_n(dp, __ATOMIC_RELAXED));
+			w1 = VQ_LE64(__atomic_load_n(dp + 1, __ATOMIC_RELAXED));
+			len = (uint32_t)w1;
+			off = addr - span.gpa;
+			/* one plain descriptor, storage ready, its buffer
+			 * non-empty (len - 1 wraps to 2^64 - 1 for 0, never
+			 * below) and in the hit region: vq_mem_span_hit() with
+			 * the zero test */
+			if (VQ_UNLIKELY((w1 & (uint64_t)(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)
+						      << 32) ||
+					ck->cap == 0 || off >= span.size ||
+					(uint64_t)len - 1 >= span.size - off)) {
+				d->addr = addr;
+				d->len = len;
+				d->flags = (uint16_t)(w1 >> 32);
+				d->next = (uint16_t)(w1 >> 48);
+				*head = ck->head;
+				goto out;
+			}
+			wr = (w1 >> (32 + 1)) & 1u; /* VIRTQ_DESC_F_WRITE */
+			seg_store(ck->seg, span.host + off, addr, len, wr);
+			chain_store_counts(ck, len, wr);
 		}
 	}
-	r->last_avail = (uint16_t)(last + k);
-	return (int)k;
+out:
+	got = (unsigned)(ck - c);
+	vq_mem_count_hits(r->mem, got);
+	r->last_avail = (uint16_t)(last + got);
+	return rc < 0 ? rc : (int)got;
 }
+
+_Static_assert(VIRTQ_DESC_F_WRITE == 2, "pop_run's shift");
 
 /* The same, max times over. avail idx is read (acquire) only when the
  * chains of the last read are used up, as in single pops, and then bounds
@@ -464,20 +568,26 @@ int vq_ring_push_batch_split(struct vq_ring *r, const struct vq_chain *c, const 
 		return -VQ_E_INVAL;
 	ring = r->used + 4;
 	rc = 0;
-	for (unsigned i = 0; i < n; i++) {
-		unsigned head = c[i].head;
-		uint32_t w = written[i];
-		uint8_t *e;
+	/* in at most two stretches of the used ring, split where it wraps */
+	for (unsigned left = n, idx = used_idx, cnt; left; left -= cnt, idx += cnt) {
+		uint8_t *e = ring + 8 * (idx & mask), *eend;
 
-		if (VQ_UNLIKELY(head > mask))
-			return -VQ_E_INVAL;
-		if (VQ_UNLIKELY(w > c[i].write_bytes)) {
-			w = (uint32_t)c[i].write_bytes;
-			rc = -VQ_E_RING_USED_LEN;
+		cnt = mask + 1 - (idx & mask);
+		if (cnt > left)
+			cnt = left;
+		for (eend = e + 8 * cnt; e != eend; e += 8, c++, written++) {
+			unsigned head = c->head;
+			uint32_t w = *written;
+
+			if (VQ_UNLIKELY(head > mask))
+				return -VQ_E_INVAL;
+			if (VQ_UNLIKELY(w > c->write_bytes)) {
+				w = (uint32_t)c->write_bytes;
+				rc = -VQ_E_RING_USED_LEN;
+			}
+			vq_store32_relaxed(e, head);
+			vq_store32_relaxed(e + 4, w);
 		}
-		e = ring + 8 * ((used_idx + i) & mask);
-		vq_store32_relaxed(e, head);
-		vq_store32_relaxed(e + 4, w);
 	}
 	r->used_idx = (uint16_t)(used_idx + n);
 	return rc;
@@ -665,34 +775,50 @@ int vq_ring_drv_add_split(struct vq_ring_drv *d, const struct vq_buf *bufs, unsi
  * many as there are free descriptors, state in locals (guest stores may
  * alias d's fields as far as the compiler knows). Stops at the first other
  * request; returns how many were added. */
-static inline unsigned drv_add_singles(struct vq_ring_drv *d, const struct vq_ring_req *reqs,
-				       unsigned n)
+__attribute__((noinline)) static unsigned drv_add_singles(struct vq_ring_drv *d,
+							  const struct vq_ring_req *reqs, unsigned n)
 {
 	struct virtq_desc *desc = d->desc;
-	uint8_t *avail = d->avail;
+	uint8_t *ring = d->avail + 4, *ap, *aend;
 	uint64_t *token = d->token, *indirect = d->indirect;
 	uint16_t *chain_len = d->chain_len;
 	const uint16_t *next = d->next;
-	unsigned head = d->free_head, avail_idx = d->avail_idx, mask = d->num - 1u, k;
+	const struct vq_ring_req *q = reqs;
+	unsigned head = d->free_head, avail_idx = d->avail_idx, mask = d->num - 1u, cnt, k;
 
 	if (n > d->num_free)
 		n = d->num_free;
-	for (k = 0; k < n; k++) {
-		const struct vq_ring_req *q = &reqs[k];
-		const struct vq_buf *b = q->bufs;
+	/* in at most two stretches of the avail ring, split where it wraps */
+	for (; n; n -= cnt, avail_idx += cnt) {
+		cnt = mask + 1 - (avail_idx & mask);
+		if (cnt > n)
+			cnt = n;
+		ap = ring + 2 * (avail_idx & mask);
+		for (aend = ap + 2 * cnt; ap != aend; ap += 2, q++) {
+			const struct vq_buf *b = q->bufs;
+			uint64_t *dp;
 
-		if (VQ_UNLIKELY(q->n != 1 || !b))
-			break;
-		token[head] = q->token;
-		chain_len[head] = 1;
-		indirect[head] = 0;
-		vq_store16_relaxed(avail + 4 + 2 * ((avail_idx + k) & mask), (uint16_t)head);
-		desc_store_ring(&desc[head], b->gpa, b->len, b->writable ? VIRTQ_DESC_F_WRITE : 0, 0);
-		head = next[head];
+			if (VQ_UNLIKELY(q->n != 1 || !b))
+				goto out;
+			token[head] = q->token;
+			chain_len[head] = 1;
+			indirect[head] = 0;
+			vq_store16_relaxed(ap, (uint16_t)head);
+			dp = (uint64_t *)&desc[head];
+			head = next[head];
+			__atomic_store_n(dp, VQ_LE64(b->gpa), __ATOMIC_RELAXED);
+			__atomic_store_n(dp + 1,
+					 VQ_LE64((uint64_t)b->len |
+						 (uint64_t)(b->writable ? VIRTQ_DESC_F_WRITE : 0)
+							 << 32),
+					 __ATOMIC_RELAXED);
+		}
 	}
+out:
+	k = (unsigned)(q - reqs);
 	d->free_head = (uint16_t)head;
 	d->num_free = (uint16_t)(d->num_free - k);
-	d->avail_idx = (uint16_t)(avail_idx + k);
+	d->avail_idx = (uint16_t)(d->avail_idx + k);
 	return k;
 }
 
@@ -807,53 +933,99 @@ int vq_ring_drv_get_used_split(struct vq_ring_drv *d, uint64_t *token, uint32_t 
 	return 1;
 }
 
-/* vq_ring_drv_get_used_split() in a loop, driver state in locals; used idx
- * is read (acquire) only when the elements of the last read are reaped. */
-int vq_ring_drv_get_used_batch_split(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens,
-				     unsigned max)
+/* Reap the elements [last, last + n) (all below the validated used idx)
+ * into tokens/lens from k on. Returns how many were reaped: fewer than n
+ * when an element names a head that is not in flight (the caller reports
+ * it). Out of line and on locals, so that the loop has the registers;
+ * always inlined into one copy with both arrays and one for the rest. */
+static inline __attribute__((always_inline)) unsigned
+reap_run(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens, unsigned last, unsigned n,
+	 bool both)
 {
-	const uint8_t *ring = d->used + 4;
+	const uint8_t *ring = d->used + 4, *e, *eend;
 	const uint64_t *token = d->token;
 	uint16_t *next = d->next, *chain_len = d->chain_len;
-	/* 32-bit locals as in pop_run(); id >= num is id > mask */
-	unsigned last = d->last_used, mask = d->num - 1u, free_head = d->free_head;
-	unsigned num_free = d->num_free, k = 0, end, avail;
-	int rc = 0;
+	/* id >= num is id > mask */
+	unsigned mask = d->num - 1u, free_head = d->free_head, num_free = d->num_free, k = 0, cnt;
 
-	while (k < max) {
-		avail = (uint16_t)(d->used_shadow - last);
-		if (avail == 0) {
-			d->last_used = (uint16_t)last;
-			if ((rc = used_refresh(d)) <= 0)
-				break;
-			avail = (unsigned)rc;
-		}
-		end = max - k < avail ? max : k + avail;
-		for (; k < end; k++, last++) {
-			const uint8_t *e = ring + 8 * (last & mask);
+	/* in at most two stretches of the used ring, split where it wraps */
+	for (; n; n -= cnt, last += cnt) {
+		cnt = mask + 1 - (last & mask);
+		if (cnt > n)
+			cnt = n;
+		e = ring + 8 * (last & mask);
+		for (eend = e + 8 * cnt; e != eend; e += 8, k++) {
 			uint32_t id = vq_load32_relaxed(e), ulen = vq_load32_relaxed(e + 4);
-			unsigned i, n;
+			unsigned i, len;
 
-			if (VQ_UNLIKELY(id > mask || (n = chain_len[id]) == 0)) {
-				rc = -VQ_E_RING_USED_ID;
+			if (VQ_UNLIKELY(id > mask || (len = chain_len[id]) == 0))
 				goto out;
-			}
-			num_free += n;
-			for (i = id; --n;)
+			num_free += len;
+			chain_len[id] = 0;
+			/* give the chain back: its last descriptor links to
+			 * the old free head */
+			for (i = id; VQ_UNLIKELY(--len);)
 				i = next[i];
 			next[i] = (uint16_t)free_head;
 			free_head = id;
-			chain_len[id] = 0;
-			if (tokens)
+			if (both) {
 				tokens[k] = token[id];
-			if (lens)
 				lens[k] = ulen;
+			} else {
+				if (tokens)
+					tokens[k] = token[id];
+				if (lens)
+					lens[k] = ulen;
+			}
 		}
 	}
 out:
-	d->last_used = (uint16_t)last;
 	d->free_head = (uint16_t)free_head;
 	d->num_free = (uint16_t)num_free;
+	d->last_used = (uint16_t)(d->last_used + k);
+	return k;
+}
+
+__attribute__((noinline)) static unsigned reap_run_both(struct vq_ring_drv *d, uint64_t *tokens,
+							  uint32_t *lens, unsigned last, unsigned n)
+{
+	return reap_run(d, tokens, lens, last, n, true);
+}
+
+__attribute__((noinline)) static unsigned reap_run_any(struct vq_ring_drv *d, uint64_t *tokens,
+							 uint32_t *lens, unsigned last, unsigned n)
+{
+	return reap_run(d, tokens, lens, last, n, false);
+}
+
+/* vq_ring_drv_get_used_split() in a loop; used idx is read (acquire) only
+ * when the elements of the last read are reaped. */
+int vq_ring_drv_get_used_batch_split(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens,
+				     unsigned max)
+{
+	unsigned k = 0, n, got;
+	int rc = 0;
+
+	while (k < max) {
+		n = (uint16_t)(d->used_shadow - d->last_used);
+		if (n == 0) {
+			if ((rc = used_refresh(d)) <= 0)
+				break;
+			n = (unsigned)rc;
+		}
+		if (n > max - k)
+			n = max - k;
+		if (tokens && lens)
+			got = reap_run_both(d, tokens + k, lens + k, d->last_used, n);
+		else
+			got = reap_run_any(d, tokens ? tokens + k : NULL, lens ? lens + k : NULL,
+					   d->last_used, n);
+		k += got;
+		if (VQ_UNLIKELY(got < n)) {
+			rc = -VQ_E_RING_USED_ID;
+			break;
+		}
+	}
 	return k ? (int)k : rc;
 }
 

@@ -93,6 +93,7 @@ static void trace_stop(struct lvq_machine *lm)
 	if (lm->trace_f && lm->trace_f != stdout)
 		fclose(lm->trace_f);
 	lm->trace_f = NULL;
+	lm->trace_is_file = false;
 	free(lm->cap_buf);
 	lm->cap_buf = NULL;
 	lm->cap_len = lm->cap_taken = 0;
@@ -441,6 +442,7 @@ static int m_trace(lua_State *L)
 		trace_stop(lm);
 		setvbuf(f, NULL, _IOLBF, 0);
 	}
+	lm->trace_is_file = lua_type(L, 2) == LUA_TSTRING;
 	lm->trace_f = f;
 	vq_machine_trace_file(lm->m, f, mask);
 	return 0;
@@ -452,9 +454,11 @@ static int m_trace_log(lua_State *L)
 	size_t from;
 
 	lua_newtable(L);
-	if (!lm->trace_f || lm->trace_f == stdout || !lm->cap_buf)
+	if (!lm->trace_f || lm->trace_is_file || lm->trace_f == stdout)
 		return 1;
-	fflush(lm->trace_f);
+	fflush(lm->trace_f); /* updates cap_buf and cap_len */
+	if (!lm->cap_buf)
+		return 1;
 	from = lm->cap_taken;
 	for (lua_Integer n = 1; from < lm->cap_len;) {
 		const char *nl = memchr(lm->cap_buf + from, '\n', lm->cap_len - from);

@@ -181,6 +181,7 @@ static int l_dump(lua_State *L)
 	l_hexdump(L);
 	s = lua_tolstring(L, -1, &n);
 	fwrite(s, 1, n, stdout);
+	fputc('\n', stdout);
 	return 0;
 }
 

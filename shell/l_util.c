@@ -321,7 +321,8 @@ void lvq_pushhexdump(lua_State *L, const uint8_t *p, size_t len, uint64_t addr)
 		for (size_t i = 0; i < 16 && off + i < len; i++)
 			line[pos++] = isprint(p[off + i]) ? (char)p[off + i] : '.';
 		line[pos++] = '|';
-		line[pos++] = '\n';
+		if (off + 16 < len)
+			line[pos++] = '\n';
 		luaL_addlstring(&b, line, (size_t)pos);
 	}
 	luaL_pushresult(&b);

@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		progname, progname);
 }
 
+#if defined(VQSIM_PKGDATADIR) || defined(VQSIM_SRCDIR)
 static bool is_file(const char *dir, const char *name)
 {
 	char path[4096];
@@ -47,6 +48,7 @@ static bool is_file(const char *dir, const char *name)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
+#endif
 
 const char *lvq_libdir(void)
 {
@@ -141,6 +143,18 @@ static int run_script(lua_State *L, const char *file, int nargs_start, char **ar
 		return 1;
 	}
 	return 0;
+}
+
+/* Tests that failed in test blocks of a plain script (0 if none ran). */
+static lua_Integer tests_failed(lua_State *L)
+{
+	lua_Integer n = 0;
+
+	if (luaL_dostring(L, "local t = package.loaded.test return t and t._state.failed or 0") ==
+	    LUA_OK)
+		n = lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return n;
 }
 
 static bool parse_u64(const char *s, uint64_t *v)
@@ -249,6 +263,10 @@ int main(int argc, char **argv)
 		rc = run_chunk(L, luaL_loadbuffer(L, chunks[i], strlen(chunks[i]), "=(command line)"));
 	if (rc == 0 && optind < argc)
 		rc = run_script(L, argv[optind], optind + 1, argv, argc);
+	if (rc == 0 && tests_failed(L)) {
+		fprintf(stderr, "%s: %lld test(s) failed\n", progname, (long long)tests_failed(L));
+		rc = 1;
+	}
 	if ((optind >= argc && nchunks == 0) || interactive) {
 		if (optind >= argc && nchunks == 0 && !isatty(STDIN_FILENO) && !interactive)
 			rc = run_script(L, "-", argc, argv, argc); /* like lua: stdin script */

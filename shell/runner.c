@@ -166,7 +166,7 @@ int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage)
 		if (luaL_loadstring(cov, "local t = ... local s = {} for k in pairs(t) do s[#s+1] = k end "
 				   "local function key(x) local r = {} for n in x:gmatch('%d+') do "
 				   "r[#r+1] = string.format('%05d', tonumber(n)) end "
-				   "return table.concat(r, '.') .. x end "
+				   "return table.concat(r, '.') end "
 				   "table.sort(s, function(a, b) return key(a) < key(b) end) "
 				   "io.write(string.format('# coverage: %d spec section(s)\\n', #s)) "
 				   "for _, k in ipairs(s) do io.write(string.format("

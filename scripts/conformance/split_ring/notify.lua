@@ -1,0 +1,41 @@
+-- Used buffer notification suppression (spec 2.7.7) and available buffer
+-- notification suppression (2.7.10).
+local F = require "fixtures"
+
+local function one_request(m, q)
+  local before = select(2, m:irq(16))
+  local head = q:add{{F.BUF, 16, "w"}}
+  q:kick()
+  m:run()
+  q:reap()
+  return select(2, m:irq(16)) - before
+end
+
+test("used buffer interrupt without suppression", {spec = "2.7.7"}, function()
+  local m, rng, d, q = F.rng()
+  d:ack()
+  eq(one_request(m, q), 1, "one interrupt")
+  eq(d:ack() & 1, 1, "used buffer bit in InterruptStatus")
+end)
+
+test("VIRTQ_AVAIL_F_NO_INTERRUPT suppresses the interrupt", {spec = "2.7.7"}, function()
+  local m, rng, d, q = F.rng()
+  q:avail_flags(vqsim.flags.NO_INTERRUPT)
+  d:ack()
+  eq(one_request(m, q), 0, "no interrupt")
+  ok(rng:stats().suppressed > 0)
+end)
+
+test("used_event suppresses until the index is passed", {spec = "2.7.7.2"}, function()
+  local m, rng, d, q = F.rng{features = {"EVENT_IDX"}}
+  eq(one_request(m, q), 1, "first decision interrupts")
+  d:ack()
+  q:used_event((q:used_idx() + 5) & 0xffff)
+  eq(one_request(m, q), 0, "used_event ahead: no interrupt")
+end)
+
+test("device asks for notifications with avail_event", {spec = "2.7.10"}, function()
+  local m, rng, d, q = F.rng{features = {"EVENT_IDX"}}
+  one_request(m, q)
+  eq(q:avail_event(), q:avail_idx(), "avail_event follows the avail idx")
+end)
