@@ -14,12 +14,17 @@
  *
  * Figures are a ratio to the baseline, never a pass/fail timing. Build -O2.
  *
- * How it is linked matters as much as the ring code: against the shared
+ * How it is linked matters for the per-chain calls: against the shared
  * libvqsim every call pays a PLT jump and nothing inlines across the library
- * boundary (about 250 instructions a 1-descriptor chain, ~22% of the
- * baseline); a program linked statically with LTO, as a user after speed
- * would link it, gets the ring's entry points inlined into its loop (about
- * 185 instructions, ~30-35%). Count instructions with
+ * boundary (about 248 instructions a 1-descriptor chain, ~22% of the
+ * baseline's 63); a program linked statically with LTO gets the ring's entry
+ * points inlined into its loop (about 207). The batch calls make it matter
+ * little: one call per batch and side, each a loop on locals over the ring
+ * split where it wraps, translating against the memory's hit region copied
+ * once per call and counting the translations once (vq_mem_span_*): about
+ * 126 instructions a chain either way at batch 256 (was 157), i.e. 50% of
+ * the baseline in instructions and ~40-42% in time (pop ~47, driver add
+ * ~26, driver reap ~26, push ~16, this loop ~6). Count instructions with
  *   valgrind --tool=callgrind --toggle-collect=run_ring bench_ring 1 256 1000
  * and divide by 256000 (--toggle-collect=run_ring_batch for the batch calls);
  * wall-clock ratios on a shared, noisy host move by several points from run

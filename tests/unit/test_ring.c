@@ -1642,6 +1642,83 @@ START_TEST(test_batch_pop_max)
 }
 END_TEST
 
+/* The batch's one-descriptor path: every field of the chains (a readable
+ * and a writable buffer, into chains that held longer ones), translations
+ * counted exactly as single pops count them, and a fault range added over a
+ * buffer between two calls seen by the next one. */
+START_TEST(test_batch_pop_fast_fields_stats_fault)
+{
+	struct vq_buf rb = {BUF + 0x100, 16, false}, wb = {BUF + 0x200, 48, true};
+	struct vq_buf three[3] = {{BUF, 8, false}, {BUF + 8, 8, false}, {BUF + 16, 8, true}};
+	struct vq_chain cs[4];
+	struct vq_mem_stats st0, st1;
+
+	for (unsigned i = 0; i < 4; i++)
+		vq_chain_init(&cs[i]);
+	/* give the chains storage of three segments first */
+	for (unsigned i = 0; i < 2; i++)
+		ck_assert_int_ge(vq_ring_drv_add(&drv, three, 3, i), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 4), 2);
+	ck_assert_uint_eq(cs[0].nseg, 3);
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, (const uint32_t[]){0, 0}, 2), 0);
+	vq_ring_publish(&r);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, NULL, NULL, 4), 2);
+
+	ck_assert_int_ge(vq_ring_drv_add(&drv, &rb, 1, 10), 0);
+	ck_assert_int_ge(vq_ring_drv_add(&drv, &wb, 1, 11), 0);
+	vq_ring_drv_publish(&drv);
+	vq_mem_get_stats(m, &st0);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 4), 2);
+	vq_mem_get_stats(m, &st1);
+	ck_assert_uint_eq(st1.translations, st0.translations + 2);
+	ck_assert_uint_eq(st1.refused, st0.refused);
+	for (unsigned i = 0; i < 2; i++) {
+		bool w = i == 1;
+		const struct vq_buf *b = w ? &wb : &rb;
+
+		ck_assert_uint_eq(cs[i].ndesc, 1);
+		ck_assert_uint_eq(cs[i].nseg, 1);
+		ck_assert_uint_eq(cs[i].nread, w ? 0 : 1);
+		ck_assert_uint_eq(cs[i].read_bytes, w ? 0 : b->len);
+		ck_assert_uint_eq(cs[i].write_bytes, w ? b->len : 0);
+		ck_assert_uint_eq(cs[i].seg[0].gpa, b->gpa);
+		ck_assert_uint_eq(cs[i].seg[0].len, b->len);
+		ck_assert(cs[i].seg[0].writable == w);
+		ck_assert_ptr_eq(cs[i].seg[0].host,
+				 vq_mem_translate(m, b->gpa, b->len, VQ_ACC_READ, NULL));
+		ck_assert_uint_eq(drv.token[cs[i].head], 10 + i);
+	}
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, (const uint32_t[]){0, 48}, 2), 0);
+	vq_ring_publish(&r);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, NULL, NULL, 4), 2);
+
+	/* same count through single pops */
+	ck_assert_int_ge(vq_ring_drv_add(&drv, &wb, 1, 12), 0);
+	vq_ring_drv_publish(&drv);
+	vq_mem_get_stats(m, &st0);
+	ck_assert_int_eq(vq_ring_pop(&r, &cs[0]), 1);
+	vq_mem_get_stats(m, &st1);
+	ck_assert_uint_eq(st1.translations, st0.translations + 1);
+	ck_assert_int_eq(vq_ring_push(&r, &cs[0], 0), 0);
+	vq_ring_publish(&r);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+
+	/* a fault over the writable buffer, added between two batch calls */
+	ck_assert_int_ge(vq_ring_drv_add(&drv, &rb, 1, 13), 0);
+	ck_assert_int_ge(vq_ring_drv_add(&drv, &wb, 1, 14), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 1), 1);
+	ck_assert_int_ge(vq_mem_fault_add(m, wb.gpa + 40, 1, VQ_ACC_WRITE), 0);
+	vq_mem_get_stats(m, &st0);
+	ck_assert_err(vq_ring_pop_batch(&r, cs + 1, 3), VQ_E_RING_DESC_MEM);
+	vq_mem_get_stats(m, &st1);
+	ck_assert_uint_eq(st1.fault_hits, st0.fault_hits + 1);
+	for (unsigned i = 0; i < 4; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
 /* An error in the middle of a batch: the chains before it are returned,
  * valid; the ring is broken and says so from the next call. */
 START_TEST(test_batch_pop_error_middle)
@@ -1996,6 +2073,7 @@ static Suite *ring_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_batch_same_as_single, 0, 8);
 	tcase_add_test(tc, test_batch_pop_max);
+	tcase_add_test(tc, test_batch_pop_fast_fields_stats_fault);
 	tcase_add_test(tc, test_batch_pop_error_middle);
 	tcase_add_test(tc, test_batch_push);
 	tcase_add_test(tc, test_batch_drv_add);
