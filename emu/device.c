@@ -573,7 +573,12 @@ void vq_dev_fail_queue(struct vq_dev *d, unsigned q, int err)
 	/* a class may fail a queue for its own reasons: make the ring refuse too */
 	if (!vq->ring.error)
 		vq->ring.error = err;
-	dev_error(d, (int)q, err, "queue %u broken: %s: %s", q, vq_errname(err), vq_strerror(err));
+	if (vq->ring.error == err && vq->ring.error_detail[0])
+		dev_error(d, (int)q, err, "queue %u broken: %s: %s (%s)", q, vq_errname(err),
+			  vq_strerror(err), vq->ring.error_detail);
+	else
+		dev_error(d, (int)q, err, "queue %u broken: %s: %s", q, vq_errname(err),
+			  vq_strerror(err));
 	set_needs_reset(d);
 }
 

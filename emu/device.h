@@ -119,7 +119,7 @@ struct vq_dev {
 	struct vq_queue queues[VQ_DEV_MAX_QUEUES];
 	struct vq_dev_stats stats;
 	int last_error;                      /* last rule broken (negative), 0 if none */
-	char last_error_msg[160];
+	char last_error_msg[256];
 };
 
 /* Initialise d as a device of class cls named name over mem, with nqueues

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "ring_internal.h"
 
 /* ---- chains ------------------------------------------------------------ */
@@ -81,6 +84,19 @@ size_t vq_chain_write(const struct vq_chain *c, uint64_t off, const void *src, s
 }
 
 /* ---- device side ------------------------------------------------------- */
+
+int vq_ring_failf(struct vq_ring *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->error)
+		return -code; /* the first error is the one that counts */
+	r->error = -code;
+	va_start(ap, fmt);
+	vsnprintf(r->error_detail, sizeof(r->error_detail), fmt, ap);
+	va_end(ap);
+	return -code;
+}
 
 int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layout,
 		 uint16_t num, const struct vq_ring_addr *addr, unsigned features)

@@ -110,6 +110,7 @@ struct vq_ring {
 	bool signalled_valid;
 	bool notify_enabled;      /* device wants driver notifications */
 	int error;                /* sticky: first error that broke the queue (negative) */
+	char error_detail[112];   /* its values: "avail slot 3: head 9999, queue size 256" */
 	uint32_t max_chain;       /* longest chain accepted: num (spec 2.7.5.3.1) */
 };
 

@@ -34,6 +34,11 @@ __attribute__((cold, unused)) static int vq_ring_fail(struct vq_ring *r, int cod
 	return -code;
 }
 
+/* The same, recording what the guest wrote in r->error_detail so that the
+ * message can name the values ("descriptor 7: next 300, queue size 256"). */
+VQ_HIDDEN int vq_ring_failf(struct vq_ring *r, int code, const char *fmt, ...)
+	__attribute__((cold, format(printf, 3, 4)));
+
 /* ---- single-fetch and single-copy accessors ---------------------------- */
 
 /* 32-bit field store in one access (used element id/len). */
@@ -121,18 +126,25 @@ static inline int vq_walk_buf(struct vq_ring *r, struct vq_walk *w, struct vq_ch
 	void *host;
 
 	if (VQ_UNLIKELY(++w->count > r->max_chain))
-		return vq_ring_fail(r, VQ_E_RING_LOOP);
+		return vq_ring_failf(r, VQ_E_RING_LOOP, "more than %u descriptors in one chain",
+				     r->max_chain);
 	if (writable)
 		w->seen_write = true;
 	else if (VQ_UNLIKELY(w->seen_write))
-		return vq_ring_fail(r, VQ_E_RING_ORDER);
+		return vq_ring_failf(r, VQ_E_RING_ORDER,
+				     "readable buffer 0x%llx+%u after a writable one",
+				     (unsigned long long)gpa, len);
 	if (VQ_UNLIKELY(c->read_bytes + c->write_bytes + len > VQ_CHAIN_MAX_BYTES))
-		return vq_ring_fail(r, VQ_E_RING_CHAIN_BYTES);
+		return vq_ring_failf(r, VQ_E_RING_CHAIN_BYTES, "buffer 0x%llx+%u takes the chain past 4 GiB",
+				     (unsigned long long)gpa, len);
 	if (VQ_UNLIKELY(len == 0))
 		return 0;
-	host = vq_mem_translate(r->mem, gpa, len, writable ? VQ_ACC_WRITE : VQ_ACC_READ, NULL);
+	int err = 0;
+	host = vq_mem_translate(r->mem, gpa, len, writable ? VQ_ACC_WRITE : VQ_ACC_READ, &err);
 	if (VQ_UNLIKELY(!host))
-		return vq_ring_fail(r, VQ_E_RING_DESC_MEM);
+		return vq_ring_failf(r, VQ_E_RING_DESC_MEM, "%s buffer 0x%llx+%u: %s",
+				     writable ? "writable" : "readable", (unsigned long long)gpa,
+				     len, vq_strerror(err));
 	return vq_chain_put(r, c, host, gpa, len, writable);
 }
 
@@ -142,11 +154,15 @@ static inline int vq_walk_buf(struct vq_ring *r, struct vq_walk *w, struct vq_ch
 static inline int vq_walk_table(struct vq_ring *r, uint64_t gpa, uint32_t len,
 				const uint8_t **table, uint32_t *n)
 {
+	int err = 0;
+
 	if (VQ_UNLIKELY(len == 0 || len % 16))
-		return vq_ring_fail(r, VQ_E_RING_INDIRECT_LEN);
-	*table = vq_mem_translate(r->mem, gpa, len, VQ_ACC_READ, NULL);
+		return vq_ring_failf(r, VQ_E_RING_INDIRECT_LEN, "indirect table 0x%llx has length %u",
+				     (unsigned long long)gpa, len);
+	*table = vq_mem_translate(r->mem, gpa, len, VQ_ACC_READ, &err);
 	if (VQ_UNLIKELY(!*table))
-		return vq_ring_fail(r, VQ_E_RING_INDIRECT_MEM);
+		return vq_ring_failf(r, VQ_E_RING_INDIRECT_MEM, "indirect table 0x%llx+%u: %s",
+				     (unsigned long long)gpa, len, vq_strerror(err));
 	*n = len / 16;
 	return 0;
 }

@@ -137,7 +137,10 @@ static inline bool mem_ok(const struct vq_ring *r)
 __attribute__((cold, noinline)) static int remap_or_fail(struct vq_ring *r)
 {
 	if (remap_split(r) < 0)
-		return vq_ring_fail(r, VQ_E_RING_RING_MEM);
+		return vq_ring_failf(r, VQ_E_RING_RING_MEM,
+				     "desc 0x%llx, avail 0x%llx or used 0x%llx is no longer accessible",
+				     (unsigned long long)r->addr.desc, (unsigned long long)r->addr.driver,
+				     (unsigned long long)r->addr.device);
 	return 0;
 }
 
@@ -149,7 +152,10 @@ static inline int check_mem(struct vq_ring *r)
 int vq_ring_init_split(struct vq_ring *r)
 {
 	if (!layout_ok(r->num, &r->addr) || remap_split(r) < 0)
-		return vq_ring_fail(r, VQ_E_RING_LAYOUT);
+		return vq_ring_failf(r, VQ_E_RING_LAYOUT, "size %u, desc 0x%llx, avail 0x%llx, used 0x%llx",
+				     r->num, (unsigned long long)r->addr.desc,
+				     (unsigned long long)r->addr.driver,
+				     (unsigned long long)r->addr.device);
 	return 0;
 }
 
@@ -162,7 +168,9 @@ static inline int avail_refresh(struct vq_ring *r)
 	uint16_t n = (uint16_t)(idx - r->last_avail);
 
 	if (VQ_UNLIKELY(n > r->num))
-		return vq_ring_fail(r, VQ_E_RING_AVAIL_IDX);
+		return vq_ring_failf(r, VQ_E_RING_AVAIL_IDX,
+				     "avail idx %u after %u: %u new chains, queue size %u", idx,
+				     r->last_avail, n, r->num);
 	r->avail_shadow = idx;
 	return n;
 }
@@ -174,7 +182,7 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
 {
 	const uint8_t *table;
 	struct desc_split d;
-	uint32_t n, i = 0;
+	uint32_t n = 0, i = 0;
 	int rc;
 
 	if ((rc = vq_walk_table(r, ind->addr, ind->len, &table, &n)) < 0)
@@ -182,14 +190,18 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
 	for (;;) {
 		desc_fetch(table + 16u * i, &d);
 		if (VQ_UNLIKELY(d.flags & VIRTQ_DESC_F_INDIRECT))
-			return vq_ring_fail(r, VQ_E_RING_INDIRECT_NESTED);
+			return vq_ring_failf(r, VQ_E_RING_INDIRECT_NESTED,
+					     "indirect table 0x%llx, entry %u",
+					     (unsigned long long)ind->addr, i);
 		rc = vq_walk_buf(r, w, c, d.addr, d.len, d.flags & VIRTQ_DESC_F_WRITE);
 		if (VQ_UNLIKELY(rc < 0))
 			return rc;
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			return 0;
 		if (VQ_UNLIKELY(d.next >= n))
-			return vq_ring_fail(r, VQ_E_RING_NEXT);
+			return vq_ring_failf(r, VQ_E_RING_NEXT,
+					     "indirect table 0x%llx, entry %u: next %u, table size %u",
+					     (unsigned long long)ind->addr, i, d.next, n);
 		i = d.next;
 	}
 }
@@ -202,7 +214,7 @@ static int walk_split(struct vq_ring *r, struct vq_chain *c, uint16_t head,
 						  struct desc_split d)
 {
 	struct vq_walk w;
-	uint16_t i, ndesc = 0;
+	uint16_t i = head, ndesc = 0;
 	int rc;
 
 	vq_walk_begin(&w, c);
@@ -211,9 +223,12 @@ static int walk_split(struct vq_ring *r, struct vq_chain *c, uint16_t head,
 		if (VQ_UNLIKELY(d.flags & VIRTQ_DESC_F_INDIRECT)) {
 			/* the WRITE flag of a table descriptor means nothing (2.7.5.3.2) */
 			if (!(r->features & VQ_RING_F_INDIRECT))
-				return vq_ring_fail(r, VQ_E_RING_INDIRECT_FEATURE);
+				return vq_ring_failf(r, VQ_E_RING_INDIRECT_FEATURE,
+						     "descriptor %u of chain %u", i, head);
 			if (d.flags & VIRTQ_DESC_F_NEXT)
-				return vq_ring_fail(r, VQ_E_RING_INDIRECT_NEXT);
+				return vq_ring_failf(r, VQ_E_RING_INDIRECT_NEXT,
+						     "descriptor %u of chain %u: flags 0x%x", i,
+						     head, d.flags);
 			if ((rc = walk_indirect(r, &w, c, &d)) < 0)
 				return rc;
 			break;
@@ -224,7 +239,8 @@ static int walk_split(struct vq_ring *r, struct vq_chain *c, uint16_t head,
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			break;
 		if (VQ_UNLIKELY(d.next >= r->num))
-			return vq_ring_fail(r, VQ_E_RING_NEXT);
+			return vq_ring_failf(r, VQ_E_RING_NEXT, "descriptor %u: next %u, queue size %u",
+					     i, d.next, r->num);
 		i = d.next;
 		desc_fetch(&r->desc[i], &d);
 	}
@@ -247,7 +263,8 @@ static inline int avail_next(struct vq_ring *r, uint16_t *head)
 	}
 	*head = vq_load16_relaxed(avail_entry(r->avail, last & (r->num - 1)));
 	if (VQ_UNLIKELY(*head >= r->num))
-		return vq_ring_fail(r, VQ_E_RING_HEAD);
+		return vq_ring_failf(r, VQ_E_RING_HEAD, "avail slot %u: head %u, queue size %u",
+				     last & (r->num - 1u), *head, r->num);
 	return 1;
 }
 
@@ -421,6 +438,7 @@ __attribute__((noinline)) static int pop_run(struct vq_ring *r, struct vq_chain 
 
 			h = vq_load16_relaxed(ap);
 			if (VQ_UNLIKELY(h > mask)) {
+				*head = (uint16_t)h; /* for the error message */
 				rc = -1;
 				goto out;
 			}
@@ -486,7 +504,8 @@ int vq_ring_pop_batch_split(struct vq_ring *r, struct vq_chain *c, unsigned max)
 			n = max - k;
 		got = pop_run(r, c + k, n, &head, &d);
 		if (VQ_UNLIKELY(got < 0)) {
-			rc = vq_ring_fail(r, VQ_E_RING_HEAD);
+			rc = vq_ring_failf(r, VQ_E_RING_HEAD, "avail slot %u: head %u, queue size %u",
+					   r->last_avail & (r->num - 1u), head, r->num);
 			break;
 		}
 		k += (unsigned)got;

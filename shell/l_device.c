@@ -120,7 +120,8 @@ static int d_has(lua_State *L)
 {
 	struct lvq_device *ld = lvq_checkdevice(L, 1);
 	int bit = lua_isinteger(L, 2) ? (int)lua_tointeger(L, 2)
-				      : lvq_feature_bit(luaL_checkstring(L, 2));
+				      : lvq_feature_bit_for(ld->slot->dev.cls->device_id,
+							  luaL_checkstring(L, 2));
 
 	if (bit < 0 || bit >= 64 * VQ_FEATURE_WORDS)
 		return luaL_argerror(L, 2, "unknown feature (see vqsim.features)");
@@ -258,9 +259,9 @@ static int d_getter(lua_State *L)
 	} else if (strcmp(k, "needs_reset") == 0) {
 		lua_pushboolean(L, d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	} else if (strcmp(k, "features") == 0) {
-		lvq_pushfeatures(L, d->driver_features);
+		lvq_pushfeatures_for(L, d->driver_features, d->cls->device_id);
 	} else if (strcmp(k, "offered") == 0) {
-		lvq_pushfeatures(L, d->host_features);
+		lvq_pushfeatures_for(L, d->host_features, d->cls->device_id);
 	} else if (strcmp(k, "error") == 0) {
 		if (d->last_error)
 			lua_pushstring(L, vq_errname(d->last_error));

@@ -232,30 +232,159 @@ static const struct {
 	{"RING_RESET", VIRTIO_F_RING_RESET},
 };
 
-int lvq_feature_bit(const char *name)
+/* Device-specific bits (0..23, and a few above) mean different things on
+ * each device type, so their names are scoped: a blk driver says "FLUSH",
+ * "BLK_F_FLUSH" or "VIRTIO_BLK_F_FLUSH"; a net driver cannot say "FLUSH". */
+struct dev_feature {
+	uint32_t device_id;
+	const char *prefix;     /* "BLK" in VIRTIO_BLK_F_FLUSH */
+	const char *name;
+	unsigned bit;
+};
+
+static const struct dev_feature dev_features[] = {
+	{VIRTIO_ID_BLOCK, "BLK", "SIZE_MAX", VIRTIO_BLK_F_SIZE_MAX},
+	{VIRTIO_ID_BLOCK, "BLK", "SEG_MAX", VIRTIO_BLK_F_SEG_MAX},
+	{VIRTIO_ID_BLOCK, "BLK", "GEOMETRY", VIRTIO_BLK_F_GEOMETRY},
+	{VIRTIO_ID_BLOCK, "BLK", "RO", VIRTIO_BLK_F_RO},
+	{VIRTIO_ID_BLOCK, "BLK", "BLK_SIZE", VIRTIO_BLK_F_BLK_SIZE},
+	{VIRTIO_ID_BLOCK, "BLK", "FLUSH", VIRTIO_BLK_F_FLUSH},
+	{VIRTIO_ID_BLOCK, "BLK", "TOPOLOGY", VIRTIO_BLK_F_TOPOLOGY},
+	{VIRTIO_ID_BLOCK, "BLK", "CONFIG_WCE", VIRTIO_BLK_F_CONFIG_WCE},
+	{VIRTIO_ID_BLOCK, "BLK", "MQ", VIRTIO_BLK_F_MQ},
+	{VIRTIO_ID_BLOCK, "BLK", "DISCARD", VIRTIO_BLK_F_DISCARD},
+	{VIRTIO_ID_BLOCK, "BLK", "WRITE_ZEROES", VIRTIO_BLK_F_WRITE_ZEROES},
+	{VIRTIO_ID_BLOCK, "BLK", "LIFETIME", VIRTIO_BLK_F_LIFETIME},
+	{VIRTIO_ID_BLOCK, "BLK", "SECURE_ERASE", VIRTIO_BLK_F_SECURE_ERASE},
+	{VIRTIO_ID_BLOCK, "BLK", "ZONED", VIRTIO_BLK_F_ZONED},
+	{VIRTIO_ID_NET, "NET", "CSUM", VIRTIO_NET_F_CSUM},
+	{VIRTIO_ID_NET, "NET", "GUEST_CSUM", VIRTIO_NET_F_GUEST_CSUM},
+	{VIRTIO_ID_NET, "NET", "CTRL_GUEST_OFFLOADS", VIRTIO_NET_F_CTRL_GUEST_OFFLOADS},
+	{VIRTIO_ID_NET, "NET", "MTU", VIRTIO_NET_F_MTU},
+	{VIRTIO_ID_NET, "NET", "MAC", VIRTIO_NET_F_MAC},
+	{VIRTIO_ID_NET, "NET", "GUEST_TSO4", VIRTIO_NET_F_GUEST_TSO4},
+	{VIRTIO_ID_NET, "NET", "GUEST_TSO6", VIRTIO_NET_F_GUEST_TSO6},
+	{VIRTIO_ID_NET, "NET", "GUEST_ECN", VIRTIO_NET_F_GUEST_ECN},
+	{VIRTIO_ID_NET, "NET", "GUEST_UFO", VIRTIO_NET_F_GUEST_UFO},
+	{VIRTIO_ID_NET, "NET", "HOST_TSO4", VIRTIO_NET_F_HOST_TSO4},
+	{VIRTIO_ID_NET, "NET", "HOST_TSO6", VIRTIO_NET_F_HOST_TSO6},
+	{VIRTIO_ID_NET, "NET", "HOST_ECN", VIRTIO_NET_F_HOST_ECN},
+	{VIRTIO_ID_NET, "NET", "HOST_UFO", VIRTIO_NET_F_HOST_UFO},
+	{VIRTIO_ID_NET, "NET", "MRG_RXBUF", VIRTIO_NET_F_MRG_RXBUF},
+	{VIRTIO_ID_NET, "NET", "STATUS", VIRTIO_NET_F_STATUS},
+	{VIRTIO_ID_NET, "NET", "CTRL_VQ", VIRTIO_NET_F_CTRL_VQ},
+	{VIRTIO_ID_NET, "NET", "CTRL_RX", VIRTIO_NET_F_CTRL_RX},
+	{VIRTIO_ID_NET, "NET", "CTRL_VLAN", VIRTIO_NET_F_CTRL_VLAN},
+	{VIRTIO_ID_NET, "NET", "CTRL_RX_EXTRA", VIRTIO_NET_F_CTRL_RX_EXTRA},
+	{VIRTIO_ID_NET, "NET", "GUEST_ANNOUNCE", VIRTIO_NET_F_GUEST_ANNOUNCE},
+	{VIRTIO_ID_NET, "NET", "MQ", VIRTIO_NET_F_MQ},
+	{VIRTIO_ID_NET, "NET", "CTRL_MAC_ADDR", VIRTIO_NET_F_CTRL_MAC_ADDR},
+	{VIRTIO_ID_CONSOLE, "CONSOLE", "SIZE", VIRTIO_CONSOLE_F_SIZE},
+	{VIRTIO_ID_CONSOLE, "CONSOLE", "MULTIPORT", VIRTIO_CONSOLE_F_MULTIPORT},
+	{VIRTIO_ID_CONSOLE, "CONSOLE", "EMERG_WRITE", VIRTIO_CONSOLE_F_EMERG_WRITE},
+	{VIRTIO_ID_BALLOON, "BALLOON", "MUST_TELL_HOST", VIRTIO_BALLOON_F_MUST_TELL_HOST},
+	{VIRTIO_ID_BALLOON, "BALLOON", "STATS_VQ", VIRTIO_BALLOON_F_STATS_VQ},
+	{VIRTIO_ID_BALLOON, "BALLOON", "DEFLATE_ON_OOM", VIRTIO_BALLOON_F_DEFLATE_ON_OOM},
+	{VIRTIO_ID_BALLOON, "BALLOON", "FREE_PAGE_HINT", VIRTIO_BALLOON_F_FREE_PAGE_HINT},
+	{VIRTIO_ID_BALLOON, "BALLOON", "PAGE_POISON", VIRTIO_BALLOON_F_PAGE_POISON},
+	{VIRTIO_ID_BALLOON, "BALLOON", "PAGE_REPORTING", VIRTIO_BALLOON_F_PAGE_REPORTING},
+};
+#define NDEV_FEATURES (sizeof(dev_features) / sizeof(dev_features[0]))
+
+int lvq_feature_bit_for(uint32_t device_id, const char *name)
 {
-	if (strncmp(name, "VIRTIO_F_", 9) == 0)
-		name += 9;
+	if (strncmp(name, "VIRTIO_", 7) == 0)
+		name += 7;
+	if (strncmp(name, "F_", 2) == 0)
+		name += 2;
 	for (size_t i = 0; i < sizeof(feature_names) / sizeof(feature_names[0]); i++)
 		if (strcmp(feature_names[i].name, name) == 0)
 			return (int)feature_names[i].bit;
+	for (size_t i = 0; i < NDEV_FEATURES; i++) {
+		const struct dev_feature *f = &dev_features[i];
+		size_t pl = strlen(f->prefix);
+
+		if (f->device_id != device_id)
+			continue;
+		if (strcmp(f->name, name) == 0 ||
+		    (strncmp(name, f->prefix, pl) == 0 && strncmp(name + pl, "_F_", 3) == 0 &&
+		     strcmp(name + pl + 3, f->name) == 0))
+			return (int)f->bit;
+	}
 	return -1;
 }
 
-const char *lvq_feature_name(unsigned bit)
+int lvq_feature_bit(const char *name)
+{
+	return lvq_feature_bit_for(0, name);
+}
+
+const char *lvq_feature_name_for(uint32_t device_id, unsigned bit)
 {
 	for (size_t i = 0; i < sizeof(feature_names) / sizeof(feature_names[0]); i++)
 		if (feature_names[i].bit == bit)
 			return feature_names[i].name;
+	for (size_t i = 0; i < NDEV_FEATURES; i++)
+		if (dev_features[i].device_id == device_id && dev_features[i].bit == bit)
+			return dev_features[i].name;
 	return NULL;
 }
 
-void lvq_checkfeatures(lua_State *L, int arg, uint64_t *words)
+const char *lvq_feature_name(unsigned bit)
+{
+	return lvq_feature_name_for(0, bit);
+}
+
+void lvq_pushdevfeatures(lua_State *L)
+{
+	static const struct {
+		uint32_t id;
+		const char *type;
+	} types[] = {
+		{VIRTIO_ID_BLOCK, "blk"}, {VIRTIO_ID_NET, "net"},
+		{VIRTIO_ID_CONSOLE, "console"}, {VIRTIO_ID_BALLOON, "balloon"},
+	};
+
+	lua_newtable(L);
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		lua_newtable(L);
+		for (size_t i = 0; i < NDEV_FEATURES; i++)
+			if (dev_features[i].device_id == types[t].id)
+				lvq_setint(L, dev_features[i].name, dev_features[i].bit);
+		lua_setfield(L, -2, types[t].type);
+	}
+}
+
+static const char *device_type_name(uint32_t device_id)
+{
+	switch (device_id) {
+	case VIRTIO_ID_BLOCK: return "blk";
+	case VIRTIO_ID_NET: return "net";
+	case VIRTIO_ID_CONSOLE: return "console";
+	case VIRTIO_ID_BALLOON: return "balloon";
+	case VIRTIO_ID_RNG: return "rng";
+	default: return NULL;
+	}
+}
+
+/* Raise for a bad feature list: an argument error, or with fn set an error
+ * about field 'features' of an options table passed to fn. */
+static void features_error(lua_State *L, int arg, const char *fn, const char *msg)
+{
+	if (fn)
+		luaL_error(L, "bad field 'features' to '%s' (%s)", fn, msg);
+	luaL_argerror(L, arg, msg);
+}
+
+static void check_features(lua_State *L, int arg, uint64_t *words, uint32_t device_id,
+			   const char *fn)
 {
 	memset(words, 0, VQ_FEATURE_WORDS * sizeof(*words));
 	if (lua_isnoneornil(L, arg))
 		return;
-	luaL_checktype(L, arg, LUA_TTABLE);
+	if (!lua_istable(L, arg))
+		features_error(L, arg, fn, lua_pushfstring(L, "list of feature names expected, got %s",
+							   luaL_typename(L, arg)));
 	for (lua_Integer i = 1;; i++) {
 		int bit;
 
@@ -268,19 +397,41 @@ void lvq_checkfeatures(lua_State *L, int arg, uint64_t *words)
 			lua_Integer b = lua_tointeger(L, -1);
 			bit = b >= 0 && b < 64 * VQ_FEATURE_WORDS ? (int)b : -1;
 		} else if (lua_type(L, -1) == LUA_TSTRING) {
-			bit = lvq_feature_bit(lua_tostring(L, -1));
+			bit = lvq_feature_bit_for(device_id, lua_tostring(L, -1));
 		} else {
 			bit = -1;
 		}
-		if (bit < 0)
-			luaL_argerror(L, arg, lua_pushfstring(L, "unknown feature '%s' (see vqsim.features)",
-							      luaL_tolstring(L, -1, NULL)));
+		if (bit < 0) {
+			const char *t = device_type_name(device_id);
+			if (t)
+				features_error(L, arg, fn, lua_pushfstring(L, "unknown feature '%s' for "
+						"a %s device (see vqsim.features, vqsim.dev_features.%s)",
+						luaL_tolstring(L, -1, NULL), t, t));
+			features_error(L, arg, fn, lua_pushfstring(L, "unknown feature '%s' (see "
+					"vqsim.features)", luaL_tolstring(L, -1, NULL)));
+		}
 		words[bit / 64] |= UINT64_C(1) << (bit % 64);
 		lua_pop(L, 1);
 	}
 }
 
-void lvq_pushfeatures(lua_State *L, const uint64_t *words)
+void lvq_checkfeatures_for(lua_State *L, int arg, uint64_t *words, uint32_t device_id)
+{
+	check_features(L, arg, words, device_id, NULL);
+}
+
+void lvq_fieldfeatures(lua_State *L, int idx, uint64_t *words, uint32_t device_id,
+		       const char *fn)
+{
+	check_features(L, lua_absindex(L, idx), words, device_id, fn);
+}
+
+void lvq_checkfeatures(lua_State *L, int arg, uint64_t *words)
+{
+	check_features(L, arg, words, 0, NULL);
+}
+
+void lvq_pushfeatures_for(lua_State *L, const uint64_t *words, uint32_t device_id)
 {
 	lua_Integer n = 0;
 
@@ -290,12 +441,17 @@ void lvq_pushfeatures(lua_State *L, const uint64_t *words)
 
 		if (!((words[bit / 64] >> (bit % 64)) & 1))
 			continue;
-		if ((name = lvq_feature_name(bit)))
+		if ((name = lvq_feature_name_for(device_id, bit)))
 			lua_pushstring(L, name);
 		else
 			lua_pushinteger(L, bit);
 		lua_rawseti(L, -2, ++n);
 	}
+}
+
+void lvq_pushfeatures(lua_State *L, const uint64_t *words)
+{
+	lvq_pushfeatures_for(L, words, 0);
 }
 
 /* ---- hexdump ---- */

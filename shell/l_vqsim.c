@@ -95,6 +95,8 @@ int luaopen_vqsim(lua_State *L)
 		if (lvq_feature_name(bit))
 			lvq_setint(L, lvq_feature_name(bit), bit);
 	lua_setfield(L, -2, "features");
+	lvq_pushdevfeatures(L); /* device-specific names, by device type */
+	lua_setfield(L, -2, "dev_features");
 
 	lua_newtable(L);
 	for (size_t i = 0; i < sizeof(status) / sizeof(status[0]); i++)

@@ -16,6 +16,14 @@
 #include <lualib.h>
 
 #include "vqsim.h"
+#include "dev/balloon.h"
+#include "dev/blk.h"
+#include "dev/console.h"
+#include "dev/net.h"
+#include "drv/balloon.h"
+#include "drv/blk.h"
+#include "drv/console.h"
+#include "drv/net.h"
 
 /* Metatable names (also what help(obj) keys on). */
 #define LVQ_MACHINE "vqsim.machine"
@@ -116,6 +124,19 @@ const char *lvq_feature_name(unsigned bit);
 void lvq_checkfeatures(lua_State *L, int arg, uint64_t *words);
 /* Push a list of the names (or numbers) of the bits set in words. */
 void lvq_pushfeatures(lua_State *L, const uint64_t *words);
+/* The same, scoped by device type (VIRTIO_ID_*): device-specific names
+ * such as "FLUSH", "BLK_F_FLUSH" or "VIRTIO_BLK_F_FLUSH" for a blk device
+ * (device_id 0: the generic names only). */
+int lvq_feature_bit_for(uint32_t device_id, const char *name);
+const char *lvq_feature_name_for(uint32_t device_id, unsigned bit);
+void lvq_checkfeatures_for(lua_State *L, int arg, uint64_t *words, uint32_t device_id);
+void lvq_pushfeatures_for(lua_State *L, const uint64_t *words, uint32_t device_id);
+/* The list at idx, field 'features' of the options table given to fn:
+ * raises "bad field 'features' to 'fn' (...)" otherwise. */
+void lvq_fieldfeatures(lua_State *L, int idx, uint64_t *words, uint32_t device_id,
+		       const char *fn);
+/* Push {blk = {FLUSH = 9, ...}, net = {...}, console = {...}, balloon = {...}}. */
+void lvq_pushdevfeatures(lua_State *L);
 /* Push a hexdump of len bytes p labelled from address addr. */
 void lvq_pushhexdump(lua_State *L, const uint8_t *p, size_t len, uint64_t addr);
 /* Format v as "0x..." into buf (24 bytes); returns buf. */

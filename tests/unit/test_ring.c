@@ -1180,6 +1180,37 @@ START_TEST(test_err_avail_idx)
 }
 END_TEST
 
+/* The detail names what the guest wrote, for error messages. */
+START_TEST(test_err_detail_names_values)
+{
+	raw_avail(300);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_HEAD);
+	ck_assert_msg(strstr(r.error_detail, "head 300") != NULL, "%s", r.error_detail);
+	ck_assert_msg(strstr(r.error_detail, "queue size 8") != NULL, "%s", r.error_detail);
+	/* only the first error counts */
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_BROKEN);
+	ck_assert_msg(strstr(r.error_detail, "head 300") != NULL, "%s", r.error_detail);
+	recover();
+	ck_assert_str_eq(r.error_detail, "");
+
+	put_desc(0, BUF, 8, F_NEXT, 1);
+	put_desc(1, BUF, 8, F_NEXT, 999);
+	raw_avail(0);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_NEXT);
+	ck_assert_msg(strstr(r.error_detail, "descriptor 1: next 999") != NULL, "%s",
+		      r.error_detail);
+	recover();
+
+	put_desc(0, UINT64_MAX - 3, 8, 0, 0);
+	raw_avail(0);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_DESC_MEM);
+	ck_assert_msg(strstr(r.error_detail, "readable buffer 0xfffffffffffffffc+8") != NULL,
+		      "%s", r.error_detail);
+	ck_assert_msg(strstr(r.error_detail, "wraps") != NULL, "%s", r.error_detail);
+	recover();
+}
+END_TEST
+
 START_TEST(test_err_head)
 {
 	raw_avail(NUM);
@@ -2006,6 +2037,7 @@ static Suite *ring_suite(void)
 	tc = tcase_create("pop");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_pop_one_desc);
+	tcase_add_test(tc, test_err_detail_names_values);
 	tcase_add_test(tc, test_pop_three_desc);
 	tcase_add_test(tc, test_pop_indirect);
 	tcase_add_test(tc, test_pop_direct_then_indirect);
