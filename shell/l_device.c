@@ -129,6 +129,281 @@ static int d_has(lua_State *L)
 	return 1;
 }
 
+/* ---- device-side host controls (blk, net, balloon, console) ---- */
+
+/* The device at 1, checked to be of type id; fn names the call in errors. */
+static struct vq_dev *check_type(lua_State *L, uint32_t id, const char *tname, const char *fn)
+{
+	struct lvq_device *ld = lvq_checkdevice(L, 1);
+	struct vq_dev *d = &ld->slot->dev;
+
+	if (d->cls->device_id != id)
+		luaL_error(L, "%s: %s: not a virtio-%s device (it is %s)", d->name, fn, tname,
+			   d->cls->name);
+	return d;
+}
+
+static int host_fail(lua_State *L, struct vq_dev *d, const char *fn, int rc, const char *why)
+{
+	if (why)
+		luaL_error(L, "%s: %s: %s: %s", d->name, fn, vq_errname(rc), why);
+	luaL_error(L, "%s: %s: %s: %s", d->name, fn, vq_errname(rc), vq_strerror(rc));
+	return 0;
+}
+
+static int d_receive(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_NET, "net", "receive");
+	size_t len;
+	const char *f = luaL_checklstring(L, 2, &len);
+	int rc = vq_net_receive(d, f, len);
+
+	if (rc < 0)
+		return host_fail(L, d, "receive", rc, NULL);
+	return 0;
+}
+
+static int d_set_link(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_NET, "net", "set_link");
+	int rc;
+
+	luaL_checktype(L, 2, LUA_TBOOLEAN);
+	rc = vq_net_set_link(d, lua_toboolean(L, 2));
+	if (rc < 0)
+		return host_fail(L, d, "set_link", rc, NULL);
+	return 0;
+}
+
+static int d_announce(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_NET, "net", "announce");
+	int rc = vq_net_announce(d);
+
+	if (rc == -VQ_E_STATE)
+		return host_fail(L, d, "announce", rc, "GUEST_ANNOUNCE and STATUS must be "
+					"negotiated (spec 5.1.6.5.4)");
+	if (rc == -VQ_E_NOT_READY)
+		return host_fail(L, d, "announce", rc, "driver not running (no DRIVER_OK yet)");
+	if (rc < 0)
+		return host_fail(L, d, "announce", rc, NULL);
+	return 0;
+}
+
+static int d_set_target(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_BALLOON, "balloon", "set_target");
+	int rc = vq_balloon_set_target(d, (uint32_t)lvq_checkrange(L, 2, UINT32_MAX));
+
+	if (rc < 0)
+		return host_fail(L, d, "set_target", rc, NULL);
+	return 0;
+}
+
+static int d_target(lua_State *L)
+{
+	lua_pushinteger(L, vq_balloon_target(check_type(L, VIRTIO_ID_BALLOON, "balloon", "target")));
+	return 1;
+}
+
+static int d_actual(lua_State *L)
+{
+	lua_pushinteger(L, vq_balloon_actual(check_type(L, VIRTIO_ID_BALLOON, "balloon", "actual")));
+	return 1;
+}
+
+static int d_request_stats(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_BALLOON, "balloon", "request_stats");
+	int rc = vq_balloon_request_stats(d);
+
+	if (rc == -VQ_E_STATE)
+		return host_fail(L, d, "request_stats", rc, "STATS_VQ not negotiated or driver not "
+					"running (spec 5.5.6.3)");
+	if (rc == -VQ_E_NOT_READY)
+		return host_fail(L, d, "request_stats", rc, "no stats buffer held: the guest has "
+					"not sent one since the last request");
+	if (rc < 0)
+		return host_fail(L, d, "request_stats", rc, NULL);
+	return 0;
+}
+
+static int d_inflated(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_BALLOON, "balloon", "inflated");
+
+	lua_pushboolean(L, vq_balloon_page_inflated(d, (uint32_t)lvq_checkrange(L, 2, UINT32_MAX)));
+	return 1;
+}
+
+/* Port at arg of console d, checked against its ports. */
+static unsigned check_cport(lua_State *L, struct vq_dev *d, int arg)
+{
+	struct vq_console_stats st;
+	lua_Integer p = luaL_checkinteger(L, arg);
+
+	vq_console_get_stats(d, &st);
+	if (p < 0 || p >= (lua_Integer)st.nports)
+		luaL_argerror(L, arg, lua_pushfstring(L, "%s has no port %I (ports 0..%d)", d->name,
+						      p, (int)st.nports - 1));
+	return (unsigned)p;
+}
+
+static int d_port_write(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_CONSOLE, "console", "port_write");
+	unsigned port = check_cport(L, d, 2);
+	size_t len;
+	const char *s = luaL_checklstring(L, 3, &len);
+	long n = vq_console_port_write(d, port, s, len);
+
+	if (n < 0)
+		return host_fail(L, d, "port_write", (int)n, NULL);
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+static int d_port_read(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_CONSOLE, "console", "port_read");
+	unsigned port = check_cport(L, d, 2);
+	size_t cap = lua_isnoneornil(L, 3) ? 65536 : (size_t)lvq_checkrange(L, 3, 1u << 24);
+	luaL_Buffer b;
+	long n = vq_console_port_read(d, port, luaL_buffinitsize(L, &b, cap ? cap : 1), cap);
+
+	if (n == -VQ_E_STATE)
+		return host_fail(L, d, "port_read", (int)n, "the port has a backend (only "
+					"buffer ports are read this way)");
+	if (n < 0)
+		return host_fail(L, d, "port_read", (int)n, NULL);
+	luaL_pushresultsize(&b, (size_t)n);
+	return 1;
+}
+
+static int d_resize(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_CONSOLE, "console", "resize");
+	uint16_t cols = (uint16_t)lvq_checkrange(L, 2, 0xffff);
+	uint16_t rows = (uint16_t)lvq_checkrange(L, 3, 0xffff);
+	int rc = vq_console_resize(d, cols, rows);
+
+	if (rc < 0)
+		return host_fail(L, d, "resize", rc, NULL);
+	return 0;
+}
+
+static int d_port_state(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_CONSOLE, "console", "port_state");
+	unsigned port = check_cport(L, d, 2);
+	uint64_t to = 0, from = 0;
+
+	vq_console_port_queued(d, port, &to, &from);
+	lua_createtable(L, 0, 4);
+	lua_pushboolean(L, vq_console_port_guest_open(d, port));
+	lua_setfield(L, -2, "guest_open");
+	lua_pushboolean(L, vq_console_port_host_connected(d, port));
+	lua_setfield(L, -2, "host_connected");
+	lvq_setint(L, "to_guest", (lua_Integer)to);
+	lvq_setint(L, "from_guest", (lua_Integer)from);
+	return 1;
+}
+
+#define SET(st, f) lvq_setint(L, #f, (lua_Integer)(st).f)
+
+/* Add the counters of d's device type to the table on top of the stack. */
+static void push_type_stats(lua_State *L, struct vq_dev *d)
+{
+	switch (d->cls->device_id) {
+	case VIRTIO_ID_BLOCK: {
+		struct vq_blk_stats s;
+		if (vq_blk_get_stats(d, &s) < 0)
+			break;
+		SET(s, req_in); SET(s, req_out); SET(s, req_flush); SET(s, req_get_id);
+		SET(s, req_discard); SET(s, req_write_zeroes); SET(s, req_other);
+		SET(s, status_ok); SET(s, status_ioerr); SET(s, status_unsupp);
+		SET(s, no_status); SET(s, short_header); SET(s, bad_length); SET(s, out_of_range);
+		SET(s, readonly_refused); SET(s, not_negotiated); SET(s, backend_errors);
+		SET(s, config_ignored); SET(s, bytes_read); SET(s, bytes_written);
+		SET(s, bytes_zeroed); SET(s, bytes_discarded); SET(s, syncs);
+		break;
+	}
+	case VIRTIO_ID_NET: {
+		struct vq_net_stats s;
+		if (vq_net_get_stats(d, &s) < 0)
+			break;
+		SET(s, tx_frames); SET(s, tx_bytes); SET(s, rx_frames); SET(s, rx_bytes);
+		SET(s, rx_queued); SET(s, rx_drop_queue_full); SET(s, rx_drop_too_big);
+		SET(s, rx_drop_runt); SET(s, rx_drop_buf_small); SET(s, rx_drop_filtered);
+		SET(s, rx_drop_link_down); SET(s, rx_drop_reset); SET(s, rx_bad_buffers);
+		SET(s, tx_errors); SET(s, tx_hdr_short); SET(s, tx_bad_frame); SET(s, tx_bad_offload);
+		SET(s, tx_inactive_queue); SET(s, tx_link_down); SET(s, tx_backend);
+		SET(s, ctrl_ok); SET(s, ctrl_err); SET(s, ignored_notifies); SET(s, announces);
+		SET(s, config_writes); SET(s, backend_read_errors);
+		lvq_setint(L, "active_pairs", vq_net_active_pairs(d));
+		break;
+	}
+	case VIRTIO_ID_BALLOON: {
+		struct vq_balloon_counters s;
+		struct vq_balloon_stats g;
+		if (vq_balloon_counters(d, &s) < 0 || vq_balloon_stats(d, &g) < 0)
+			break;
+		SET(s, balloon_pages); SET(s, inflated); SET(s, inflate_repeat); SET(s, deflated);
+		SET(s, deflate_unknown); SET(s, refused); SET(s, bad_length); SET(s, punch_errors);
+		SET(s, reported_pages); SET(s, report_kept_pages); SET(s, report_refused);
+		SET(s, hinted_pages); SET(s, hint_ignored); SET(s, hint_errors);
+		SET(s, stats_buffers); SET(s, stats_errors); SET(s, stats_unknown);
+		SET(s, stats_extra); SET(s, config_refused);
+		lvq_setint(L, "target", vq_balloon_target(d));
+		lvq_setint(L, "actual", vq_balloon_actual(d));
+		/* what the guest last reported, by tag name (spec 5.5.6.3.1) */
+		static const char *const tags[VIRTIO_BALLOON_S_NR] = {
+			"SWAP_IN", "SWAP_OUT", "MAJFLT", "MINFLT", "MEMFREE", "MEMTOT", "AVAIL",
+			"CACHES", "HTLB_PGALLOC", "HTLB_PGFAIL",
+		};
+		lua_createtable(L, 0, VIRTIO_BALLOON_S_NR);
+		for (int t = 0; t < VIRTIO_BALLOON_S_NR; t++)
+			if (g.present & (UINT32_C(1) << t))
+				lvq_setint(L, tags[t], (lua_Integer)g.val[t]);
+		lua_setfield(L, -2, "guest");
+		lvq_setint(L, "guest_updates", (lua_Integer)g.updates);
+		break;
+	}
+	case VIRTIO_ID_CONSOLE: {
+		struct vq_console_stats s;
+		if (vq_console_get_stats(d, &s) < 0)
+			break;
+		SET(s, nports);
+		lua_pushboolean(L, s.multiport);
+		lua_setfield(L, -2, "multiport");
+		SET(s, emerg_writes); SET(s, emerg_dropped); SET(s, config_bad_writes);
+		SET(s, ctrl_in); SET(s, ctrl_out); SET(s, ctrl_short); SET(s, ctrl_bad_event);
+		SET(s, ctrl_bad_id); SET(s, ctrl_unexpected); SET(s, ctrl_small_buffers);
+		SET(s, ctrl_truncated);
+		lua_createtable(L, 0, (int)s.nports); /* ports[0 .. nports-1] */
+		for (unsigned p = 0; p < s.nports && p < VQ_CONSOLE_MAX_PORTS; p++) {
+			const struct vq_console_port_stats *ps = &s.port[p];
+			lua_createtable(L, 0, 13);
+			SET(*ps, host_in); SET(*ps, to_guest); SET(*ps, from_guest);
+			SET(*ps, rx_chains); SET(*ps, tx_chains); SET(*ps, tx_stalls);
+			SET(*ps, connects); SET(*ps, hangups); SET(*ps, guest_opens);
+			SET(*ps, guest_closes); SET(*ps, bad_chains); SET(*ps, tx_dropped);
+			SET(*ps, tx_discarded);
+			lua_rawseti(L, -2, (lua_Integer)p);
+		}
+		lua_setfield(L, -2, "ports");
+		break;
+	}
+	case VIRTIO_ID_RNG:
+		lvq_setint(L, "bytes_served", (lua_Integer)vq_rng_bytes_served(d));
+		break;
+	default:
+		break;
+	}
+}
+
+#undef SET
+
 static int d_stats(lua_State *L)
 {
 	struct lvq_device *ld = lvq_checkdevice(L, 1);
@@ -149,8 +424,7 @@ static int d_stats(lua_State *L)
 	lvq_setint(L, "bad_accesses", (lua_Integer)ms->bad_accesses);
 	lvq_setint(L, "mmio_notifies", (lua_Integer)ms->notifies);
 	lvq_setint(L, "mmio_interrupts", (lua_Integer)ms->interrupts);
-	if (ld->slot->dev.cls->device_id == VIRTIO_ID_RNG)
-		lvq_setint(L, "bytes_served", (lua_Integer)vq_rng_bytes_served(&ld->slot->dev));
+	push_type_stats(L, &ld->slot->dev);
 	return 1;
 }
 
@@ -308,7 +582,12 @@ static const luaL_Reg methods[] = {
 	{"read", d_read},     {"write", d_write},   {"reg", d_reg},
 	{"status_str", d_status_str}, {"has", d_has}, {"stats", d_stats},
 	{"queue", d_queue},   {"ring", d_ring},     {"reset", d_reset},
-	{"config", d_config}, {NULL, NULL},
+	{"config", d_config},
+	{"receive", d_receive}, {"set_link", d_set_link}, {"announce", d_announce},
+	{"set_target", d_set_target}, {"target", d_target}, {"actual", d_actual},
+	{"request_stats", d_request_stats}, {"inflated", d_inflated},
+	{"port_write", d_port_write}, {"port_read", d_port_read}, {"resize", d_resize},
+	{"port_state", d_port_state}, {NULL, NULL},
 };
 
 static const luaL_Reg meta[] = {{"__tostring", d_tostring}, {NULL, NULL}};

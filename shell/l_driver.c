@@ -954,13 +954,11 @@ static int r_console_read(lua_State *L)
 {
 	struct lvq_driver *dr = check_helper(L, VIRTIO_ID_CONSOLE, "console_read");
 	unsigned port = check_port(L, dr, 2, "console_read");
-	size_t cap = (size_t)lvq_checkrange(L, 3, 1u << 24);
+	size_t cap = lua_isnoneornil(L, 3) ? 65536 : (size_t)lvq_checkrange(L, 3, 1u << 24);
 	uint64_t before = dr->slot->dev.stats.errors;
 	luaL_Buffer b;
 	long n;
 
-	if (lua_isnoneornil(L, 3))
-		cap = 65536;
 	n = vq_drv_console_read(&dr->drv, port, luaL_buffinitsize(L, &b, cap ? cap : 1), cap);
 	if (n < 0)
 		return helper_fail(L, dr, "console_read", (int)n, before);

@@ -16,7 +16,6 @@
 
 #define EXIT_USAGE 2
 
-FILE *lvq_trace_default;
 
 static const char *progname = "vqsim";
 

@@ -36,4 +36,49 @@ function F.expect_broken(m, dev, errname)
   eq(dev:read("InterruptStatus") & 2, 2, "configuration change interrupt")
 end
 
+--- F.dev(type, devopts, init, initopts) -> m, dev, d: a device of type with
+--- the driver initialised by d[init](d, initopts) (d:init when init is nil).
+function F.dev(kind, devopts, init, initopts)
+  local m = vqsim.machine{seed = 1}
+  local dev = m:add(kind, devopts or {})
+  local d = m:driver(dev)
+  if init ~= false then d[init or "init"](d, initopts or {}) end
+  return m, dev, d
+end
+
+function F.blk(devopts, features)
+  local o = {name = "blk0", size = "1M"}
+  for k, v in pairs(devopts or {}) do o[k] = v end
+  return F.dev("blk", o, "init", {features = features or {}})
+end
+
+function F.net(devopts, initopts)
+  local o = {name = "net0"}
+  for k, v in pairs(devopts or {}) do o[k] = v end
+  return F.dev("net", o, "net_init", initopts)
+end
+
+function F.balloon(devopts, features)
+  local o = {name = "balloon0"}
+  for k, v in pairs(devopts or {}) do o[k] = v end
+  return F.dev("balloon", o, "balloon_init", {features = features or {}})
+end
+
+function F.console(devopts, features)
+  local o = {name = "con0", port0 = "buffer"}
+  for k, v in pairs(devopts or {}) do o[k] = v end
+  return F.dev("console", o, "console_init", {features = features or {}})
+end
+
+--- An Ethernet frame: dst and src as 6-byte strings (default broadcast and a
+--- local address), ethertype 0x88b5, payload (default n bytes of 'x').
+function F.frame(n, dst, src)
+  dst = dst or ("\255"):rep(6)
+  src = src or "\2\0\0\0\0\1"
+  return dst .. src .. "\x88\xb5" .. ("x"):rep(n or 46)
+end
+
+--- Little-endian packers for request headers.
+function F.blk_hdr(kind, sector) return string.pack("<I4I4I8", kind, 0, sector or 0) end
+
 return F
