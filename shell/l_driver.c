@@ -265,8 +265,8 @@ static const char *const dev_type_names[] = {
 	[VIRTIO_ID_BALLOON] = "virtio-balloon",
 };
 
-/* The driver at 1, checked to drive a device of type id, its helpers set
- * up (initialised when need_init). Raises "NAME: fn: ..." otherwise. */
+/* The driver at 1, checked to drive a device of type id. Raises
+ * "NAME: fn: not a virtio-TYPE device" otherwise. */
 static struct lvq_driver *check_helper(lua_State *L, uint32_t id, const char *fn)
 {
 	struct lvq_driver *dr = lvq_checkdriver(L, 1);

@@ -152,15 +152,15 @@ test("malformed: unknown request type answered UNSUPP", {spec = "5.2.6.2"}, func
   eq(blk:stats().status_unsupp, 1)
 end)
 
-test("ring rule: readable after writable breaks the queue", {spec = {"2.7.4", "5.2.6"}},
+test("ring rule: readable after writable breaks the queue", {spec = {"2.7.4.2", "5.2.6"}},
      function()
   local m, blk, d = F.blk()
   local q = d:queue(0)
   local h, st = d:alloc(16), d:alloc(1)
   m.mem:write(h, F.blk_hdr(T_FLUSH, 0))
-  q:add{{st, 1, "w"}, {h, 16, "r"}}
-  q:kick()
-  m:run()
+  q:desc(0, {addr = st, len = 1, flags = "NEXT|WRITE", next = 1})
+  q:desc(1, {addr = h, len = 16, flags = 0, next = 0})
+  F.offer(m, q, 0)
   F.expect_broken(m, blk, "RING_ORDER")
   raises(function() d:blk_flush() end, "blk0")
 end)
