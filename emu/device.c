@@ -570,6 +570,12 @@ void vq_dev_fail_queue(struct vq_dev *d, unsigned q, int err)
 		return;
 	}
 	vq->errors++;
+	/* chains completed before the failure were really served: let the
+	 * driver reap them before the queue goes quiet */
+	if (vq->ready && vq_ring_publish_broken(&vq->ring) == 1) {
+		vq->interrupts++;
+		dev_irq(d, VQ_IRQ_VRING, q);
+	}
 	/* a class may fail a queue for its own reasons: make the ring refuse too */
 	if (!vq->ring.error)
 		vq->ring.error = err;

@@ -175,6 +175,31 @@ int vq_ring_publish(struct vq_ring *r)
 	}
 }
 
+int vq_ring_publish_broken(struct vq_ring *r)
+{
+	int err = r->error, rc;
+
+	if (!r->mem)
+		return -VQ_E_RING_BROKEN; /* never initialised */
+	if (!err)
+		return vq_ring_publish(r);
+	/* no used ring to write to: unreachable, or never initialised */
+	if (err == -VQ_E_RING_RING_MEM || err == -VQ_E_STATE || err == -VQ_E_RING_LAYOUT ||
+	    err == -VQ_E_INVAL)
+		return -VQ_E_RING_BROKEN;
+	r->error = 0;
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		rc = vq_ring_publish_split(r);
+		break;
+	default:
+		rc = -VQ_E_INVAL;
+	}
+	/* the first error stays the one that broke the ring */
+	r->error = err;
+	return rc;
+}
+
 int vq_ring_set_notify(struct vq_ring *r, bool enable)
 {
 	if (r->error)

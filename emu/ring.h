@@ -151,6 +151,12 @@ int vq_ring_push(struct vq_ring *r, const struct vq_chain *c, uint32_t written);
  * vq_ring_init() interrupts, having no earlier one to measure from. The used
  * ring writes are logged dirty here, when they become visible. */
 int vq_ring_publish(struct vq_ring *r);
+/* Publish the used elements pushed before the ring broke: their buffers
+ * were really written, so the driver must be able to reap them. The ring
+ * stays broken. Same result as vq_ring_publish() (on a ring that is not
+ * broken it is vq_ring_publish()); -VQ_E_RING_BROKEN when the used ring
+ * itself is unreachable or the ring was never set up. */
+int vq_ring_publish_broken(struct vq_ring *r);
 /* Ask the driver to notify (enable=true) or not (VIRTQ_USED_F_NO_NOTIFY or,
  * with EVENT_IDX, avail_event = the last avail idx read; disabling then
  * writes nothing, the driver kicking at most once past that index). On

@@ -50,12 +50,17 @@ static const struct help_entry entries[] = {
 	{"vqsim", "vqsim.size", "vqsim.size(\"16M\")", "parse a size string to bytes"},
 	{"vqsim", "vqsim.hexdump", "vqsim.hexdump(str [, addr])", "hexdump of a string"},
 	{"vqsim", "vqsim.devices", "vqsim.devices()", "list of device types {name, summary, options}"},
-	{"vqsim", "vqsim.pretty", "vqsim.pretty(v)", "readable one-value summary (the REPL uses it)"},
+	{"vqsim", "vqsim.pretty", "vqsim.pretty(v [, top])",
+	 "readable one-value summary; top: as the REPL prints it (integers also in hex)"},
+	{"vqsim", "vqsim.show", "vqsim.show(...)", "print values the way the REPL does"},
 	{"vqsim", "vqsim.version", "vqsim.version", "version string"},
 	{"vqsim", "vqsim.seed", "vqsim.seed", "seed from --seed (default 1)"},
+	{"vqsim", "vqsim.libdir", "vqsim.libdir",
+	 "directory of prelude.lua and test.lua (first on package.path)"},
 	{"vqsim", "vqsim.features", "vqsim.features", "feature name -> bit (EVENT_IDX = 29, ...)"},
 	{"vqsim", "vqsim.dev_features", "vqsim.dev_features",
-	 "device-specific names by type: dev_features.blk.FLUSH = 9, .net, .console, .balloon"},
+	 "device-specific names by type: dev_features.blk.FLUSH = 9, .net, .console, .balloon,"
+	 "\n      .rng (empty)"},
 	{"vqsim", "vqsim.status", "vqsim.status", "status bit names -> values"},
 	{"vqsim", "vqsim.regs", "vqsim.regs", "mmio register names -> offsets"},
 	{"vqsim", "vqsim.E", "vqsim.E", "error names -> codes (RING_HEAD, ...)"},
@@ -75,8 +80,9 @@ static const struct help_entry entries[] = {
 	{"machine", "machine:poll", "m:poll([ms])", "poll backend file descriptors once"},
 	{"machine", "machine:pending", "m:pending()", "events waiting in the queue"},
 	{"machine", "machine:stats", "m:stats()", "counters: events, reg_reads, notifies, ..."},
-	{"machine", "machine:trace", "m:trace(true | false | path | {capture} [, {kinds={...}}])",
-	 "trace to stdout, off, a file, or capture for m:trace_log()"},
+	{"machine", "machine:trace",
+	 "m:trace(true | false | path [, {kinds={...}}]) or m:trace{capture=, kinds=}",
+	 "trace to stdout, off, a file; or capture for m:trace_log() (capture=false: off)"},
 	{"machine", "machine:trace_log", "m:trace_log()", "captured trace lines since the last call"},
 	{"machine", "machine:irq", "m:irq(line)", "level and rising-edge count of an interrupt line"},
 	{"machine", "machine:read", "m:read(gpa [, width])", "bus read; value [, ERRNAME]"},
@@ -155,6 +161,10 @@ static const struct help_entry entries[] = {
 	{"driver", "driver:config_write", "d:config_write(off, str)", "write config bytes"},
 	{"driver", "driver:submit", "d:submit(q, bufs)", "add, kick, wait, reap; returns used len"},
 	{"driver", "driver:rng_read", "d:rng_read(n)", "virtio-rng: up to n random bytes"},
+	{"driver", "d.status", "d.status .device .device_id .heap .heap_size .heap_free",
+	 "status byte, device object, device type id, heap address, size, bytes left"},
+	{"driver", "d.config_irqs", "d.config_irqs .vring_irqs",
+	 "config-change and used-buffer interrupts the driver has acknowledged"},
 	{"driver", "driver.helpers", "blk_*, net_*, balloon_*, console_* (below)",
 	 "device answers come back as names (\"OK\", \"IOERR\", \"UNSUPP\"; net \"OK\", \"ERR\");"
 	 "\n      no answer at all (NEEDS_RESET, heap exhausted, transport error) raises"},
@@ -241,7 +251,8 @@ static const struct help_entry entries[] = {
 	{"trace", "trace.on", "m:trace(true)", "trace every event to stdout"},
 	{"trace", "trace.file", "m:trace(\"file\", {kinds={\"notify\",\"irq\"}})",
 	 "only some kinds, to a file"},
-	{"trace", "trace.capture", "m:trace{capture=true}; m:trace_log()", "collect lines in memory"},
+	{"trace", "trace.capture", "m:trace{capture=true, kinds={...}}; m:trace_log()",
+	 "collect lines in memory (capture defaults to true; false stops tracing)"},
 	{"trace", "trace.off", "m:trace(false)", "stop tracing"},
 
 	{"test", "test", "test \"name\" (function() ... end)", "a test block"},
@@ -250,7 +261,8 @@ static const struct help_entry entries[] = {
 	{"test", "ok", "ok(v [, msg])", "v is true"},
 	{"test", "eq", "eq(actual, expected [, msg])", "equal (tables compared deeply)"},
 	{"test", "neq", "neq(actual, unexpected [, msg])", "not equal"},
-	{"test", "raises", "raises(fn [, pattern])", "fn raises an error matching pattern; returns it"},
+	{"test", "raises", "raises(fn [, pattern [, msg]])",
+	 "fn raises an error matching pattern (msg if not); returns the message"},
 	{"test", "skip", "skip(reason)", "skip the rest of the running test"},
 };
 
@@ -340,6 +352,21 @@ void lvq_help(lua_State *L, int idx)
 			lua_pop(L, 1);
 		}
 		lua_pop(L, 1);
+		/* a function of the vqsim table defined in Lua (the prelude) */
+		if (lua_istable(L, lua_upvalueindex(1))) {
+			lua_pushnil(L);
+			while (lua_next(L, lua_upvalueindex(1))) {
+				if (lua_rawequal(L, -1, idx) && lua_type(L, -2) == LUA_TSTRING) {
+					lua_pushfstring(L, "vqsim.%s", lua_tostring(L, -2));
+					if (print_name(lua_tostring(L, -1))) {
+						lua_pop(L, 3);
+						return;
+					}
+					lua_pop(L, 1);
+				}
+				lua_pop(L, 1);
+			}
+		}
 		printf("no help for this function\n");
 		return;
 	}

@@ -422,13 +422,21 @@ static int m_trace(lua_State *L)
 	struct lvq_machine *lm = lvq_checkmachine(L, 1);
 	int optarg = lua_istable(L, 2) ? 2 : 3;
 	unsigned mask = trace_mask(L, optarg);
+	bool capture = false;
 	FILE *f;
 
-	if (lua_isnoneornil(L, 2) || (lua_isboolean(L, 2) && !lua_toboolean(L, 2))) {
+	if (lua_istable(L, 2)) {
+		/* {capture = true, kinds = {...}}: capture, read back with
+		 * m:trace_log(); capture defaults to true, false stops tracing */
+		capture = lua_getfield(L, 2, "capture") == LUA_TNIL || lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
+	if (lua_isnoneornil(L, 2) || (lua_isboolean(L, 2) && !lua_toboolean(L, 2)) ||
+	    (lua_istable(L, 2) && !capture)) {
 		trace_stop(lm);
 		return 0;
 	}
-	if (lua_istable(L, 2)) { /* capture, read back with m:trace_log() */
+	if (capture) {
 		trace_stop(lm);
 		f = open_memstream(&lm->cap_buf, &lm->cap_len);
 		if (!f)
@@ -512,8 +520,14 @@ static int m_write(lua_State *L)
 {
 	struct lvq_machine *lm = lvq_checkmachine(L, 1);
 	uint64_t gpa = lvq_checksize(L, 2);
-	uint32_t v = (uint32_t)luaL_checkinteger(L, 3);
-	int rc = vq_machine_write(lm->m, gpa, check_width(L, 4), v);
+	lua_Integer v = luaL_checkinteger(L, 3);
+	unsigned width = check_width(L, 4);
+	int rc;
+
+	if (v < 0 || (uint64_t)v >> (8 * width) != 0)
+		return luaL_argerror(L, 3, lua_pushfstring(L, "value does not fit in %d bits "
+							   "for width %d", (int)(8 * width), (int)width));
+	rc = vq_machine_write(lm->m, gpa, width, (uint32_t)v);
 
 	if (rc < 0) {
 		lua_pushboolean(L, 0);

@@ -343,6 +343,7 @@ void lvq_pushdevfeatures(lua_State *L)
 	} types[] = {
 		{VIRTIO_ID_BLOCK, "blk"}, {VIRTIO_ID_NET, "net"},
 		{VIRTIO_ID_CONSOLE, "console"}, {VIRTIO_ID_BALLOON, "balloon"},
+		{VIRTIO_ID_RNG, "rng"}, /* none: an empty table, as errors cite it */
 	};
 
 	lua_newtable(L);

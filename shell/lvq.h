@@ -42,7 +42,7 @@
 
 struct lvq_machine {
 	struct vq_machine *m;
-	uint64_t seed;          /* seed given at creation or by m:seed() */
+	uint64_t seed;          /* seed given at creation or by m:reseed() */
 	uint64_t heap_top;      /* next default driver heap ends here (0: unset) */
 	FILE *trace_f;          /* trace sink we opened (file or memstream) */
 	bool trace_is_file;     /* trace_f is a file we must fclose */
@@ -135,7 +135,8 @@ void lvq_pushfeatures_for(lua_State *L, const uint64_t *words, uint32_t device_i
  * raises "bad field 'features' to 'fn' (...)" otherwise. */
 void lvq_fieldfeatures(lua_State *L, int idx, uint64_t *words, uint32_t device_id,
 		       const char *fn);
-/* Push {blk = {FLUSH = 9, ...}, net = {...}, console = {...}, balloon = {...}}. */
+/* Push {blk = {FLUSH = 9, ...}, net = {...}, console = {...}, balloon = {...},
+ * rng = {}}. */
 void lvq_pushdevfeatures(lua_State *L);
 /* Push a hexdump of len bytes p labelled from address addr. */
 void lvq_pushhexdump(lua_State *L, const uint8_t *p, size_t len, uint64_t addr);
@@ -200,8 +201,10 @@ lua_State *lvq_newstate(uint64_t seed);
 /* ---- the test runner (runner.c) ---- */
 
 /* Run the test files under paths (directories recursively, *.lua) and
- * print TAP to stdout; with coverage, list the spec sections checked.
- * Returns the exit status: 0 only if every test passed, else 1. */
+ * print TAP to stdout; with coverage, list the spec sections that passing
+ * tests checked. Returns the exit status: 0 if tests ran and all passed
+ * (skips count as passes), 1 if one failed or none ran, 2 if a path
+ * cannot be opened (nothing run). */
 int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage);
 
 #endif

@@ -28,7 +28,8 @@ static void usage(FILE *f)
 		"  -e CODE        run CODE (may be repeated; runs before the script)\n"
 		"  -i             enter the REPL after running the script or -e code\n"
 		"  --test         run test files and directories, print TAP\n"
-		"  --coverage     with --test: list the spec sections the tests check\n"
+		"  --coverage     with --test: list the spec sections that passing tests\n"
+		"                 check, and how many passing tests check each\n"
 		"  --seed N       default seed of new machines (vqsim.seed), default 1\n"
 		"  --trace FILE   trace every machine's events to FILE (- for stdout)\n"
 		"  -h, --help     print this help and exit\n"
@@ -144,12 +145,13 @@ static int run_script(lua_State *L, const char *file, int nargs_start, char **ar
 	return 0;
 }
 
-/* Tests that failed in test blocks of a plain script (0 if none ran). */
-static lua_Integer tests_failed(lua_State *L)
+/* After a plain script: test.summary() prints the plan and counts of the
+ * test blocks that ran (nothing if none); returns how many failed. */
+static lua_Integer tests_summary(lua_State *L)
 {
 	lua_Integer n = 0;
 
-	if (luaL_dostring(L, "local t = package.loaded.test return t and t._state.failed or 0") ==
+	if (luaL_dostring(L, "local t = package.loaded.test return t and t.summary() or 0") ==
 	    LUA_OK)
 		n = lua_tointeger(L, -1);
 	lua_pop(L, 1);
@@ -178,6 +180,7 @@ int main(int argc, char **argv)
 	int nchunks = 0, c, rc = 0;
 	bool interactive = false, test = false, coverage = false;
 	uint64_t seed = 1;
+	lua_Integer failed;
 	lua_State *L;
 
 	if (argv[0] && strrchr(argv[0], '/'))
@@ -262,15 +265,16 @@ int main(int argc, char **argv)
 		rc = run_chunk(L, luaL_loadbuffer(L, chunks[i], strlen(chunks[i]), "=(command line)"));
 	if (rc == 0 && optind < argc)
 		rc = run_script(L, argv[optind], optind + 1, argv, argc);
-	if (rc == 0 && tests_failed(L)) {
-		fprintf(stderr, "%s: %lld test(s) failed\n", progname, (long long)tests_failed(L));
-		rc = 1;
-	}
 	if ((optind >= argc && nchunks == 0) || interactive) {
 		if (optind >= argc && nchunks == 0 && !isatty(STDIN_FILENO) && !interactive)
 			rc = run_script(L, "-", argc, argv, argc); /* like lua: stdin script */
 		else
 			lvq_repl(L);
+	}
+	failed = tests_summary(L);
+	if (failed) {
+		fprintf(stderr, "%s: %lld test(s) failed\n", progname, (long long)failed);
+		rc = 1;
 	}
 	free(chunks);
 	lua_close(L);

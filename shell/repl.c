@@ -403,6 +403,7 @@ static int read_chunk(lua_State *L, bool *abandoned)
 {
 	char *line = read_line(PROMPT);
 	luaL_Buffer b;
+	bool eq;
 	int status;
 
 	*abandoned = false;
@@ -413,16 +414,17 @@ static int read_chunk(lua_State *L, bool *abandoned)
 		*abandoned = true;
 		return LUA_OK;
 	}
-	if (line[0] == '=') { /* lua 5.1 style "=expr" */
-		memmove(line, line + 1, strlen(line));
-	}
-	if (try_expression(L, line) == LUA_OK) {
+	/* lua 5.1 style "=expr": run without the '=', remember as typed */
+	eq = line[0] == '=';
+	if (try_expression(L, line + eq) == LUA_OK) {
 		history_add(line);
 		free(line);
 		return LUA_OK;
 	}
 	luaL_buffinit(L, &b);
-	luaL_addstring(&b, line);
+	if (eq) /* an expression continued on the next lines */
+		luaL_addstring(&b, "return ");
+	luaL_addstring(&b, line + eq);
 	free(line);
 	luaL_pushresult(&b); /* the chunk so far, at -1 */
 	for (;;) {
@@ -445,7 +447,9 @@ static int read_chunk(lua_State *L, bool *abandoned)
 		free(line);
 		lua_concat(L, 3);
 	}
-	history_add(lua_tostring(L, -2));
+	history_add(lua_pushfstring(L, "%s%s", eq ? "=" : "",
+				    lua_tostring(L, -2) + (eq ? strlen("return ") : 0)));
+	lua_pop(L, 1);
 	lua_remove(L, -2);
 	return status;
 }

@@ -27,15 +27,16 @@ step("A chain by hand: one device-writable buffer, kick, run, reap")
 local q = d:queue(0)
 local buf = d:alloc(32)
 local head = q:add{{buf, 32, "w"}}
-print("head", head, "notified", q:kick())
-print("events run", m:run())
-show(q:reap())
+print(("added chain head %d; kick notified the device: %s"):format(head, tostring(q:kick())))
+print(("the machine ran %d event(s)"):format(m:run()))
+local token, len = q:reap()
+print(("reaped token %d: the device wrote %d bytes"):format(token, len))
 print(m.mem:hexdump(buf, 32))
 
 step("The queue as the driver left it")
 print(q)
 
-step("Tracing a request (notify, chain, used, irq)")
+step("Tracing a request (notify, chain, used; with EVENT_IDX the driver asked for no interrupt)")
 m:trace{kinds = {"notify", "chain", "used", "irq"}}
 d:rng_read(8)
 for _, line in ipairs(m:trace_log()) do print("  " .. line) end

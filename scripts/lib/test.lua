@@ -7,7 +7,8 @@
 --
 -- A test runs as soon as it is defined and prints one TAP line. `vqsim
 -- --test` calls begin/finish around each file; a plain `vqsim file.lua`
--- prints the same lines and a summary at exit.
+-- prints the same lines, and at exit vqsim calls summary(): the TAP plan
+-- and a count line, then a failing exit status if a test failed.
 
 local M = {}
 
@@ -214,8 +215,16 @@ function M.finish()
   return state.number, state.passed, state.failed, state.skipped, state.sections
 end
 
--- Plain `vqsim file.lua`: a summary at exit, and a failing status.
-setmetatable(state, {__gc = nil})
+-- Plain `vqsim file.lua` (main.c calls this at exit): when tests ran,
+-- print the plan and the counts; returns how many tests failed.
+function M.summary()
+  if state.runner or state.number == 0 then return state.failed end
+  io.write(string.format("1..%d\n# %d passed, %d failed, %d skipped\n",
+           state.number, state.passed, state.failed, state.skipped))
+  io.flush()
+  return state.failed
+end
+
 M._state = state
 
 return M

@@ -208,6 +208,37 @@ START_TEST(malformed_chain_needs_reset_then_recovers)
 }
 END_TEST
 
+/* A good chain before a bad one in the same kick was served: its used
+ * element must reach the driver even though the queue then breaks. */
+START_TEST(chains_served_before_a_ring_error_are_published)
+{
+	struct rig r;
+	struct vq_mem *mem;
+	struct vq_ring_drv *q;
+	uint64_t token;
+	uint32_t len;
+	struct vq_buf b = {.gpa = BUF, .len = 16, .writable = true};
+
+	rig_up(&r, NULL, SEED);
+	mem = vq_machine_mem(r.m);
+	q = &r.drv.queues[0].ring;
+	ck_assert_int_ge(vq_drv_add(&r.drv, 0, &b, 1, 42), 0);
+	/* publish the good chain, then a second avail entry naming 300 */
+	vq_mem_write16(mem, q->addr.driver + 4 + 2, 300);
+	q->avail_idx = 2;
+	ck_assert_int_eq(vq_drv_kick(&r.drv, 0), 1);
+	vq_machine_run(r.m, 10);
+	ck_assert(vq_drv_status(&r.drv) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	ck_assert_int_eq(r.dev->last_error, -VQ_E_RING_HEAD);
+	/* used.idx moved by one: the good chain, with its 16 bytes */
+	ck_assert_int_eq(vq_drv_get_used(&r.drv, 0, &token, &len), 1);
+	ck_assert_uint_eq(token, 42);
+	ck_assert_uint_eq(len, 16);
+	ck_assert_uint_eq(vq_drv_ack_interrupt(&r.drv), VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+	rig_down(&r);
+}
+END_TEST
+
 static Suite *rng_suite(void)
 {
 	Suite *s = suite_create("rng");
@@ -221,6 +252,7 @@ static Suite *rng_suite(void)
 	tcase_add_test(tc, urandom_source_fills_buffers);
 	tcase_add_test(tc, bad_options_are_named);
 	tcase_add_test(tc, malformed_chain_needs_reset_then_recovers);
+	tcase_add_test(tc, chains_served_before_a_ring_error_are_published);
 	suite_add_tcase(s, tc);
 	return s;
 }

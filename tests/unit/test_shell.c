@@ -170,6 +170,86 @@ START_TEST(machine_is_deterministic)
 }
 END_TEST
 
+START_TEST(trace_table_honours_capture)
+{
+	run("local m = vqsim.machine{ram='16M'}\n"
+	    "local d = m:driver(m:add('rng')); d:init{queues=1}\n"
+	    "m:trace{capture=false}\n"
+	    "d:rng_read(4)\n"
+	    "local off = #m:trace_log()\n"
+	    "m:trace{capture=true, kinds={'notify'}}\n"
+	    "d:rng_read(4)\n"
+	    "local log = m:trace_log()\n"
+	    "m:trace{capture=false}\n"
+	    "d:rng_read(4)\n"
+	    "return off, #log, log[1], #m:trace_log()");
+	ck_assert_int_eq(lua_tointeger(L, -4), 0);
+	ck_assert_int_eq(lua_tointeger(L, -3), 2); /* kick, delivered */
+	ck_assert_ptr_nonnull(strstr(lua_tostring(L, -2), "notify"));
+	ck_assert_int_eq(lua_tointeger(L, -1), 0);
+}
+END_TEST
+
+START_TEST(machine_write_rejects_values_wider_than_the_access)
+{
+	/* QueueSel (0x30): a write the device accepts */
+	run("local m = vqsim.machine{ram='16M'}; m:add('rng')\n"
+	    "return m:write(0x0a000030, 0), m:read(0x0a000030)");
+	ck_assert(lua_toboolean(L, -2));
+	run_fails("local m = vqsim.machine{ram='16M'}; m:add('rng')\n"
+		  "m:write(0x0a000030, 0x100000000)", "bad argument #2 to 'write'", "fit in 32 bits");
+	run_fails("local m = vqsim.machine{ram='16M'}; m:add('rng')\n"
+		  "m:write(0x0a000030, -1)", "bad argument #2 to 'write'", "fit in 32 bits");
+	run_fails("local m = vqsim.machine{ram='16M'}; m:add('rng')\n"
+		  "m:write(0x0a000030, 0x100, 1)", "bad argument #2 to 'write'",
+		  "fit in 8 bits for width 1");
+	run_fails("local m = vqsim.machine{ram='16M'}; m:add('rng')\n"
+		  "m:write(0x0a000030, 0x10000, 2)", "bad argument #2 to 'write'", "fit in 16 bits");
+}
+END_TEST
+
+/* scripts/lib/test.lua from the source tree, its output to a temporary
+ * file that the chunk reads back. */
+#define TESTLIB_PRE                                                                        \
+	"package.path = '" VQSIM_SRCDIR "/scripts/lib/?.lua;' .. package.path\n"          \
+	"local t = require('test')\n"                                                      \
+	"local out = io.tmpfile(); io.output(out)\n"                                       \
+	"local function output() io.output(io.stdout); out:seek('set')\n"                  \
+	"  return out:read('a') end\n"
+
+START_TEST(test_library_raises_takes_a_message)
+{
+	run(TESTLIB_PRE
+	    "local r1 = t.raises(function() error('boom 42') end, '%d+')\n"
+	    "local _, e2 = pcall(t.raises, function() end, nil, 'mine')\n"
+	    "local _, e3 = pcall(t.raises, function() error('boom') end, 'nope', 'mine too')\n"
+	    "local _, e4 = pcall(t.raises, function() error('boom') end, 'nope')\n"
+	    "output()\n"
+	    "return r1, e2.message, e3.message, e4.message, e4.actual");
+	ck_assert_ptr_nonnull(strstr(lua_tostring(L, -5), "boom 42"));
+	ck_assert_str_eq(lua_tostring(L, -4), "mine");
+	ck_assert_str_eq(lua_tostring(L, -3), "mine too");
+	ck_assert_str_eq(lua_tostring(L, -2), "error message does not match");
+	ck_assert_ptr_nonnull(strstr(lua_tostring(L, -1), "boom"));
+}
+END_TEST
+
+START_TEST(test_library_summary_for_a_plain_script)
+{
+	run(TESTLIB_PRE
+	    "local none = t.summary()\n"
+	    "t.test('passes', function() end)\n"
+	    "t.test('fails', function() t.eq(1, 2) end)\n"
+	    "t.test('skips', function() t.skip('later') end)\n"
+	    "local failed = t.summary()\n"
+	    "return none, failed, output()");
+	ck_assert_int_eq(lua_tointeger(L, -3), 0);
+	ck_assert_int_eq(lua_tointeger(L, -2), 1);
+	ck_assert_ptr_nonnull(strstr(lua_tostring(L, -1), "not ok 2 - fails\n"));
+	ck_assert_ptr_nonnull(strstr(lua_tostring(L, -1), "\n1..3\n# 1 passed, 1 failed, 1 skipped\n"));
+}
+END_TEST
+
 static Suite *shell_suite(void)
 {
 	Suite *s = suite_create("shell");
@@ -183,6 +263,10 @@ static Suite *shell_suite(void)
 	tcase_add_test(tc, broken_driver_error_names_rule_and_values);
 	tcase_add_test(tc, queue_prints_as_a_table);
 	tcase_add_test(tc, machine_is_deterministic);
+	tcase_add_test(tc, trace_table_honours_capture);
+	tcase_add_test(tc, machine_write_rejects_values_wider_than_the_access);
+	tcase_add_test(tc, test_library_raises_takes_a_message);
+	tcase_add_test(tc, test_library_summary_for_a_plain_script);
 	suite_add_tcase(s, tc);
 	return s;
 }
