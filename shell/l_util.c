@@ -114,10 +114,14 @@ int lvq_fail_dev(lua_State *L, const struct vq_dev *d, int rc, uint64_t errors_b
 	/* a ring error names its queue: the device keeps the queue's first error */
 	for (unsigned q = 0; rc == -VQ_E_RING_BROKEN && q < d->nqueues; q++) {
 		if (d->queues[q].ring.error && d->queues[q].ring.error != -VQ_E_RING_BROKEN) {
+			const struct vq_ring *r = &d->queues[q].ring;
+
 			snprintf(who, sizeof(who), "%s.q%u", d->name, q);
-			luaL_error(L, "%s: %s: %s (device needs reset)", who,
-				   vq_errname(d->queues[q].ring.error),
-				   vq_strerror(d->queues[q].ring.error));
+			if (r->error_detail[0])
+				luaL_error(L, "%s: %s: %s (%s; device needs reset)", who,
+					   vq_errname(r->error), vq_strerror(r->error), r->error_detail);
+			luaL_error(L, "%s: %s: %s (device needs reset)", who, vq_errname(r->error),
+				   vq_strerror(r->error));
 		}
 	}
 	if (d->stats.errors != errors_before && d->last_error_msg[0])

@@ -136,7 +136,7 @@ START_TEST(broken_driver_error_names_rule_and_values)
 		  "local d = m:driver(m:add('rng')); d:init{queues=1}\n"
 		  "local q = d:queue(0); q:avail(0, 9999); q:avail_idx(1); q:notify(); m:run()\n"
 		  "d:rng_read(8)",
-		  "rng0", "RING_HEAD");
+		  "rng0.q0: RING_HEAD", "head 9999, queue size 256");
 }
 END_TEST
 
