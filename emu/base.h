@@ -81,11 +81,17 @@ enum vq_ev {
 	VQ_EV__COUNT
 };
 
+struct vq_trace_arg;
+
 struct vq_tracer {
 	bool on;
 	void (*emit)(void *ctx, enum vq_ev kind, const char *who, int queue,
 		     const char *text);
 	void *ctx;
+	/* kind-specific fields of the event being emitted (trace.h's
+	 * vq_trace_args() sets them for the emit call only), else NULL/0 */
+	const struct vq_trace_arg *args;
+	unsigned nargs;
 };
 
 /* Name of a trace event kind ("notify", "chain", ...). */

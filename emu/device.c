@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "device.h"
+#include "trace.h"
 #include "virtio.h"
 
 #define STATUS_KNOWN                                                                    \
@@ -32,8 +33,9 @@ static int dev_error(struct vq_dev *d, int queue, int err, const char *fmt, ...)
 	va_end(ap);
 	d->last_error = err;
 	d->stats.errors++;
-	vq_trace(d->tracer, VQ_EV_ERROR, d->name, queue, "%s [%s]", d->last_error_msg,
-		 vq_errname(err));
+	vq_trace_args(d->tracer, VQ_EV_ERROR, d->name, queue,
+		      (struct vq_trace_arg[]){VQ_TA_S("err", vq_errname(err))}, 1, "%s [%s]",
+		      d->last_error_msg, vq_errname(err));
 	return err;
 }
 
@@ -41,8 +43,10 @@ static void dev_irq(struct vq_dev *d, enum vq_irq_kind kind, unsigned q)
 {
 	d->stats.interrupts++;
 	if (tracing(d))
-		vq_trace(d->tracer, VQ_EV_IRQ, d->name, kind == VQ_IRQ_VRING ? (int)q : -1,
-			 "%s interrupt", kind == VQ_IRQ_VRING ? "used-buffer" : "config");
+		vq_trace_args(d->tracer, VQ_EV_IRQ, d->name, kind == VQ_IRQ_VRING ? (int)q : -1,
+			      (struct vq_trace_arg[]){VQ_TA_S("cause", kind == VQ_IRQ_VRING
+							  ? "vring" : "config")}, 1,
+			      "%s interrupt", kind == VQ_IRQ_VRING ? "used-buffer" : "config");
 	if (d->host.interrupt)
 		d->host.interrupt(d->host.ctx, kind, q);
 }
@@ -53,8 +57,10 @@ static void trace_status(struct vq_dev *d, uint8_t old, uint8_t now)
 
 	if (!tracing(d))
 		return;
-	vq_trace(d->tracer, VQ_EV_STATUS, d->name, -1, "status %s -> %s",
-		 vq_dev_status_str(old, a, sizeof(a)), vq_dev_status_str(now, b, sizeof(b)));
+	vq_trace_args(d->tracer, VQ_EV_STATUS, d->name, -1,
+		      (struct vq_trace_arg[]){VQ_TA_U("from", old), VQ_TA_U("to", now)}, 2,
+		      "status %s -> %s", vq_dev_status_str(old, a, sizeof(a)),
+		      vq_dev_status_str(now, b, sizeof(b)));
 }
 
 static bool is_pow2(uint32_t v)
@@ -268,8 +274,9 @@ void vq_dev_reset(struct vq_dev *d)
 	d->stats.resets++;
 	if (tracing(d)) {
 		char a[96];
-		vq_trace(d->tracer, VQ_EV_STATUS, d->name, -1, "status %s -> 0 (reset)",
-			 vq_dev_status_str(old, a, sizeof(a)));
+		vq_trace_args(d->tracer, VQ_EV_STATUS, d->name, -1,
+			      (struct vq_trace_arg[]){VQ_TA_U("from", old), VQ_TA_U("to", 0)}, 2,
+			      "status %s -> 0 (reset)", vq_dev_status_str(old, a, sizeof(a)));
 	}
 }
 
@@ -480,6 +487,31 @@ static struct vq_queue *live_queue(struct vq_dev *d, unsigned q, int *err)
 	return vq;
 }
 
+/* Fault point "dev.pop" (fault.h): a chain was just popped from q. Returns
+ * 1 to go on with the chain, 0 when the fault took the device away from
+ * under the request (the chain is lost, as after a real reset). */
+static int pop_fault(struct vq_dev *d, unsigned q)
+{
+	struct vq_fault_ctx c = {.who = d->name, .queue = (int)q};
+	const struct vq_fault *f = vq_fault_check(d->faults, VQ_FP_DEV_POP, &c);
+
+	if (!f)
+		return 1;
+	switch (f->spec.action) {
+	case VQ_FA_RESET:
+		vq_dev_reset(d);
+		return 0;
+	case VQ_FA_CONFIG:
+		vq_dev_config_changed(d);
+		return 1;
+	case VQ_FA_NEEDS_RESET:
+		vq_dev_needs_reset(d, -VQ_E_STATE, "injected fault at dev.pop");
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 int vq_dev_pop(struct vq_dev *d, unsigned q, struct vq_chain *c)
 {
 	int rc;
@@ -504,11 +536,18 @@ int vq_dev_pop(struct vq_dev *d, unsigned q, struct vq_chain *c)
 		vq->chains++;
 		d->stats.chains++;
 		if (tracing(d))
-			vq_trace(d->tracer, VQ_EV_CHAIN, d->name, (int)q,
-				 "head=%u nseg=%u read=%llu write=%llu", c->head, c->nseg,
-				 (unsigned long long)c->read_bytes,
-				 (unsigned long long)c->write_bytes);
+			vq_trace_args(d->tracer, VQ_EV_CHAIN, d->name, (int)q,
+				      (struct vq_trace_arg[]){VQ_TA_U("head", c->head),
+							      VQ_TA_U("nseg", c->nseg),
+							      VQ_TA_U("read", c->read_bytes),
+							      VQ_TA_U("write", c->write_bytes),
+							      VQ_TA_SEGS(c)}, 5,
+				      "head=%u nseg=%u read=%llu write=%llu", c->head, c->nseg,
+				      (unsigned long long)c->read_bytes,
+				      (unsigned long long)c->write_bytes);
 	}
+	if (rc == 1 && d->faults && d->faults->armed[VQ_FP_DEV_POP])
+		rc = pop_fault(d, q);
 	return rc;
 }
 
@@ -532,8 +571,10 @@ int vq_dev_push(struct vq_dev *d, unsigned q, const struct vq_chain *c, uint32_t
 	vq->used++;
 	d->stats.used++;
 	if (tracing(d))
-		vq_trace(d->tracer, VQ_EV_USED, d->name, (int)q, "push head=%u len=%u", c->head,
-			 written);
+		vq_trace_args(d->tracer, VQ_EV_USED, d->name, (int)q,
+			      (struct vq_trace_arg[]){VQ_TA_U("head", c->head),
+						      VQ_TA_U("len", written)}, 2,
+			      "push head=%u len=%u", c->head, written);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #define VQSIM_DEVICE_H
 
 #include "base.h"
+#include "fault.h"
 #include "mem.h"
 #include "ring.h"
 
@@ -107,6 +108,8 @@ struct vq_dev {
 	struct vq_mem *mem;
 	struct vq_tracer *tracer;            /* may be NULL */
 	struct vq_prng *prng;                /* machine's PRNG, may be NULL */
+	struct vq_faults *faults;            /* machine's fault registry (set by the
+						machine; fault.h), may be NULL */
 	struct vq_dev_host host;
 	struct vq_dev_env env;               /* all NULL until on a machine */
 	uint64_t host_features[VQ_FEATURE_WORDS];   /* offered */

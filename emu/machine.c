@@ -28,9 +28,15 @@ struct watch {
 struct vq_machine {
 	struct vq_mem *mem;
 	struct vq_prng prng;
+	struct vq_faults *faults;       /* fault-injection registry (fault.h) */
 	struct vq_tracer tracer;
 	FILE *trace_out;
 	unsigned trace_mask;
+	int trace_fmt;                  /* enum vq_trace_format */
+	struct vq_trace_filter trace_filter;
+	uint64_t trace_seq;             /* events emitted so far */
+	vq_trace_observer_fn observer;
+	void *observer_ctx;
 	uint64_t now;
 	uint64_t seq;
 	struct event heap[VQ_MACHINE_MAX_EVENTS];
@@ -51,22 +57,51 @@ static void machine_emit(void *ctx, enum vq_ev kind, const char *who, int queue,
 			 const char *text)
 {
 	struct vq_machine *m = ctx;
+	struct vq_trace_event ev = {
+		.time = m->now, .seq = m->trace_seq++, .kind = kind, .dev = who, .queue = queue,
+		.text = text, .args = m->tracer.args, .nargs = m->tracer.nargs,
+	};
 
-	if (!m->trace_out || !(m->trace_mask & (1u << kind)))
+	if (m->observer)
+		m->observer(m->observer_ctx, &ev);
+	if (!m->trace_out || !(m->trace_mask & (1u << kind)) ||
+	    !vq_trace_filter_match(&m->trace_filter, &ev))
 		return;
-	if (queue >= 0)
-		fprintf(m->trace_out, "%10" PRIu64 " %-8s %s.q%d %s\n", m->now, vq_ev_name(kind),
-			who, queue, text);
-	else
-		fprintf(m->trace_out, "%10" PRIu64 " %-8s %s %s\n", m->now, vq_ev_name(kind), who,
-			text);
+	vq_trace_write(m->trace_out, m->trace_fmt, &ev);
+}
+
+static void trace_sync(struct vq_machine *m)
+{
+	m->tracer.on = (m->trace_out != NULL && m->trace_mask != 0) || m->observer != NULL;
 }
 
 void vq_machine_trace_file(struct vq_machine *m, FILE *f, unsigned mask)
 {
 	m->trace_out = f;
 	m->trace_mask = mask;
-	m->tracer.on = f != NULL && mask != 0;
+	m->trace_fmt = VQ_TRACE_TEXT;
+	vq_trace_filter_all(&m->trace_filter);
+	trace_sync(m);
+}
+
+void vq_machine_trace_sink(struct vq_machine *m, FILE *f, int fmt,
+			   const struct vq_trace_filter *flt)
+{
+	m->trace_out = f;
+	m->trace_mask = ~0u;
+	m->trace_fmt = fmt;
+	if (flt)
+		m->trace_filter = *flt;
+	else
+		vq_trace_filter_all(&m->trace_filter);
+	trace_sync(m);
+}
+
+void vq_machine_trace_observe(struct vq_machine *m, vq_trace_observer_fn fn, void *ctx)
+{
+	m->observer = fn;
+	m->observer_ctx = ctx;
+	trace_sync(m);
 }
 
 /* ---- life cycle ---- */
@@ -78,7 +113,10 @@ struct vq_machine *vq_machine_new(uint64_t seed)
 	if (!m)
 		return NULL;
 	m->mem = vq_mem_new();
-	if (!m->mem) {
+	if (m->mem)
+		m->faults = vq_faults_new(m->mem, &m->prng, &m->tracer, &m->now);
+	if (!m->faults) {
+		vq_mem_free(m->mem);
 		free(m);
 		return NULL;
 	}
@@ -86,6 +124,7 @@ struct vq_machine *vq_machine_new(uint64_t seed)
 	m->tracer.emit = machine_emit;
 	m->tracer.ctx = m;
 	m->trace_mask = ~0u;
+	vq_trace_filter_all(&m->trace_filter);
 	return m;
 }
 
@@ -114,12 +153,14 @@ void vq_machine_free(struct vq_machine *m)
 		vq_dev_destroy(&m->slots[i]->dev);
 		free(m->slots[i]);
 	}
+	vq_faults_free(m->faults);
 	vq_mem_free(m->mem);
 	free(m);
 }
 
 struct vq_mem *vq_machine_mem(struct vq_machine *m) { return m->mem; }
 struct vq_prng *vq_machine_prng(struct vq_machine *m) { return &m->prng; }
+struct vq_faults *vq_machine_faults(struct vq_machine *m) { return m->faults; }
 struct vq_tracer *vq_machine_tracer(struct vq_machine *m) { return &m->tracer; }
 void vq_machine_seed(struct vq_machine *m, uint64_t seed) { vq_prng_seed(&m->prng, seed); }
 uint64_t vq_machine_now(const struct vq_machine *m) { return m->now; }
@@ -238,6 +279,8 @@ static void notify_event(struct vq_machine *m, void *arg, uint64_t q)
 	vq_dev_notify(&s->dev, (unsigned)q);
 }
 
+static bool notify_fault(struct vq_machine *m, struct vq_slot *s, unsigned q);
+
 static void slot_notify(void *ctx, struct vq_dev *d, unsigned q)
 {
 	struct vq_slot *s = ctx;
@@ -250,12 +293,95 @@ static void slot_notify(void *ctx, struct vq_dev *d, unsigned q)
 		vq_dev_notify(d, q);
 		return;
 	}
+	if (m->faults->armed[VQ_FP_NOTIFY] && notify_fault(m, s, q))
+		return;
 	if (s->notify_pending & (1ull << q)) {
 		m->stats.notifies_coalesced++;
 		return; /* one queued event serves every kick before it runs */
 	}
 	if (vq_machine_schedule(m, 0, notify_event, s, q) == 0)
 		s->notify_pending |= 1ull << q;
+}
+
+/* ---- injected faults on notifications and interrupts (fault.h) ---- */
+
+/* Move line s->irq to level, bypassing fault points (dup, delay, spurious). */
+static void irq_edge(struct vq_machine *m, struct vq_slot *s, bool level)
+{
+	if (m->irq_level[s->irq] == level)
+		return;
+	m->irq_level[s->irq] = level;
+	if (level) {
+		m->irq_count[s->irq]++;
+		m->stats.interrupts++;
+	}
+	vq_trace(&m->tracer, VQ_EV_IRQ, s->dev.name, -1, "line %u %s (injected)", s->irq,
+		 level ? "raised" : "lowered");
+}
+
+/* A delayed interrupt: raise the line if the transport still has
+ * something to say (the driver may have acknowledged it meanwhile). */
+static void irq_delayed_event(struct vq_machine *m, void *arg, uint64_t data)
+{
+	struct vq_slot *s = arg;
+
+	(void)data;
+	if (s->mmio.interrupt_status)
+		irq_edge(m, s, true);
+}
+
+/* The device raises its line: true when a fault took it over. */
+static bool irq_fault(struct vq_machine *m, struct vq_slot *s)
+{
+	struct vq_fault_ctx c = {.who = s->dev.name, .queue = -1};
+	const struct vq_fault *f = vq_fault_check(m->faults, VQ_FP_IRQ, &c);
+
+	if (!f)
+		return false;
+	switch (f->spec.action) {
+	case VQ_FA_DROP:
+		return true;
+	case VQ_FA_DELAY:
+		vq_machine_schedule(m, f->spec.arg, irq_delayed_event, s, 0);
+		return true;
+	case VQ_FA_DUP: /* one extra edge before the real one */
+		irq_edge(m, s, true);
+		irq_edge(m, s, false);
+		return false;
+	default:
+		return false;
+	}
+}
+
+/* A driver notification: true when a fault took it over. */
+static bool notify_fault(struct vq_machine *m, struct vq_slot *s, unsigned q)
+{
+	struct vq_fault_ctx c = {.who = s->dev.name, .queue = (int)q};
+	const struct vq_fault *f = vq_fault_check(m->faults, VQ_FP_NOTIFY, &c);
+
+	if (!f)
+		return false;
+	switch (f->spec.action) {
+	case VQ_FA_DROP:
+		return true;
+	case VQ_FA_DUP: /* an extra delivery, not coalesced with the normal one */
+		vq_machine_schedule(m, 0, notify_event, s, q);
+		return false;
+	case VQ_FA_DELAY:
+		if (s->notify_pending & (1ull << q))
+			return false; /* one is queued already: this kick joins it */
+		if (vq_machine_schedule(m, f->spec.arg, notify_event, s, q) == 0)
+			s->notify_pending |= 1ull << q;
+		return true;
+	case VQ_FA_SPURIOUS: /* a pulse with no used buffer behind it */
+		if (!m->irq_level[s->irq]) {
+			irq_edge(m, s, true);
+			irq_edge(m, s, false);
+		}
+		return false;
+	default:
+		return false;
+	}
 }
 
 static void slot_set_irq(void *ctx, bool level)
@@ -265,13 +391,16 @@ static void slot_set_irq(void *ctx, bool level)
 
 	if (m->irq_level[s->irq] == level)
 		return;
+	if (level && m->faults->armed[VQ_FP_IRQ] && irq_fault(m, s))
+		return;
 	m->irq_level[s->irq] = level;
 	if (level) {
 		m->irq_count[s->irq]++;
 		m->stats.interrupts++;
 	}
-	vq_trace(&m->tracer, VQ_EV_IRQ, s->dev.name, -1, "line %u %s", s->irq,
-		 level ? "raised" : "lowered");
+	vq_trace_args(&m->tracer, VQ_EV_IRQ, s->dev.name, -1,
+		      (struct vq_trace_arg[]){VQ_TA_U("irq", s->irq), VQ_TA_U("level", level)}, 2,
+		      "line %u %s", s->irq, level ? "raised" : "lowered");
 }
 
 bool vq_machine_irq_level(const struct vq_machine *m, unsigned irq)
@@ -471,6 +600,7 @@ struct vq_dev *vq_machine_add_mmio(struct vq_machine *m, const char *type, const
 		return NULL;
 	}
 	s->dev.tracer = &m->tracer;
+	s->dev.faults = m->faults;
 	s->dev.env = (struct vq_dev_env){.now = env_now, .schedule = env_schedule,
 					 .watch = env_watch, .unwatch = env_unwatch, .ctx = s};
 	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s};

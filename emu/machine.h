@@ -16,6 +16,7 @@
 #include "dev.h"
 #include "device.h"
 #include "mem.h"
+#include "trace.h"
 #include "transport.h"
 
 #define VQ_MACHINE_MAX_DEVICES 32
@@ -56,6 +57,8 @@ void vq_machine_free(struct vq_machine *m);
 struct vq_mem *vq_machine_mem(struct vq_machine *m);
 struct vq_prng *vq_machine_prng(struct vq_machine *m);
 struct vq_tracer *vq_machine_tracer(struct vq_machine *m);
+/* The machine's fault-injection registry (fault.h; never NULL). */
+struct vq_faults *vq_machine_faults(struct vq_machine *m);
 /* Re-seed the PRNG. */
 void vq_machine_seed(struct vq_machine *m, uint64_t seed);
 /* Current virtual time in nanoseconds. */
@@ -111,6 +114,15 @@ unsigned vq_machine_watch_count(const struct vq_machine *m);
 /* Send trace lines to f (NULL: stop writing). Tracing is on while a sink is
  * set; mask selects event kinds (bit per enum vq_ev; ~0u for all). */
 void vq_machine_trace_file(struct vq_machine *m, FILE *f, unsigned mask);
+/* Send trace events to f (NULL: stop) in format fmt (enum vq_trace_format)
+ * when they pass flt (NULL: all). */
+void vq_machine_trace_sink(struct vq_machine *m, FILE *f, int fmt,
+			   const struct vq_trace_filter *flt);
+/* Called with every trace event, before the sink's filter (NULL: none).
+ * Tracing is on while a sink or an observer is set. */
+typedef void (*vq_trace_observer_fn)(void *ctx, const struct vq_trace_event *ev);
+/* Set the machine's one observer (trace.h's debugger uses it). */
+void vq_machine_trace_observe(struct vq_machine *m, vq_trace_observer_fn fn, void *ctx);
 /* Counters. */
 void vq_machine_get_stats(const struct vq_machine *m, struct vq_machine_stats *st);
 

@@ -37,10 +37,15 @@ struct vq_mem {
 	bool slow;                       /* faults present or dirty logging on */
 	unsigned nregions;
 	uint64_t fault_used;             /* bit i: faults[i] in use */
+	bool logging;                    /* dirty logging on (hot.dirty_on: logging or hook) */
+	vq_mem_write_fn write_fn;        /* vq_mem_set_write_hook() */
+	void *write_ctx;
 	struct vq_mem_stats st;          /* translations: see hot.translations */
 	struct vq_region none;           /* empty: makes the cache check fail */
 	struct vq_region regions[VQ_MEM_MAX_REGIONS];
 	struct vq_mem_fault faults[VQ_MEM_MAX_FAULTS];
+	vq_mem_fault_fn fault_hook;      /* see vq_mem_set_fault_hook() */
+	void *fault_hook_ctx;
 };
 
 _Static_assert(VQ_MEM_MAX_FAULTS <= 64, "fault_used is one 64-bit mask");
@@ -163,7 +168,7 @@ int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t
 	r.size = size;
 	r.end = gpa + size;
 	snprintf(r.name, sizeof(r.name), "%s", name ? name : "");
-	if (m->hot.dirty_on) {
+	if (m->logging) {
 		r.dirty = calloc(bitmap_words(size), sizeof(uint64_t));
 		if (!r.dirty)
 			return -VQ_E_NOMEM;
@@ -249,15 +254,24 @@ static int translate_slow(struct vq_mem *m, const struct vq_region *r, uint64_t 
 	uint64_t last = gpa + n - 1;
 
 	for (uint64_t used = m->fault_used; used; used &= used - 1) {
-		struct vq_mem_fault *f = &m->faults[__builtin_ctzll(used)];
+		int id = __builtin_ctzll(used);
+		struct vq_mem_fault *f = &m->faults[id];
 		if ((f->access & access) && f->gpa <= last && gpa <= f->gpa + f->len - 1) {
+			if (m->fault_hook &&
+			    m->fault_hook(m->fault_hook_ctx, id, gpa, n, access,
+					  r->host + (gpa - r->gpa)) == 0)
+				continue; /* the hook let it through */
 			f->hits++;
 			m->st.fault_hits++;
 			return -VQ_E_MEM_FAULT;
 		}
 	}
-	if ((access & VQ_ACC_WRITE) && m->hot.dirty_on)
-		region_mark_dirty(r, gpa, n);
+	if ((access & VQ_ACC_WRITE) && m->hot.dirty_on) {
+		if (r->dirty)
+			region_mark_dirty(r, gpa, n);
+		if (m->write_fn)
+			m->write_fn(m->write_ctx, gpa, n);
+	}
 	return 0;
 }
 
@@ -396,6 +410,12 @@ void vq_mem_fault_clear(struct vq_mem *m)
 	update_slow(m);
 }
 
+void vq_mem_set_fault_hook(struct vq_mem *m, vq_mem_fault_fn fn, void *ctx)
+{
+	m->fault_hook = fn;
+	m->fault_hook_ctx = ctx;
+}
+
 const struct vq_mem_fault *vq_mem_fault_get(const struct vq_mem *m, int id)
 {
 	if (id < 0 || id >= VQ_MEM_MAX_FAULTS || !(m->fault_used & (1ull << id)))
@@ -414,6 +434,7 @@ int vq_mem_dirty_start(struct vq_mem *m)
 			return -VQ_E_NOMEM;
 		}
 	}
+	m->logging = true;
 	m->hot.dirty_on = true;
 	update_slow(m);
 	return 0;
@@ -425,7 +446,8 @@ void vq_mem_dirty_stop(struct vq_mem *m)
 		free(m->regions[i].dirty);
 		m->regions[i].dirty = NULL;
 	}
-	m->hot.dirty_on = false;
+	m->logging = false;
+	m->hot.dirty_on = m->write_fn != NULL;
 	update_slow(m);
 }
 
@@ -437,9 +459,11 @@ void vq_mem_mark_dirty(struct vq_mem *m, uint64_t gpa, uint64_t len)
 
 	if (!m->hot.dirty_on || gpa + n < gpa)
 		return;
+	if (m->write_fn)
+		m->write_fn(m->write_ctx, gpa, n);
 	for (unsigned i = 0; i < m->nregions; i++) {
 		const struct vq_region *r = &m->regions[i];
-		if (r->gpa < gpa + n && gpa < r->end)
+		if (r->dirty && r->gpa < gpa + n && gpa < r->end)
 			region_mark_dirty(r, gpa, n);
 	}
 }
@@ -448,7 +472,7 @@ long vq_mem_dirty_collect(struct vq_mem *m, uint64_t *out, size_t max)
 {
 	size_t k = 0;
 
-	if (!m->hot.dirty_on)
+	if (!m->logging)
 		return -VQ_E_STATE;
 	/* Regions are sorted, so walking them in order gives ascending gpas. */
 	for (unsigned i = 0; i < m->nregions && k < max; i++) {
@@ -488,4 +512,14 @@ void vq_mem_get_stats(const struct vq_mem *m, struct vq_mem_stats *st)
 {
 	*st = m->st;
 	st->translations = m->hot.translations;
+}
+
+/* The hook rides on the dirty-logging slow path: while it is set the inline
+ * hit path is off, exactly as while logging, and nothing changes when unset. */
+void vq_mem_set_write_hook(struct vq_mem *m, vq_mem_write_fn fn, void *ctx)
+{
+	m->write_fn = fn;
+	m->write_ctx = ctx;
+	m->hot.dirty_on = m->logging || fn != NULL;
+	update_slow(m);
 }

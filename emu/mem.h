@@ -166,6 +166,15 @@ int vq_mem_fault_remove(struct vq_mem *m, int id);
 void vq_mem_fault_clear(struct vq_mem *m);
 /* The fault with this id, or NULL. */
 const struct vq_mem_fault *vq_mem_fault_get(const struct vq_mem *m, int id);
+/* A fault hook decides what an access touching fault range id does: 0 lets
+ * it through (the hook may have changed the bytes at host, the access's
+ * first byte), -VQ_E_MEM_FAULT refuses it. Without a hook every touching
+ * access is refused. Called from the slow path only (which is in use
+ * anyway while a fault range exists). */
+typedef int (*vq_mem_fault_fn)(void *ctx, int id, uint64_t gpa, uint64_t len, unsigned access,
+			       uint8_t *host);
+/* Install fn (NULL: none) as m's fault hook. */
+void vq_mem_set_fault_hook(struct vq_mem *m, vq_mem_fault_fn fn, void *ctx);
 
 /* Start dirty-page logging (clears the log). 0 or -VQ_E_NOMEM. */
 int vq_mem_dirty_start(struct vq_mem *m);
@@ -174,7 +183,15 @@ void vq_mem_dirty_stop(struct vq_mem *m);
 /* Mark [gpa, gpa+len) dirty (for writes done through a cached host pointer);
  * no-op when logging is off or the range is not mapped. */
 void vq_mem_mark_dirty(struct vq_mem *m, uint64_t gpa, uint64_t len);
-/* Whether dirty logging is on (inline: lets a hot caller skip the marking). */
+/* Called with each write the dirty log would see: a write translation
+ * (vq_mem_write, a chain's writable segment when popped) and every
+ * vq_mem_mark_dirty() (used ring writes through cached pointers). */
+typedef void (*vq_mem_write_fn)(void *ctx, uint64_t gpa, uint64_t len);
+/* Set (fn non-NULL) or clear the write hook. While set, translations take
+ * the slow path as under dirty logging; unset, it costs nothing. */
+void vq_mem_set_write_hook(struct vq_mem *m, vq_mem_write_fn fn, void *ctx);
+/* Whether writes must be reported: dirty logging on or a write hook set
+ * (inline: lets a hot caller skip the marking). */
 inline bool vq_mem_dirty_logging(const struct vq_mem *m)
 {
 	return ((const struct vq_mem_hot *)m)->dirty_on;

@@ -4,6 +4,8 @@
 
 #include "virtio.h"
 #include "base.h"
+#include "trace.h"
+#include "fault.h"
 #include "mem.h"
 #include "ring.h"
 #include "device.h"

@@ -34,9 +34,18 @@ static const struct {
 	{"ring", "A queue (d:queue(i) or dev:ring(i)): the driver's operations and raw\n"
 		 "access to the split ring in guest memory, for playing a broken driver.\n"
 		 "print(q) shows the descriptor table, avail and used rings."},
-	{"trace", "Tracing: one line per event, stamped with the virtual clock.\n"
-		  "Kinds: reg notify chain used irq status features config error fault\n"
-		  "device machine."},
+	{"trace", "Tracing: one line per event, stamped with the virtual clock, or one\n"
+		  "JSON object per line (format=\"json\": time, seq, kind, dev, queue, text,\n"
+		  "then the kind's fields). Kinds: reg notify chain used irq status features\n"
+		  "config error fault device machine."},
+	{"debug", "Breakpoints on trace events, watchpoints on guest-memory writes,\n"
+		  "stepping: m:run() and m:continue() stop after the event that hits and\n"
+		  "return it; m:step() returns the events one machine event emitted."},
+	{"fault", "Fault injection: m:fault{point=, trigger=, action=} arms a fault at a\n"
+		  "named point (mem.read mem.write blk.read blk.write blk.flush blk.discard\n"
+		  "net.tx net.rx console.write notify irq dev.pop); triggers nth, every,\n"
+		  "prob (seeded PRNG), gpa/sector ranges, time window, dev, max. Each fault\n"
+		  "that fires is a 'fault' trace event. Full text: vqsim-lua(7)."},
 	{"test", "The test library (scripts/lib/test.lua), loaded in every state:\n"
 		 "test blocks tagged with spec sections, assertions printing expected vs\n"
 		 "actual. vqsim --test PATH... prints TAP."},
@@ -73,8 +82,10 @@ static const struct help_entry entries[] = {
 	{"machine", "machine:devices", "m:devices()", "list of devices"},
 	{"machine", "machine:driver", "m:driver(dev [, {heap=, heap_size=}])",
 	 "attach a reference driver (default heap: 8 MiB from the top of RAM)"},
-	{"machine", "machine:run", "m:run([max])", "run events until none is left; returns the count"},
-	{"machine", "machine:step", "m:step()", "run one event; false if none was queued"},
+	{"machine", "machine:run", "m:run([max])",
+	 "run events until none is left; returns the count[, the breakpoint hit]"},
+	{"machine", "machine:step", "m:step()",
+	 "run one event: true, {events it emitted}[, hit]; false if none was queued"},
 	{"machine", "machine:run_until", "m:run_until(fn [, max])",
 	 "step until fn() is true; returns ok, events"},
 	{"machine", "machine:poll", "m:poll([ms])", "poll backend file descriptors once"},
@@ -89,6 +100,16 @@ static const struct help_entry entries[] = {
 	{"machine", "machine:write", "m:write(gpa, v [, width])", "bus write; true | false, ERRNAME, msg"},
 	{"machine", "machine:reseed", "m:reseed(n)", "re-seed the machine's PRNG"},
 	{"machine", "m.now", "m.now, m.seed, m.mem", "virtual time (ns), seed, guest memory"},
+	{"fault", "machine:fault",
+	 "m:fault{point=, trigger={nth=|every=|prob=|gpa=|sector=|time=|dev=}, action=, max=}",
+	 "arm a fault; returns its id"},
+	{"fault", "fault.actions",
+	 "mem: fail corrupt(xor=,fill=)  blk: ioerr short(bytes=)  net: drop dup reorder",
+	 "corrupt(offset=)  console: hangup  notify: drop dup delay(delay=) spurious  "
+	 "irq: drop dup delay  dev.pop: needs_reset reset config"},
+	{"fault", "machine:unfault", "m:unfault([id])", "disarm fault id, or every fault"},
+	{"fault", "machine:faults", "m:faults()",
+	 "armed faults: {id, point, action, trigger, hits, fired, max}"},
 
 	{"mem", "mem:read", "mem:read(gpa, len)", "bytes as a string"},
 	{"mem", "mem:write", "mem:write(gpa, str)", "store a string"},
@@ -254,6 +275,22 @@ static const struct help_entry entries[] = {
 	{"trace", "trace.capture", "m:trace{capture=true, kinds={...}}; m:trace_log()",
 	 "collect lines in memory (capture defaults to true; false stops tracing)"},
 	{"trace", "trace.off", "m:trace(false)", "stop tracing"},
+	{"trace", "trace.json", "m:trace{file=\"t.jsonl\", format=\"json\"}",
+	 "JSON Lines to a file (without file=: captured, lines from m:trace_log())"},
+	{"trace", "trace.filter", "m:trace{kinds={\"chain\"}, devices={\"blk0\"}, queues={0}}",
+	 "only these kinds, devices, queues (with queues=, events about no queue are dropped)"},
+	{"trace", "trace.cli", "vqsim --trace F --trace-format json --trace-filter 'kind=chain dev=blk0'",
+	 "the same for every machine, from the command line"},
+
+	{"debug", "machine:breakpoint", "m:breakpoint{kind=, dev=, queue=, field=value...}",
+	 "stop at a matching event (head=3, to=0, err=\"RING_LOOP\"...); returns an id;\n"
+	 "      also m[\"break\"](m, {...}) (break is a Lua keyword)"},
+	{"debug", "machine:watch", "m:watch{gpa=, len=, on=\"write\"}",
+	 "stop when a write (chain writable segment, used ring, m.mem) touches the range"},
+	{"debug", "machine:delete", "m:delete(id)", "remove a breakpoint or watchpoint"},
+	{"debug", "machine:breakpoints", "m:breakpoints()", "list them with their hit counts"},
+	{"debug", "machine:continue", "m:continue([max])",
+	 "run on after a hit: n[, the next hit {bp=id, kind=, line=, ...}]"},
 
 	{"test", "test", "test \"name\" (function() ... end)", "a test block"},
 	{"test", "test.spec", "test(\"name\", {spec=\"2.7.5\"}, function() ... end)",

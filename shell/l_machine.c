@@ -83,7 +83,8 @@ int lvq_machine_new(lua_State *L)
 		return luaL_error(L, "vqsim.machine: out of memory");
 	lm->seed = seed;
 	if (lvq_trace_default)
-		vq_machine_trace_file(lm->m, lvq_trace_default, ~0u);
+		vq_machine_trace_sink(lm->m, lvq_trace_default, lvq_trace_format,
+				      &lvq_trace_filter);
 	if (ram && (rc = vq_machine_add_ram(lm->m, ram_base, ram)) < 0)
 		return luaL_error(L, "vqsim.machine: ram %s+%s: %s: %s", LVQ_HEX(ram_base),
 				  LVQ_HEX(ram), vq_errname(rc), vq_strerror(rc));
@@ -108,6 +109,7 @@ static int m_gc(lua_State *L)
 
 	if (lm->m) {
 		trace_stop(lm);
+		lvq_debug_release(lm);
 		vq_machine_free(lm->m);
 		lm->m = NULL;
 	}
@@ -304,20 +306,12 @@ static int m_run(lua_State *L)
 	uint64_t done = 0, n;
 
 	do {
-		n = vq_machine_run(lm->m, max - done < RUN_CHUNK ? max - done : RUN_CHUNK);
+		n = lvq_debug_run(lm, max - done < RUN_CHUNK ? max - done : RUN_CHUNK);
 		done += n;
 		check_interrupt(L);
 	} while (n == RUN_CHUNK && done < max);
 	lua_pushinteger(L, (lua_Integer)done);
-	return 1;
-}
-
-static int m_step(lua_State *L)
-{
-	struct lvq_machine *lm = lvq_checkmachine(L, 1);
-
-	lua_pushboolean(L, vq_machine_step(lm->m));
-	return 1;
+	return 1 + lvq_debug_push_hit(L, lm); /* n[, the event that hit a breakpoint] */
 }
 
 static int m_run_until(lua_State *L)
@@ -388,48 +382,29 @@ static int m_stats(lua_State *L)
 	return 1;
 }
 
-/* Trace kind mask from the list opts.kinds at index arg (all when absent). */
-static unsigned trace_mask(lua_State *L, int arg)
-{
-	unsigned mask = 0;
-
-	if (!lua_istable(L, arg) || lua_getfield(L, arg, "kinds") == LUA_TNIL) {
-		if (lua_istable(L, arg))
-			lua_pop(L, 1);
-		return ~0u;
-	}
-	if (!lua_istable(L, -1))
-		luaL_argerror(L, arg, "field 'kinds' must be a list of event kinds");
-	for (lua_Integer i = 1; lua_geti(L, -1, i) != LUA_TNIL; i++) {
-		const char *k = lua_tostring(L, -1);
-		int found = -1;
-		for (int e = 0; k && e < VQ_EV__COUNT; e++)
-			if (strcmp(vq_ev_name((enum vq_ev)e), k) == 0)
-				found = e;
-		if (found < 0)
-			luaL_argerror(L, arg, lua_pushfstring(L, "unknown trace kind '%s' (kinds: reg, "
-					"notify, chain, used, irq, status, features, config, error, "
-					"fault, device, machine)", k ? k : luaL_typename(L, -1)));
-		mask |= 1u << found;
-		lua_pop(L, 1);
-	}
-	lua_pop(L, 2);
-	return mask;
-}
-
 static int m_trace(lua_State *L)
 {
 	struct lvq_machine *lm = lvq_checkmachine(L, 1);
 	int optarg = lua_istable(L, 2) ? 2 : 3;
-	unsigned mask = trace_mask(L, optarg);
+	struct vq_trace_filter flt;
 	bool capture = false;
+	int fmt;
 	FILE *f;
 
+	lvq_trace_opts(L, optarg, &flt, &fmt);
 	if (lua_istable(L, 2)) {
 		/* {capture = true, kinds = {...}}: capture, read back with
-		 * m:trace_log(); capture defaults to true, false stops tracing */
-		capture = lua_getfield(L, 2, "capture") == LUA_TNIL || lua_toboolean(L, -1);
-		lua_pop(L, 1);
+		 * m:trace_log(); capture defaults to true (false when file= is
+		 * given), false stops tracing */
+		if (lua_getfield(L, 2, "file") != LUA_TNIL) {
+			luaL_checktype(L, -1, LUA_TSTRING);
+			lua_replace(L, 2); /* the path, as in m:trace(path, opts) */
+			lua_settop(L, 2);
+		} else {
+			lua_pop(L, 1);
+			capture = lua_getfield(L, 2, "capture") == LUA_TNIL || lua_toboolean(L, -1);
+			lua_pop(L, 1);
+		}
 	}
 	if (lua_isnoneornil(L, 2) || (lua_isboolean(L, 2) && !lua_toboolean(L, 2)) ||
 	    (lua_istable(L, 2) && !capture)) {
@@ -455,7 +430,7 @@ static int m_trace(lua_State *L)
 	}
 	lm->trace_is_file = lua_type(L, 2) == LUA_TSTRING;
 	lm->trace_f = f;
-	vq_machine_trace_file(lm->m, f, mask);
+	vq_machine_trace_sink(lm->m, f, fmt, &flt);
 	return 0;
 }
 
@@ -627,10 +602,15 @@ static int m_driver(lua_State *L)
 static const luaL_Reg methods[] = {
 	{"add_ram", m_add_ram},   {"add", m_add},       {"device", m_device},
 	{"devices", m_devices},   {"driver", m_driver}, {"run", m_run},
-	{"step", m_step},         {"run_until", m_run_until}, {"poll", m_poll},
+	{"step", lvq_m_step},     {"continue", m_run},  {"breakpoint", lvq_m_break},
+	{"break", lvq_m_break}, /* m["break"](m, {...}): "break" is a Lua keyword */
+	{"watch", lvq_m_watch},   {"delete", lvq_m_delete},
+	{"breakpoints", lvq_m_breakpoints},         {"run_until", m_run_until}, {"poll", m_poll},
 	{"pending", m_pending},   {"stats", m_stats},   {"trace", m_trace},
 	{"trace_log", m_trace_log}, {"irq", m_irq},     {"read", m_read},
-	{"write", m_write},       {"reseed", m_seed},     {NULL, NULL},
+	{"write", m_write},       {"reseed", m_seed},
+	{"fault", lvq_m_fault},   {"unfault", lvq_m_unfault}, {"faults", lvq_m_faults},
+	{NULL, NULL},
 };
 
 static const luaL_Reg meta[] = {

@@ -49,6 +49,7 @@ struct lvq_machine {
 	char *cap_buf;          /* memstream buffer when capturing */
 	size_t cap_len;
 	size_t cap_taken;       /* bytes already returned by trace_log() */
+	struct vq_debug *dbg;   /* breakpoints, watchpoints (l_debug.c); NULL until used */
 };
 
 struct lvq_device {
@@ -170,6 +171,15 @@ unsigned lvq_checkbufs(lua_State *L, int arg, struct vq_buf *out, unsigned max);
 const char *lvq_reg_name(uint32_t off);
 long lvq_reg_offset(const char *name);
 
+/* ---- fault injection (l_fault.c): machine methods ---- */
+
+/* m:fault{point=, trigger=, action=, max=, ...} -> id (see vqsim-lua(7)). */
+int lvq_m_fault(lua_State *L);
+/* m:unfault([id]) -> true: disarm fault id, or every fault. */
+int lvq_m_unfault(lua_State *L);
+/* m:faults() -> list of {id, point, action, trigger, hits, fired, max}. */
+int lvq_m_faults(lua_State *L);
+
 /* ---- help (help.c) ---- */
 
 /* Print the help for the value at index idx (nil: overview) to stdout. */
@@ -191,6 +201,32 @@ int lvq_repl(lua_State *L);
 
 /* Trace sink every new machine starts with (--trace FILE), or NULL. */
 extern FILE *lvq_trace_default;
+/* Format and filter of that sink (--trace-format, --trace-filter). */
+extern int lvq_trace_format;
+extern struct vq_trace_filter lvq_trace_filter;
+
+/* ---- tracing options and the debugger (l_debug.c) ---- */
+
+/* Read kinds=, devices=, queues=, format= of the options table at arg into
+ * *f and *fmt (everything, text when absent); argument errors. Returns 0. */
+int lvq_trace_opts(lua_State *L, int arg, struct vq_trace_filter *f, int *fmt);
+/* Push an event record as a table: time, seq, kind, dev, queue, text, its
+ * fields, and line (as a text trace shows it). */
+void lvq_push_trace_rec(lua_State *L, const struct vq_trace_rec *r);
+/* Run up to max events, stopping after the one that hits a breakpoint (at
+ * once when a hit is pending: one made by a driver helper's own steps). */
+uint64_t lvq_debug_run(struct lvq_machine *lm, uint64_t max);
+/* Push the hit event (with field bp = breakpoint id) and clear it:
+ * returns 1, or 0 having pushed nothing when there was no hit. */
+int lvq_debug_push_hit(lua_State *L, struct lvq_machine *lm);
+/* Free the machine's debugger (before the machine). */
+void lvq_debug_release(struct lvq_machine *lm);
+/* Machine methods: break, watch, delete, breakpoints, step. */
+int lvq_m_break(lua_State *L);
+int lvq_m_watch(lua_State *L);
+int lvq_m_delete(lua_State *L);
+int lvq_m_breakpoints(lua_State *L);
+int lvq_m_step(lua_State *L);
 /* Directory holding prelude.lua and test.lua, or NULL: $VQSIM_LIBDIR, else
  * the install path, else the source tree (see vqsim(1) FILES). */
 const char *lvq_libdir(void);

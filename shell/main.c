@@ -32,6 +32,10 @@ static void usage(FILE *f)
 		"                 check, and how many passing tests check each\n"
 		"  --seed N       default seed of new machines (vqsim.seed), default 1\n"
 		"  --trace FILE   trace every machine's events to FILE (- for stdout)\n"
+		"  --trace-format text|json\n"
+		"                 one readable line or one JSON object per event\n"
+		"  --trace-filter 'kind=K,.. dev=D,.. queue=Q,..'\n"
+		"                 trace only matching events (see vqsim(1))\n"
 		"  -h, --help     print this help and exit\n"
 		"  -v, --version  print the version and exit\n"
 		"With no script and no -e, vqsim starts the REPL (reads stdin when it\n"
@@ -169,12 +173,15 @@ static bool parse_u64(const char *s, uint64_t *v)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE };
+	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT,
+	       OPT_TRACE_FILTER };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
 		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
 		{"seed", required_argument, NULL, OPT_SEED},
-		{"trace", required_argument, NULL, OPT_TRACE}, {NULL, 0, NULL, 0},
+		{"trace", required_argument, NULL, OPT_TRACE},
+		{"trace-format", required_argument, NULL, OPT_TRACE_FORMAT},
+		{"trace-filter", required_argument, NULL, OPT_TRACE_FILTER}, {NULL, 0, NULL, 0},
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
 	int nchunks = 0, c, rc = 0;
@@ -221,6 +228,25 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case OPT_TRACE_FORMAT:
+			lvq_trace_format = vq_trace_format_parse(optarg);
+			if (lvq_trace_format < 0) {
+				fprintf(stderr, "%s: --trace-format: '%s' is not text or json\n",
+					progname, optarg);
+				free(chunks);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_TRACE_FILTER: {
+			char err[128];
+
+			if (vq_trace_filter_parse(&lvq_trace_filter, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "%s: --trace-filter: %s\n", progname, err);
+				free(chunks);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		default:
 			if (optopt == 'e')
 				fprintf(stderr, "%s: option -e needs an argument (Lua code)\n", progname);

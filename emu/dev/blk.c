@@ -240,6 +240,43 @@ static uint8_t blk_backend_failed(struct vq_dev *d, struct blk *b, const char *w
 	return VIRTIO_BLK_S_IOERR;
 }
 
+/* Fault points blk.read/write/flush/discard (fault.h): the fault that
+ * fires for this request, or NULL (one branch when none is armed). */
+static const struct vq_fault *blk_fault(struct vq_dev *d, enum vq_fault_point p,
+					uint64_t sector, uint64_t nsectors)
+{
+	struct vq_fault_ctx c = {.who = d->name, .queue = -1, .has_sector = p != VQ_FP_BLK_FLUSH,
+				 .sector = sector, .nsectors = nsectors};
+
+	return vq_fault_check(d->faults, p, &c);
+}
+
+/* An injected fault: IOERR; a short transfer first moves the first bytes
+ * of the request (arg bytes, default half of it, whole sectors) through
+ * the backend as if it had stopped there. */
+static uint8_t blk_injected(struct blk *b, const struct vq_fault *f, bool write, uint64_t off,
+			    unsigned n, uint64_t len)
+{
+	b->stats.backend_errors++;
+	b->why = "injected fault";
+	if (f && f->spec.action == VQ_FA_SHORT) {
+		uint64_t keep = f->spec.arg ? f->spec.arg : len / 2 / VIRTIO_BLK_SECTOR_SIZE *
+							  VIRTIO_BLK_SECTOR_SIZE;
+		unsigned k = 0;
+
+		for (; k < n && keep; k++) { /* trim the iovec to keep bytes */
+			if (b->iov[k].iov_len > keep)
+				b->iov[k].iov_len = (size_t)keep;
+			keep -= b->iov[k].iov_len;
+		}
+		if (k)
+			(void)(write ? b->be->ops->write(b->be, off, b->iov, k)
+				     : b->be->ops->read(b->be, off, b->iov, k));
+		b->why = write ? "injected fault: short write" : "injected fault: short read";
+	}
+	return VIRTIO_BLK_S_IOERR;
+}
+
 /* Writethrough: make a completed write stable before it is reported. */
 static uint8_t blk_after_write(struct vq_dev *d, struct blk *b)
 {
@@ -248,6 +285,8 @@ static uint8_t blk_after_write(struct vq_dev *d, struct blk *b)
 	if (b->writeback)
 		return VIRTIO_BLK_S_OK;
 	b->stats.syncs++;
+	if (blk_fault(d, VQ_FP_BLK_FLUSH, 0, 0))
+		return blk_injected(b, NULL, false, 0, 0, 0);
 	rc = b->be->ops->flush(b->be);
 	return rc < 0 ? blk_backend_failed(d, b, "sync", rc) : VIRTIO_BLK_S_OK;
 }
@@ -256,6 +295,7 @@ static uint8_t blk_in(struct vq_dev *d, struct blk *b, const struct vq_chain *c,
 		      uint64_t sector, uint32_t *written)
 {
 	uint64_t len = c->write_bytes - 1; /* all writable bytes but the status */
+	const struct vq_fault *f;
 	int n, rc;
 
 	b->stats.req_in++;
@@ -270,6 +310,9 @@ static uint8_t blk_in(struct vq_dev *d, struct blk *b, const struct vq_chain *c,
 	n = blk_iov(b, c, true, 0, len);
 	if (n < 0)
 		return blk_backend_failed(d, b, "iovec", n);
+	if ((f = blk_fault(d, VQ_FP_BLK_READ, sector, len / VIRTIO_BLK_SECTOR_SIZE)))
+		return blk_injected(b, f, false, sector * VIRTIO_BLK_SECTOR_SIZE, (unsigned)n,
+				    len);
 	rc = b->be->ops->read(b->be, sector * VIRTIO_BLK_SECTOR_SIZE, b->iov, (unsigned)n);
 	if (rc < 0)
 		return blk_backend_failed(d, b, "read", rc);
@@ -282,6 +325,7 @@ static uint8_t blk_out(struct vq_dev *d, struct blk *b, const struct vq_chain *c
 		       uint64_t sector)
 {
 	uint64_t len = c->read_bytes - BLK_HDR_BYTES;
+	const struct vq_fault *f;
 	int n, rc;
 
 	b->stats.req_out++;
@@ -299,6 +343,9 @@ static uint8_t blk_out(struct vq_dev *d, struct blk *b, const struct vq_chain *c
 	n = blk_iov(b, c, false, BLK_HDR_BYTES, len);
 	if (n < 0)
 		return blk_backend_failed(d, b, "iovec", n);
+	if ((f = blk_fault(d, VQ_FP_BLK_WRITE, sector, len / VIRTIO_BLK_SECTOR_SIZE)))
+		return blk_injected(b, f, true, sector * VIRTIO_BLK_SECTOR_SIZE, (unsigned)n,
+				    len);
 	rc = b->be->ops->write(b->be, sector * VIRTIO_BLK_SECTOR_SIZE, b->iov, (unsigned)n);
 	if (rc < 0)
 		return blk_backend_failed(d, b, "write", rc);
@@ -315,6 +362,8 @@ static uint8_t blk_flush(struct vq_dev *d, struct blk *b)
 		return blk_refuse(b, &b->stats.not_negotiated, VIRTIO_BLK_S_UNSUPP, "feature not negotiated");
 	}
 	b->stats.syncs++;
+	if (blk_fault(d, VQ_FP_BLK_FLUSH, 0, 0))
+		return blk_injected(b, NULL, false, 0, 0, 0);
 	rc = b->be->ops->flush(b->be);
 	return rc < 0 ? blk_backend_failed(d, b, "flush", rc) : VIRTIO_BLK_S_OK;
 }
@@ -375,7 +424,12 @@ static uint8_t blk_dwz(struct vq_dev *d, struct blk *b, const struct vq_chain *c
 		uint64_t off = VQ_LE64(b->ranges[i].sector) * VIRTIO_BLK_SECTOR_SIZE;
 		uint64_t bytes = (uint64_t)VQ_LE32(b->ranges[i].num_sectors) * VIRTIO_BLK_SECTOR_SIZE;
 		bool unmap = VQ_LE32(b->ranges[i].flags) & VIRTIO_BLK_WZ_F_UNMAP;
-		int rc = discard ? b->be->ops->discard(b->be, off, bytes)
+		int rc;
+
+		if (blk_fault(d, VQ_FP_BLK_DISCARD, VQ_LE64(b->ranges[i].sector),
+			      VQ_LE32(b->ranges[i].num_sectors)))
+			return blk_injected(b, NULL, true, 0, 0, 0);
+		rc = discard ? b->be->ops->discard(b->be, off, bytes)
 				 : b->be->ops->write_zeroes(b->be, off, bytes, unmap);
 
 		if (rc < 0)

@@ -73,6 +73,7 @@ struct con_port {
 	uint8_t emerg[VQ_CONSOLE_EMERG_PENDING]; /* port 0: emerg_wr bytes not yet out */
 	unsigned emerg_len;
 	bool host_connected, guest_open;
+	bool fault_hung;               /* an injected hang-up (fault.h) until a reconnect */
 	bool added, ready;             /* DEVICE_ADD sent, PORT_READY 1 received */
 	unsigned owed;                 /* OWE_* */
 	struct vq_console_port_stats st;
@@ -462,12 +463,27 @@ static void port_rx_run(struct con_port *p)
 
 /* ---- data: guest -> host ------------------------------------------------ */
 
+static void port_state(void *opaque, bool up);
+
 /* Hand bytes to the host side: bytes taken, 0 when it is full or has no
  * peer, -VQ_E_SYS when they cannot be written at all. */
 static long sink_write(struct con_port *p, const void *data, size_t len)
 {
 	long n;
 
+	if (p->con->dev->faults && p->con->dev->faults->armed[VQ_FP_CONSOLE_WRITE] &&
+	    !p->fault_hung) {
+		/* fault point console.write: the host-side peer hangs up */
+		struct vq_fault_ctx c = {.who = p->con->dev->name,
+					 .queue = (int)vq_console_txq(p->idx), .len = len};
+
+		if (vq_fault_check(p->con->dev->faults, VQ_FP_CONSOLE_WRITE, &c)) {
+			p->fault_hung = true;
+			port_state(p, false);
+		}
+	}
+	if (p->fault_hung)
+		return 0; /* no peer: the bytes wait */
 	if (!p->chr)
 		return (long)ring_put(&p->outq, data, len);
 	n = vq_chardev_write(p->chr, data, len);
@@ -657,6 +673,8 @@ static void port_state(void *opaque, bool up)
 	struct vq_dev *d = p->con->dev;
 
 	p->host_connected = up;
+	if (up)
+		p->fault_hung = false;
 	if (up)
 		p->st.connects++;
 	else

@@ -111,6 +111,7 @@ struct net {
 	struct vq_chain chain;         /* tx and ctrl chains */
 	struct vq_net_stats st;
 	uint8_t config[VIRTIO_NET_CONFIG_LEN];
+	struct net_frame *held[2];     /* injected reorder (fault.h): [0] tx, [1] rx */
 };
 
 static const struct vq_dev_class net_class;
@@ -615,11 +616,103 @@ static void net_drain(struct net *n)
 	n->draining = false;
 }
 
+/* ---- injected faults (fault.h): net.tx and net.rx ---- */
+
+/* A copy of a frame (for reorder and corrupt), or NULL. */
+static struct net_frame *net_frame_copy(const void *f, size_t len, const struct vq_net_meta *meta)
+{
+	struct net_frame *fr = malloc(sizeof(*fr) + len);
+
+	if (!fr)
+		return NULL;
+	fr->len = (uint32_t)len;
+	fr->meta = meta ? *meta : (struct vq_net_meta){0};
+	memcpy(fr->data, f, len);
+	return fr;
+}
+
+typedef int (*net_pass_fn)(struct net *n, const void *f, size_t len,
+			   const struct vq_net_meta *meta);
+
+/* Pass one frame on through pass(), with fault point p in the way: the
+ * frame may be dropped, passed twice, held back until the next frame has
+ * passed (reorder), or have one byte (at offset arg) corrupted. Returns
+ * what pass() returned (0 for a frame that was dropped or held). */
+static int net_fault_pass(struct net *n, enum vq_fault_point p, int q, const void *f,
+			  size_t len, const struct vq_net_meta *meta, net_pass_fn pass)
+{
+	struct vq_fault_ctx c = {.who = n->dev->name, .queue = q, .len = len};
+	const struct vq_fault *fl = vq_fault_check(n->dev->faults, p, &c);
+	struct net_frame **held = &n->held[p == VQ_FP_NET_RX], *hf, *cp = NULL;
+	int rc = 0;
+
+	if (fl) {
+		switch (fl->spec.action) {
+		case VQ_FA_DROP:
+			return 0;
+		case VQ_FA_DUP:
+			rc = pass(n, f, len, meta);
+			if (rc < 0)
+				return rc;
+			break;
+		case VQ_FA_REORDER:
+			if (!*held) {
+				*held = net_frame_copy(f, len, meta);
+				if (*held)
+					return 0;
+			}
+			break;
+		case VQ_FA_CORRUPT:
+			if (len && (cp = net_frame_copy(f, len, meta))) {
+				vq_fault_corrupt(fl, cp->data + (fl->spec.arg < len ? fl->spec.arg
+										 : len - 1), 1);
+				f = cp->data;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	rc = pass(n, f, len, meta);
+	free(cp);
+	if ((hf = *held)) { /* the frame held back goes after this one */
+		*held = NULL;
+		pass(n, hf->data, hf->len, &hf->meta);
+		free(hf);
+	}
+	return rc;
+}
+
+static void net_arrive_one(struct net *n, const void *frame, size_t len,
+			   const struct vq_net_meta *meta);
+
+static int net_rx_pass(struct net *n, const void *f, size_t len, const struct vq_net_meta *meta)
+{
+	net_arrive_one(n, f, len, meta);
+	return 0;
+}
+
+static int net_tx_pass(struct net *n, const void *f, size_t len, const struct vq_net_meta *meta)
+{
+	return n->be->ops->send(n->be, f, len, n->be->carries_meta ? meta : NULL);
+}
+
 /* The backend's rx callback (and vq_net_receive). */
 static void net_arrive(void *opaque, const void *frame, size_t len,
 		       const struct vq_net_meta *meta)
 {
 	struct net *n = opaque;
+
+	if ((n->dev->faults && n->dev->faults->armed[VQ_FP_NET_RX]) || n->held[1]) {
+		net_fault_pass(n, VQ_FP_NET_RX, -1, frame, len, meta, net_rx_pass);
+		return;
+	}
+	net_arrive_one(n, frame, len, meta);
+}
+
+static void net_arrive_one(struct net *n, const void *frame, size_t len,
+			   const struct vq_net_meta *meta)
+{
 
 	if (!net_accept(n, frame, len))
 		return;
@@ -679,7 +772,12 @@ static void net_tx_one(struct net *n, unsigned q, unsigned pair, const struct vq
 		goto drop;
 	}
 	n->flow[net_flow_hash(n->txbuf, (uint32_t)flen) % NET_FLOW_SLOTS] = (uint8_t)pair;
-	rc = n->be->ops->send(n->be, n->txbuf, (size_t)flen, n->be->carries_meta ? &meta : NULL);
+	if ((n->dev->faults && n->dev->faults->armed[VQ_FP_NET_TX]) || n->held[0])
+		rc = net_fault_pass(n, VQ_FP_NET_TX, (int)q, n->txbuf, (size_t)flen, &meta,
+				    net_tx_pass);
+	else
+		rc = n->be->ops->send(n->be, n->txbuf, (size_t)flen,
+				      n->be->carries_meta ? &meta : NULL);
 	if (rc < 0) {
 		net_count(n, &n->st.tx_backend, (int)q, "tx drop: %s backend: %s (errno %d)",
 			  n->be->ops->name, vq_strerror(rc), n->be->err);
@@ -943,6 +1041,10 @@ static void net_reset(struct vq_dev *d)
 
 	n->gen++;
 	n->drain_timer = false;
+	for (unsigned i = 0; i < 2; i++) { /* frames an injected reorder held back */
+		free(n->held[i]);
+		n->held[i] = NULL;
+	}
 	while (n->wait_n) {
 		free(n->wait[n->wait_head]);
 		n->wait_head = (n->wait_head + 1) % n->rxq_cap;
@@ -998,6 +1100,8 @@ static void net_free(struct net *n)
 	free(n->txbuf);
 	free(n->rxbuf);
 	free(n->ctrlbuf);
+	free(n->held[0]);
+	free(n->held[1]);
 	free(n);
 }
 

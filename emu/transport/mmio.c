@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "trace.h"
 #include "transport.h"
 #include "virtio.h"
 
@@ -296,7 +297,10 @@ int vq_mmio_read(struct vq_mmio *t, uint32_t off, unsigned width, uint32_t *val)
 	t->stats.reads++;
 	*val = reg_read(t, off);
 	if (tracing(t))
-		vq_trace(t->tracer, VQ_EV_REG, t->dev->name, -1, "read %s=0x%x", r->name, *val);
+		vq_trace_args(t->tracer, VQ_EV_REG, t->dev->name, -1,
+			      (struct vq_trace_arg[]){VQ_TA_S("op", "read"), VQ_TA_S("reg", r->name),
+						      VQ_TA_U("off", off), VQ_TA_U("val", *val)}, 4,
+			      "read %s=0x%x", r->name, *val);
 	return 0;
 }
 
@@ -473,6 +477,9 @@ int vq_mmio_write(struct vq_mmio *t, uint32_t off, unsigned width, uint32_t val)
 		return rc;
 	t->stats.writes++;
 	if (tracing(t))
-		vq_trace(t->tracer, VQ_EV_REG, t->dev->name, -1, "write %s=0x%x", r->name, val);
+		vq_trace_args(t->tracer, VQ_EV_REG, t->dev->name, -1,
+			      (struct vq_trace_arg[]){VQ_TA_S("op", "write"), VQ_TA_S("reg", r->name),
+						      VQ_TA_U("off", off), VQ_TA_U("val", val)}, 4,
+			      "write %s=0x%x", r->name, val);
 	return reg_write(t, off, val);
 }
