@@ -73,18 +73,25 @@ const char *vq_ev_name(enum vq_ev kind)
 	return (unsigned)kind < VQ_EV__COUNT ? ev_names[kind] : "?";
 }
 
-void vq_trace(struct vq_tracer *t, enum vq_ev kind, const char *who, int queue,
-	      const char *fmt, ...)
+void vq_tracev(struct vq_tracer *t, enum vq_ev kind, const char *who, int queue,
+	       const char *fmt, va_list ap)
 {
 	char text[512];
-	va_list ap;
 
 	if (!t || !t->on || !t->emit)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	t->emit(t->ctx, kind, who ? who : "-", queue, text);
+}
+
+void vq_trace(struct vq_tracer *t, enum vq_ev kind, const char *who, int queue,
+	      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vq_tracev(t, kind, who, queue, fmt, ap);
+	va_end(ap);
 }
 
 /* splitmix64 spreads one 64-bit seed over the 256-bit xoshiro state. */

@@ -94,6 +94,10 @@ struct vq_tracer {
 	unsigned nargs;
 };
 
+/* vq_trace() with a va_list (for wrappers that add structured fields). */
+void vq_tracev(struct vq_tracer *t, enum vq_ev kind, const char *who, int queue,
+	       const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
 /* Name of a trace event kind ("notify", "chain", ...). */
 const char *vq_ev_name(enum vq_ev kind);
 

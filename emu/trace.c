@@ -12,17 +12,16 @@
 void vq_trace_args(struct vq_tracer *t, enum vq_ev kind, const char *who, int queue,
 		   const struct vq_trace_arg *args, unsigned nargs, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
 
 	if (!t || !t->on || !t->emit)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
+	/* the fields ride along for this one emit call */
 	t->args = args;
 	t->nargs = nargs > VQ_TRACE_MAX_ARGS ? VQ_TRACE_MAX_ARGS : nargs;
-	t->emit(t->ctx, kind, who ? who : "-", queue, text);
+	va_start(ap, fmt);
+	vq_tracev(t, kind, who, queue, fmt, ap);
+	va_end(ap);
 	t->args = NULL;
 	t->nargs = 0;
 }
