@@ -281,6 +281,10 @@ static const struct help_entry entries[] = {
 	 "only these kinds, devices, queues (with queues=, events about no queue are dropped)"},
 	{"trace", "trace.cli", "vqsim --trace F --trace-format json --trace-filter 'kind=chain dev=blk0'",
 	 "the same for every machine, from the command line"},
+	{"trace", "vqsim.record", "vqsim.record(\"rec.lua\") / vqsim.record(false)",
+	 "record every binding call as a Lua script; vqsim rec.lua replays it"},
+	{"trace", "record.cli", "vqsim --record rec.lua [script.lua]",
+	 "record the REPL or a script; the replay gives the same trace"},
 
 	{"debug", "machine:breakpoint", "m:breakpoint{kind=, dev=, queue=, field=value...}",
 	 "stop at a matching event (head=3, to=0, err=\"RING_LOOP\"...); returns an id;\n"

@@ -36,6 +36,7 @@ static void usage(FILE *f)
 		"                 one readable line or one JSON object per event\n"
 		"  --trace-filter 'kind=K,.. dev=D,.. queue=Q,..'\n"
 		"                 trace only matching events (see vqsim(1))\n"
+		"  --record FILE  record the session as a Lua script that replays it\n"
 		"  -h, --help     print this help and exit\n"
 		"  -v, --version  print the version and exit\n"
 		"With no script and no -e, vqsim starts the REPL (reads stdin when it\n"
@@ -162,6 +163,21 @@ static lua_Integer tests_summary(lua_State *L)
 	return n;
 }
 
+/* --record FILE: vqsim.record(FILE) before any user code. 0, or 1 with
+ * the error reported. */
+static int start_recording(lua_State *L, const char *file)
+{
+	lua_getglobal(L, "vqsim");
+	lua_getfield(L, -1, "record");
+	lua_remove(L, -2);
+	lua_pushstring(L, file);
+	if (lvq_docall(L, 1, 0) != LUA_OK) {
+		lvq_report(L, progname);
+		return 1;
+	}
+	return 0;
+}
+
 static bool parse_u64(const char *s, uint64_t *v)
 {
 	char *end;
@@ -174,16 +190,18 @@ static bool parse_u64(const char *s, uint64_t *v)
 int main(int argc, char **argv)
 {
 	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT,
-	       OPT_TRACE_FILTER };
+	       OPT_TRACE_FILTER, OPT_RECORD };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
 		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
 		{"seed", required_argument, NULL, OPT_SEED},
 		{"trace", required_argument, NULL, OPT_TRACE},
 		{"trace-format", required_argument, NULL, OPT_TRACE_FORMAT},
-		{"trace-filter", required_argument, NULL, OPT_TRACE_FILTER}, {NULL, 0, NULL, 0},
+		{"trace-filter", required_argument, NULL, OPT_TRACE_FILTER},
+		{"record", required_argument, NULL, OPT_RECORD}, {NULL, 0, NULL, 0},
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
+	const char *record = NULL;
 	int nchunks = 0, c, rc = 0;
 	bool interactive = false, test = false, coverage = false;
 	uint64_t seed = 1;
@@ -209,6 +227,7 @@ int main(int argc, char **argv)
 			return 0;
 		case OPT_TEST: test = true; break;
 		case OPT_COVERAGE: coverage = true; break;
+		case OPT_RECORD: record = optarg; break;
 		case OPT_SEED:
 			if (!parse_u64(optarg, &seed)) {
 				fprintf(stderr, "%s: --seed: '%s' is not a non-negative integer\n",
@@ -268,8 +287,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (test) {
-		if (optind >= argc || nchunks || interactive) {
-			fprintf(stderr, "%s: --test needs one or more PATHs (and no -e or -i)\n",
+		if (optind >= argc || nchunks || interactive || record) {
+			fprintf(stderr,
+				"%s: --test needs one or more PATHs (and no -e, -i or --record)\n",
 				progname);
 			free(chunks);
 			return EXIT_USAGE;
@@ -287,6 +307,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	set_args(L, argv, argc, optind < argc ? optind : argc);
+	if (record && start_recording(L, record) != 0) {
+		free(chunks);
+		lua_close(L);
+		rc = 1;
+		goto out;
+	}
 	for (int i = 0; i < nchunks && rc == 0; i++)
 		rc = run_chunk(L, luaL_loadbuffer(L, chunks[i], strlen(chunks[i]), "=(command line)"));
 	if (rc == 0 && optind < argc)

@@ -94,3 +94,7 @@ local testlib = require("test")
 for _, name in ipairs({"test", "ok", "eq", "neq", "raises", "skip"}) do
   _G[name] = testlib[name]
 end
+
+-- vqsim.record(FILE) / vqsim.record(false): record the session as a Lua
+-- script that replays it (record.lua; vqsim-lua(7) RECORD AND REPLAY).
+function vqsim.record(file) return require("record").record(file) end
