@@ -26,9 +26,16 @@ void vq_chain_release(struct vq_chain *c)
 	vq_chain_init(c);
 }
 
+/* The first allocation holds one segment (a 32-byte malloc chunk, two to a
+ * cache line): a device holding a batch of popped one-segment chains then
+ * touches 32 bytes of segment storage a chain, not a line each (with 8 at
+ * first, 256 chains spread their first segments over 52 KiB and push the
+ * batch's working set past L1: bench_ring's batched figure went from ~40%
+ * to ~50% of the baseline with this alone). Longer chains double up to
+ * their length once: a chain keeps its storage from pop to pop. */
 int vq_chain_grow(struct vq_chain *c, uint32_t limit)
 {
-	uint32_t cap = c->cap ? c->cap * 2 : 8;
+	uint32_t cap = c->cap ? c->cap * 2 : 1;
 	struct vq_seg *seg;
 
 	/* the walker never stores more segments than the queue size */

@@ -412,74 +412,160 @@ int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c)
  * The translations run against a copy of the memory's hit region taken
  * here (nothing can change guest memory during the call) and are counted
  * once at the end. Out of line, so that its loop has the registers. */
-__attribute__((noinline)) static int pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n,
-					     uint16_t *head, struct desc_split *d)
+/* What pop_stretch() works against: read once, on entry. */
+struct pop_ctx {
+	const struct virtq_desc *desc;
+	uint64_t sgpa, ssize;   /* the span: copy of the memory's hit region */
+	uint8_t *shost;
+	unsigned mask;
+};
+
+/* pop_stretch()'s report on the chain that stopped it, kept in that chain
+ * (which the general case rewrites, or which stays unused after an error),
+ * so that the loop needs no pointer for it: ndesc 0 for a head out of
+ * range (in head), else ndesc 1 and the descriptor, as copied once, in
+ * read_bytes (addr) and write_bytes (len, flags, next). */
+static inline void pop_stopped(const struct vq_chain *ck, uint16_t *head, struct desc_split *d)
+{
+	*head = ck->head;
+	d->addr = ck->read_bytes;
+	d->len = (uint32_t)ck->write_bytes;
+	d->flags = (uint16_t)(ck->write_bytes >> 32);
+	d->next = (uint16_t)(ck->write_bytes >> 48);
+}
+
+/* pop_run()'s loop over one stretch of the avail ring (ap on) into
+ * ck..cend, which it returns when done; it returns the chain that stopped
+ * it otherwise (see pop_stopped()). A function of its own, with nothing
+ * live but the stretch, so that GCC keeps the span in registers. */
+__attribute__((noinline, hot)) static struct vq_chain *
+pop_stretch(struct pop_ctx *x, const uint8_t *ap, struct vq_chain *ck, struct vq_chain *const cend)
+{
+	const struct virtq_desc *const desc = x->desc;
+	const uint64_t sgpa = x->sgpa, ssize = x->ssize;
+	uint8_t *const shost = x->shost;
+	/* num is a power of two, so h >= num is h > mask */
+	const unsigned mask = x->mask;
+
+	for (; ck != cend; ap += 2, ck++) {
+		const uint64_t *dp;
+		uint64_t addr, w1, off, lastb, wr, rd, w;
+		struct vq_seg *seg;
+		unsigned h;
+		uint32_t len;
+
+		h = vq_load16_relaxed(ap);
+		if (VQ_UNLIKELY(h > mask)) {
+			ck->head = (uint16_t)h; /* for the error message */
+			ck->ndesc = 0;
+			break;
+		}
+		/* the fill goes in the order that frees registers soonest; a
+		 * chain that then turns out to need the general case is
+		 * rewritten by it (head, ndesc and nseg stored first, so h is
+		 * not kept) */
+		dp = (const uint64_t *)&desc[h];
+		if (CHAIN_WORD_STORES) {
+			/* head, ndesc = 1 and nseg = 1 in one store */
+			w = h | 1u << 16 | 1ull << 32;
+			memcpy(ck, &w, sizeof(w));
+		} else {
+			chain_store_head(ck, h);
+		}
+		addr = VQ_LE64(__atomic_load_n(dp, __ATOMIC_RELAXED));
+		w1 = VQ_LE64(__atomic_load_n(dp + 1, __ATOMIC_RELAXED));
+		len = (uint32_t)w1;
+		seg = ck->seg;
+		off = addr - sgpa;
+		/* one plain descriptor, storage ready (seg is NULL exactly
+		 * while cap is 0) and its buffer non-empty and in the hit
+		 * region: vq_mem_span_hit() with the zero test. lastb, the
+		 * offset of the buffer's last byte, wraps below off exactly
+		 * when len is 0 or the buffer runs past 2^64 (off 0 with len 0
+		 * gives 2^64 - 1, past any size); below size, it puts off
+		 * there too */
+		lastb = off + len - 1;
+		/* one branch a test: GCC would otherwise combine them with
+		 * setcc and spend registers on it (the empty asm statements
+		 * keep them apart) */
+		if (VQ_UNLIKELY(w1 & (uint64_t)(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT) << 32))
+			goto general;
+		__asm__("");
+		if (VQ_UNLIKELY(!seg))
+			goto general;
+		__asm__("");
+		if (VQ_UNLIKELY(lastb >= ssize))
+			goto general;
+		if (VQ_UNLIKELY(lastb < off))
+			goto general;
+		wr = (w1 >> (32 + 1)) & 1u; /* VIRTQ_DESC_F_WRITE */
+		rd = wr ^ 1u;
+		seg_store(seg, shost + off, addr, len, wr);
+		if (CHAIN_WORD_STORES) {
+			/* nread (and the padding after it), then len to the
+			 * byte count of the buffer's direction, 0 to the
+			 * other */
+			memcpy((uint8_t *)ck + 8, &rd, sizeof(rd));
+			w = 0;
+			memcpy((uint8_t *)ck + 16 + 8 * rd, &w, sizeof(w));
+			w = len;
+			memcpy((uint8_t *)ck + 16 + 8 * wr, &w, sizeof(w));
+		} else {
+			chain_store_counts(ck, len, wr);
+		}
+		continue;
+general:
+		ck->read_bytes = addr;
+		ck->write_bytes = w1;
+		break;
+	}
+	return ck;
+}
+
+/* pop_one_desc() chains from avail slot r->last_avail on, at most n of
+ * them, into c[0..n). Returns how many; when fewer than n, the next head
+ * (*head) was read and is in range, and its descriptor (*d, copied once)
+ * needs the general case. -1 for a head out of range (nothing is failed
+ * yet: the caller does). The translations run against a copy of the
+ * memory's hit region taken here (nothing can change guest memory during
+ * the call) and are counted once at the end. */
+static int pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n, uint16_t *head,
+		   struct desc_split *d)
 {
 	struct vq_mem_span span;
-	const struct virtq_desc *desc = r->desc;
-	const uint8_t *ring = r->avail + 4, *ap, *aend;
-	/* num is a power of two, so h >= num is h > mask */
-	unsigned last = r->last_avail, mask = r->num - 1u, i = last, h, cnt, got;
-	struct vq_chain *ck = c;
+	struct pop_ctx x;
+	const uint8_t *ring = r->avail + 4;
+	unsigned last = r->last_avail, mask = r->num - 1u, i = last, cnt, got;
+	struct vq_chain *ck = c, *cend;
 	int rc = 0;
 
 	vq_mem_span_load(r->mem, &span);
+	x.desc = r->desc;
+	x.sgpa = span.gpa;
+	x.ssize = span.size;
+	x.shost = span.host;
+	x.mask = mask;
 	/* the run in at most two stretches of the avail ring, split where it
 	 * wraps: no index arithmetic in the loop */
 	for (; n; n -= cnt, i += cnt) {
 		cnt = mask + 1 - (i & mask);
 		if (cnt > n)
 			cnt = n;
-		ap = ring + 2 * (i & mask);
-		for (aend = ap + 2 * cnt; ap != aend; ap += 2, ck++) {
-			const uint64_t *dp;
-			uint64_t addr, w1, off, wr;
-			uint32_t len;
-
-			h = vq_load16_relaxed(ap);
-			if (VQ_UNLIKELY(h > mask)) {
-				*head = (uint16_t)h; /* for the error message */
+		cend = ck + cnt;
+		if ((ck = pop_stretch(&x, ring + 2 * (i & mask), ck, cend)) != cend) {
+			pop_stopped(ck, head, d);
+			if (ck->ndesc == 0)
 				rc = -1;
-				goto out;
-			}
-			/* the fill goes in the order that frees registers
-			 * soonest; a chain that then turns out to need the
-			 * general case is rewritten by it (head and ndesc
-			 * stored first, so h is not kept) */
-			dp = (const uint64_t *)&desc[h];
-			chain_store_head(ck, h);
-			addr = VQ_LE64(__atomic_load_n(dp, __ATOMIC_RELAXED));
-			w1 = VQ_LE64(__atomic_load_n(dp + 1, __ATOMIC_RELAXED));
-			len = (uint32_t)w1;
-			off = addr - span.gpa;
-			/* one plain descriptor, storage ready, its buffer
-			 * non-empty (len - 1 wraps to 2^64 - 1 for 0, never
-			 * below) and in the hit region: vq_mem_span_hit() with
-			 * the zero test */
-			if (VQ_UNLIKELY((w1 & (uint64_t)(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)
-						      << 32) ||
-					ck->cap == 0 || off >= span.size ||
-					(uint64_t)len - 1 >= span.size - off)) {
-				d->addr = addr;
-				d->len = len;
-				d->flags = (uint16_t)(w1 >> 32);
-				d->next = (uint16_t)(w1 >> 48);
-				*head = ck->head;
-				goto out;
-			}
-			wr = (w1 >> (32 + 1)) & 1u; /* VIRTQ_DESC_F_WRITE */
-			seg_store(ck->seg, span.host + off, addr, len, wr);
-			chain_store_counts(ck, len, wr);
+			break;
 		}
 	}
-out:
 	got = (unsigned)(ck - c);
 	vq_mem_count_hits(r->mem, got);
 	r->last_avail = (uint16_t)(last + got);
 	return rc < 0 ? rc : (int)got;
 }
 
-_Static_assert(VIRTQ_DESC_F_WRITE == 2, "pop_run's shift");
+_Static_assert(VIRTQ_DESC_F_WRITE == 2, "pop_stretch's shift");
 
 /* The same, max times over. avail idx is read (acquire) only when the
  * chains of the last read are used up, as in single pops, and then bounds
@@ -589,14 +675,18 @@ int vq_ring_push_batch_split(struct vq_ring *r, const struct vq_chain *c, const 
 	rc = 0;
 	/* in at most two stretches of the used ring, split where it wraps */
 	for (unsigned left = n, idx = used_idx, cnt; left; left -= cnt, idx += cnt) {
-		uint8_t *e = ring + 8 * (idx & mask), *eend;
+		uint8_t *e;
+		ptrdiff_t j;
 
 		cnt = mask + 1 - (idx & mask);
 		if (cnt > left)
 			cnt = left;
-		for (eend = e + 8 * cnt; e != eend; e += 8, c++, written++) {
+		/* one index, from -cnt up to 0, for the elements and written */
+		e = ring + 8 * (idx & mask) + 8 * (size_t)cnt;
+		written += cnt;
+		for (j = -(ptrdiff_t)cnt; j; j++, c++) {
 			unsigned head = c->head;
-			uint32_t w = *written;
+			uint32_t w = written[j];
 
 			if (VQ_UNLIKELY(head > mask))
 				return -VQ_E_INVAL;
@@ -604,8 +694,8 @@ int vq_ring_push_batch_split(struct vq_ring *r, const struct vq_chain *c, const 
 				w = (uint32_t)c->write_bytes;
 				rc = -VQ_E_RING_USED_LEN;
 			}
-			vq_store32_relaxed(e, head);
-			vq_store32_relaxed(e + 4, w);
+			vq_store32_relaxed(e + 8 * j, head);
+			vq_store32_relaxed(e + 8 * j + 4, w);
 		}
 	}
 	r->used_idx = (uint16_t)(used_idx + n);
@@ -955,11 +1045,10 @@ int vq_ring_drv_get_used_split(struct vq_ring_drv *d, uint64_t *token, uint32_t 
 /* Reap the elements [last, last + n) (all below the validated used idx)
  * into tokens/lens from k on. Returns how many were reaped: fewer than n
  * when an element names a head that is not in flight (the caller reports
- * it). Out of line and on locals, so that the loop has the registers;
- * always inlined into one copy with both arrays and one for the rest. */
+ * it). On locals, so that the loop has the registers; for callers without
+ * both arrays (reap_run_both() has its own loop, reap_stretch()). */
 static inline __attribute__((always_inline)) unsigned
-reap_run(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens, unsigned last, unsigned n,
-	 bool both)
+reap_run(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens, unsigned last, unsigned n)
 {
 	const uint8_t *ring = d->used + 4, *e, *eend;
 	const uint64_t *token = d->token;
@@ -987,15 +1076,10 @@ reap_run(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens, unsigned last,
 				i = next[i];
 			next[i] = (uint16_t)free_head;
 			free_head = id;
-			if (both) {
+			if (tokens)
 				tokens[k] = token[id];
+			if (lens)
 				lens[k] = ulen;
-			} else {
-				if (tokens)
-					tokens[k] = token[id];
-				if (lens)
-					lens[k] = ulen;
-			}
 		}
 	}
 out:
@@ -1005,16 +1089,93 @@ out:
 	return k;
 }
 
-__attribute__((noinline)) static unsigned reap_run_both(struct vq_ring_drv *d, uint64_t *tokens,
-							  uint32_t *lens, unsigned last, unsigned n)
+/* The free list and the per-head arrays, for reap_stretch(). */
+struct reap_ctx {
+	uint16_t *next, *chain_len;
+	const uint64_t *token;
+	unsigned mask, free_head, num_free;
+};
+
+/* reap_run()'s loop with both arrays over cnt elements from e, in a
+ * function of its own so that its loop has the registers. One index, from
+ * -cnt up to 0, addresses the elements and both arrays from their ends.
+ * Returns how many were reaped: fewer than cnt when an element names a head
+ * that is not in flight. */
+__attribute__((noinline, hot)) static size_t reap_stretch(struct reap_ctx *x, const uint8_t *e,
+							  uint64_t *tokens, uint32_t *lens,
+							  size_t cnt)
 {
-	return reap_run(d, tokens, lens, last, n, true);
+	uint16_t *const next = x->next, *const chain_len = x->chain_len;
+	const uint64_t *const token = x->token;
+	/* id >= num is id > mask */
+	const unsigned mask = x->mask;
+	unsigned free_head = x->free_head;
+	ptrdiff_t j = -(ptrdiff_t)cnt;
+
+	e += 8 * cnt;
+	tokens += cnt;
+	lens += cnt;
+	for (; j; j++) {
+		size_t id = vq_load32_relaxed(e + 8 * j), i;
+		uint32_t ulen = vq_load32_relaxed(e + 8 * j + 4);
+		unsigned len;
+
+		if (VQ_UNLIKELY(id > mask))
+			break;
+		if (VQ_UNLIKELY((len = chain_len[id]) == 0))
+			break;
+		chain_len[id] = 0;
+		/* give the chain back: its last descriptor links to the old
+		 * free head. The free count grows by one a chain at the end,
+		 * here by the rest of a longer one (no register for it) */
+		i = id;
+		if (VQ_UNLIKELY(len > 1)) {
+			x->num_free += len - 1;
+			while (--len)
+				i = next[i];
+		}
+		next[i] = (uint16_t)free_head;
+		free_head = (unsigned)id;
+		tokens[j] = token[id];
+		lens[j] = ulen;
+	}
+	x->free_head = free_head;
+	x->num_free += (unsigned)((ptrdiff_t)cnt + j);
+	return (size_t)((ptrdiff_t)cnt + j);
+}
+
+/* reap_run() with both arrays, its stretches through reap_stretch(). */
+static unsigned reap_run_both(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens,
+			      unsigned last, unsigned n)
+{
+	struct reap_ctx x = {
+		.next = d->next, .chain_len = d->chain_len, .token = d->token,
+		.mask = d->num - 1u, .free_head = d->free_head, .num_free = d->num_free,
+	};
+	const uint8_t *ring = d->used + 4;
+	unsigned k = 0, cnt, got;
+
+	/* in at most two stretches of the used ring, split where it wraps */
+	for (; n; n -= cnt, last += cnt) {
+		cnt = x.mask + 1 - (last & x.mask);
+		if (cnt > n)
+			cnt = n;
+		got = (unsigned)reap_stretch(&x, ring + 8 * (last & x.mask), tokens + k, lens + k,
+					     cnt);
+		k += got;
+		if (got < cnt)
+			break;
+	}
+	d->free_head = (uint16_t)x.free_head;
+	d->num_free = (uint16_t)x.num_free;
+	d->last_used = (uint16_t)(d->last_used + k);
+	return k;
 }
 
 __attribute__((noinline)) static unsigned reap_run_any(struct vq_ring_drv *d, uint64_t *tokens,
 							 uint32_t *lens, unsigned last, unsigned n)
 {
-	return reap_run(d, tokens, lens, last, n, false);
+	return reap_run(d, tokens, lens, last, n);
 }
 
 /* vq_ring_drv_get_used_split() in a loop; used idx is read (acquire) only

@@ -24,7 +24,13 @@
  * once per call and counting the translations once (vq_mem_span_*): about
  * 126 instructions a chain either way at batch 256 (was 157), i.e. 50% of
  * the baseline in instructions and ~40-42% in time (pop ~47, driver add
- * ~26, driver reap ~26, push ~16, this loop ~6). Count instructions with
+ * ~26, driver reap ~26, push ~16, this loop ~6). Then 117 (pop ~43 and
+ * reap ~22, each stretch's loop in a function of its own so that GCC keeps
+ * its state in registers; push ~15) and, mostly, one-entry first segment
+ * allocations (vq_chain_grow()): 256 chains' segments had spread over 52 KiB,
+ * past L1 with the rest of a round. ~48-58% in time at batch 256 (best of
+ * 40 runs 48-54%; the printed best of 3 still drops to the low 40s when the
+ * host is busy). Count instructions with
  *   valgrind --tool=callgrind --toggle-collect=run_ring bench_ring 1 256 1000
  * and divide by 256000 (--toggle-collect=run_ring_batch for the batch calls);
  * wall-clock ratios on a shared, noisy host move by several points from run

@@ -2006,6 +2006,69 @@ START_TEST(test_batch_wrap)
 END_TEST
 
 /* A memory generation change before a batch: remapped, then served. */
+/* The batch pop's in-register range check against the single pop, at the
+ * edges of the memory's hit region: the last byte, one past it, below it,
+ * across 2^64 and an empty buffer (the general case: no segment). */
+START_TEST(test_batch_pop_span_edges)
+{
+	static const struct {
+		uint64_t addr;
+		uint32_t len;
+	} cases[] = {
+		{MEM_END - 8, 8}, {MEM_END - 8, 9}, {MEM_END, 1}, {MEM_GPA, 1},
+		{MEM_GPA - 1, 2}, {0xfffffffffffffff0ull, 0x20}, {0xffffffffffffffffull, 1},
+		{MEM_GPA, 0}, {0, 0},
+	};
+	struct vq_chain cs[2];
+
+	vq_chain_init(&cs[0]);
+	vq_chain_init(&cs[1]);
+	/* give both chains segment storage first */
+	add_singles(1);
+	ck_assert_int_eq(vq_ring_pop(&r, &cs[0]), 1);
+	ck_assert_int_eq(vq_ring_push(&r, &cs[0], 0), 0);
+	vq_ring_publish(&r);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	add_singles(1);
+	ck_assert_int_eq(vq_ring_pop(&r, &cs[1]), 1);
+	ck_assert_int_eq(vq_ring_push(&r, &cs[1], 0), 0);
+	vq_ring_publish(&r);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc[2];
+
+		for (unsigned batch = 0; batch < 2; batch++) {
+			struct vq_chain *ch = &cs[batch];
+
+			add_singles(1);
+			put_desc(rd16(ra.driver + 4 + 2 * ((drv.avail_idx - 1) & (cur_num - 1))),
+				 cases[i].addr, cases[i].len, F_WR, 0);
+			rc[batch] = batch ? vq_ring_pop_batch(&r, ch, 2) : vq_ring_pop(&r, ch);
+			if (rc[batch] < 0) {
+				ck_assert_err(rc[batch], VQ_E_RING_DESC_MEM);
+				recover();
+				continue;
+			}
+			ck_assert_int_eq(rc[batch], 1);
+			ck_assert_uint_eq(ch->nseg, cases[i].len ? 1 : 0);
+			ck_assert_uint_eq(ch->write_bytes, cases[i].len);
+			ck_assert_uint_eq(ch->read_bytes, 0);
+			ck_assert_uint_eq(ch->nread, 0);
+			if (cases[i].len)
+				ck_assert_ptr_eq(ch->seg[0].host,
+						 vq_mem_translate(m, cases[i].addr, cases[i].len,
+								  VQ_ACC_WRITE, NULL));
+			ck_assert_int_eq(vq_ring_push(&r, ch, 0), 0);
+			vq_ring_publish(&r);
+			ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+		}
+		ck_assert_int_eq(rc[0], rc[1]);
+	}
+	vq_chain_release(&cs[0]);
+	vq_chain_release(&cs[1]);
+}
+END_TEST
+
 START_TEST(test_batch_remap)
 {
 	struct vq_chain cs[2];
@@ -2111,6 +2174,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_batch_drv_add);
 	tcase_add_test(tc, test_batch_drv_bad_used_id);
 	tcase_add_test(tc, test_batch_wrap);
+	tcase_add_test(tc, test_batch_pop_span_edges);
 	tcase_add_test(tc, test_batch_remap);
 	suite_add_tcase(s, tc);
 	return s;
