@@ -193,34 +193,38 @@ static int q_avail(lua_State *L)
 	return field16(L, lq, a.driver + 4 + 2u * check_slot(L, 2, num), 3, "avail ring");
 }
 
-static int q_avail_idx(lua_State *L)
+/* The 16-bit header fields of the avail (driver) and used (device) areas:
+ * flags at +0, idx at +2, and the event field after the ring (used_event
+ * behind the avail ring, avail_event behind the used ring). Read, or write
+ * with argument 2. */
+enum ring_field { RF_FLAGS, RF_IDX, RF_EVENT };
+
+static int header_field(lua_State *L, bool used_area, enum ring_field f, const char *what)
 {
 	struct lvq_queue *lq = checkqueue(L, 1);
 	uint16_t num;
 	struct vq_ring_addr a;
+	uint64_t base, off;
 
 	geometry(L, lq, &num, &a);
-	return field16(L, lq, a.driver + 2, 2, "avail idx");
+	base = used_area ? a.device : a.driver;
+	off = f == RF_FLAGS ? 0 : f == RF_IDX ? 2 : 4 + (used_area ? 8u : 2u) * (uint64_t)num;
+	return field16(L, lq, base + off, 2, what);
+}
+
+static int q_avail_idx(lua_State *L)
+{
+	return header_field(L, false, RF_IDX, "avail idx");
 }
 
 static int q_avail_flags(lua_State *L)
 {
-	struct lvq_queue *lq = checkqueue(L, 1);
-	uint16_t num;
-	struct vq_ring_addr a;
-
-	geometry(L, lq, &num, &a);
-	return field16(L, lq, a.driver, 2, "avail flags");
+	return header_field(L, false, RF_FLAGS, "avail flags");
 }
 
 static int q_used_event(lua_State *L)
 {
-	struct lvq_queue *lq = checkqueue(L, 1);
-	uint16_t num;
-	struct vq_ring_addr a;
-
-	geometry(L, lq, &num, &a);
-	return field16(L, lq, a.driver + 4 + 2u * num, 2, "used_event");
+	return header_field(L, false, RF_EVENT, "used_event");
 }
 
 static int q_used(lua_State *L)
@@ -242,32 +246,17 @@ static int q_used(lua_State *L)
 
 static int q_used_idx(lua_State *L)
 {
-	struct lvq_queue *lq = checkqueue(L, 1);
-	uint16_t num;
-	struct vq_ring_addr a;
-
-	geometry(L, lq, &num, &a);
-	return field16(L, lq, a.device + 2, 2, "used idx");
+	return header_field(L, true, RF_IDX, "used idx");
 }
 
 static int q_used_flags(lua_State *L)
 {
-	struct lvq_queue *lq = checkqueue(L, 1);
-	uint16_t num;
-	struct vq_ring_addr a;
-
-	geometry(L, lq, &num, &a);
-	return field16(L, lq, a.device, 2, "used flags");
+	return header_field(L, true, RF_FLAGS, "used flags");
 }
 
 static int q_avail_event(lua_State *L)
 {
-	struct lvq_queue *lq = checkqueue(L, 1);
-	uint16_t num;
-	struct vq_ring_addr a;
-
-	geometry(L, lq, &num, &a);
-	return field16(L, lq, a.device + 4 + 8u * num, 2, "avail_event");
+	return header_field(L, true, RF_EVENT, "avail_event");
 }
 
 /* q:post(head [, count]): put head in the next avail slot and bump avail
