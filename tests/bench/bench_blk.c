@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vqsim.h"
+#include "bench.h"
 
 #define RAM        0x40000000ull
 #define RAM_SIZE   (64ull << 20)
@@ -45,14 +45,6 @@ struct bench {
 	unsigned batch;
 	uint64_t next_sector;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, long rc)
 {
@@ -195,9 +187,9 @@ static uint64_t calibrate(struct bench *b, run_fn fn)
 	uint64_t rounds = 4;
 
 	for (;;) {
-		double t = now();
+		double t = bench_now();
 		fn(b, rounds);
-		t = now() - t;
+		t = bench_now() - t;
 		if (t > 0.05)
 			return (uint64_t)((double)rounds * TARGET_S / t) + 1;
 		rounds *= 2;
@@ -206,10 +198,10 @@ static uint64_t calibrate(struct bench *b, run_fn fn)
 
 static double rate(struct bench *b, run_fn fn, uint64_t rounds)
 {
-	double t = now();
+	double t = bench_now();
 	uint64_t ops = fn(b, rounds);
 
-	return (double)ops / (now() - t);
+	return (double)ops / (bench_now() - t);
 }
 
 /* Best of 3 each, interleaved so that host noise hits both alike. */

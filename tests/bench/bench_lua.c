@@ -14,22 +14,14 @@
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "lvq.h"
 #include "vqsim.h"
+#include "bench.h"
 
 #define QSZ 256
 #define BUF (UINT64_C(0x40100000))
 #define TARGET_S 0.5
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static const char *lua_setup =
 	"local m = vqsim.machine{seed=1, ram='64M'}\n"
@@ -60,7 +52,7 @@ static const char *lua_setup =
 /* Descriptors/s of n rounds through Lua. */
 static double lua_rate(lua_State *L, long n)
 {
-	double t = now();
+	double t = bench_now();
 
 	lua_getglobal(L, "rounds");
 	lua_pushinteger(L, n);
@@ -69,7 +61,7 @@ static double lua_rate(lua_State *L, long n)
 		exit(1);
 	}
 	lua_pop(L, 1);
-	return (double)n * QSZ / (now() - t);
+	return (double)n * QSZ / (bench_now() - t);
 }
 
 struct cbench {
@@ -83,7 +75,7 @@ static double c_rate(struct cbench *b, long n)
 {
 	struct vq_mem *mem = vq_machine_mem(b->m);
 	const struct vq_ring_drv *r = &b->drv.queues[0].ring;
-	double t = now();
+	double t = bench_now();
 
 	for (long k = 0; k < n; k++) {
 		for (unsigned i = 0; i < QSZ; i++) {
@@ -99,7 +91,7 @@ static double c_rate(struct cbench *b, long n)
 		vq_machine_write(b->m, b->drv.base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, 0);
 		vq_machine_run(b->m, UINT64_MAX);
 	}
-	return (double)n * QSZ / (now() - t);
+	return (double)n * QSZ / (bench_now() - t);
 }
 
 /* Rounds that take about TARGET_S at the given rate. */

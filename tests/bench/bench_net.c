@@ -17,9 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vqsim.h"
+#include "bench.h"
 
 #define RAM      0x40000000ull
 #define RAM_SIZE (64ull << 20)
@@ -27,14 +27,6 @@
 #define IRQ      5
 #define TARGET_S 0.3
 #define RUNS     3
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, long rc)
 {
@@ -117,10 +109,10 @@ static double best_rate(struct bench *b, uint32_t len,
 	double best = 0;
 
 	for (;;) { /* calibrate */
-		double t0 = now(), dt;
+		double t0 = bench_now(), dt;
 
 		fn(b, len, n);
-		dt = now() - t0;
+		dt = bench_now() - t0;
 		if (dt > TARGET_S / 4 || n > (1ull << 34)) {
 			n = (uint64_t)((double)n * TARGET_S / (dt > 0 ? dt : 1e-9)) + 1;
 			break;
@@ -128,10 +120,10 @@ static double best_rate(struct bench *b, uint32_t len,
 		n *= 4;
 	}
 	for (int r = 0; r < RUNS; r++) {
-		double t0 = now(), dt, rate;
+		double t0 = bench_now(), dt, rate;
 
 		fn(b, len, n);
-		dt = now() - t0;
+		dt = bench_now() - t0;
 		rate = (double)n / dt;
 		if (rate > best)
 			best = rate;

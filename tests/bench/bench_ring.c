@@ -39,9 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ring.h"
+#include "bench.h"
 
 #define QSZ       256
 #define MEM_GPA   0x100000ull
@@ -71,14 +71,6 @@ struct bench {
 	unsigned k;      /* descriptors a chain */
 	unsigned batch;  /* chains a round */
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, int rc)
 {
@@ -230,9 +222,9 @@ static uint64_t calibrate(struct bench *b, run_fn fn)
 	double t;
 
 	for (;;) {
-		t = now();
+		t = bench_now();
 		fn(b, rounds);
-		t = now() - t;
+		t = bench_now() - t;
 		if (t > 0.05)
 			return (uint64_t)((double)rounds * TARGET_S / t) + 1;
 		rounds *= 2;
@@ -242,10 +234,10 @@ static uint64_t calibrate(struct bench *b, run_fn fn)
 /* Chains/s of fn: one timed run of rounds rounds. */
 static double rate(struct bench *b, run_fn fn, uint64_t rounds)
 {
-	double t = now();
+	double t = bench_now();
 	uint64_t chains = fn(b, rounds);
 
-	return (double)chains / (now() - t);
+	return (double)chains / (bench_now() - t);
 }
 
 /* Best of 3 for the ring (per chain and batched) and for the baseline,
