@@ -248,10 +248,11 @@ int vq_ring_pop_batch(struct vq_ring *r, struct vq_chain *c, unsigned max)
 int vq_ring_push_batch(struct vq_ring *r, const struct vq_chain *c, const uint32_t *written,
 		       unsigned n)
 {
-	if (VQ_UNLIKELY(r->error))
-		return -VQ_E_RING_BROKEN;
+	/* nothing to push is a no-op, whatever the ring's state (ring.h) */
 	if (n == 0)
 		return 0;
+	if (VQ_UNLIKELY(r->error))
+		return -VQ_E_RING_BROKEN;
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_push_batch_split(r, c, written, n);

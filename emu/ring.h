@@ -188,7 +188,8 @@ int vq_ring_pop_batch(struct vq_ring *r, struct vq_chain *c, unsigned max);
  * -VQ_E_RING_USED_LEN (all pushed, at least one written[i] clamped to its
  * chain's writable bytes), -VQ_E_INVAL (a head out of range, or n more than
  * the chains popped and not pushed: nothing pushed, ring not broken),
- * -VQ_E_RING_RING_MEM or -VQ_E_RING_BROKEN (nothing pushed). n = 0 is 0. */
+ * -VQ_E_RING_RING_MEM or -VQ_E_RING_BROKEN (nothing pushed). n = 0 is a
+ * no-op returning 0, even on a broken ring. */
 int vq_ring_push_batch(struct vq_ring *r, const struct vq_chain *c, const uint32_t *written,
 		       unsigned n);
 

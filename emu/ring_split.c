@@ -525,20 +525,21 @@ general:
 /* pop_one_desc() chains from avail slot r->last_avail on, at most n of
  * them, into c[0..n). Returns how many; when fewer than n, the next head
  * (*head) was read and is in range, and its descriptor (*d, copied once)
- * needs the general case. -1 for a head out of range (nothing is failed
- * yet: the caller does). The translations run against a copy of the
+ * needs the general case; *bad_head is set when that head is out of range
+ * instead (nothing is failed yet: the caller does, after counting the
+ * chains popped before it). The translations run against a copy of the
  * memory's hit region taken here (nothing can change guest memory during
  * the call) and are counted once at the end. */
-static int pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n, uint16_t *head,
-		   struct desc_split *d)
+static unsigned pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n, uint16_t *head,
+			struct desc_split *d, bool *bad_head)
 {
 	struct vq_mem_span span;
 	struct pop_ctx x;
 	const uint8_t *ring = r->avail + 4;
 	unsigned last = r->last_avail, mask = r->num - 1u, i = last, cnt, got;
 	struct vq_chain *ck = c, *cend;
-	int rc = 0;
 
+	*bad_head = false;
 	vq_mem_span_load(r->mem, &span);
 	x.desc = r->desc;
 	x.sgpa = span.gpa;
@@ -554,15 +555,14 @@ static int pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n, uint16_t *
 		cend = ck + cnt;
 		if ((ck = pop_stretch(&x, ring + 2 * (i & mask), ck, cend)) != cend) {
 			pop_stopped(ck, head, d);
-			if (ck->ndesc == 0)
-				rc = -1;
+			*bad_head = ck->ndesc == 0;
 			break;
 		}
 	}
 	got = (unsigned)(ck - c);
 	vq_mem_count_hits(r->mem, got);
 	r->last_avail = (uint16_t)(last + got);
-	return rc < 0 ? rc : (int)got;
+	return got;
 }
 
 _Static_assert(VIRTQ_DESC_F_WRITE == 2, "pop_stretch's shift");
@@ -574,9 +574,10 @@ _Static_assert(VIRTQ_DESC_F_WRITE == 2, "pop_stretch's shift");
 int vq_ring_pop_batch_split(struct vq_ring *r, struct vq_chain *c, unsigned max)
 {
 	struct desc_split d;
-	unsigned k = 0, n;
+	unsigned k = 0, n, got;
 	uint16_t head = 0;
-	int rc = 0, got;
+	bool bad_head;
+	int rc = 0;
 
 	if (VQ_UNLIKELY(!mem_ok(r)) && (rc = remap_or_fail(r)) < 0)
 		return rc;
@@ -588,21 +589,23 @@ int vq_ring_pop_batch_split(struct vq_ring *r, struct vq_chain *c, unsigned max)
 			n = (unsigned)rc;
 		if (n > max - k)
 			n = max - k;
-		got = pop_run(r, c + k, n, &head, &d);
-		if (VQ_UNLIKELY(got < 0)) {
+		got = pop_run(r, c + k, n, &head, &d, &bad_head);
+		/* the chains before a bad head are popped and counted: they are
+		 * returned, the error comes on the next call (ring.h) */
+		k += got;
+		if (VQ_UNLIKELY(bad_head)) {
 			rc = vq_ring_failf(r, VQ_E_RING_HEAD, "avail slot %u: head %u, queue size %u",
 					   r->last_avail & (r->num - 1u), head, r->num);
 			break;
 		}
-		k += (unsigned)got;
-		if ((unsigned)got < n) {
+		if (got < n) {
 			/* pop_walk() advances last_avail on success */
 			if ((rc = pop_walk(r, &c[k], head, d)) < 0)
 				break;
 			k++;
 			/* longer chains tend to come together: the rest of this
 			 * run one at a time, each walk without a run's set-up */
-			for (n -= (unsigned)got + 1; n; n--, k++)
+			for (n -= got + 1; n; n--, k++)
 				if ((rc = vq_ring_pop_split(r, &c[k])) <= 0)
 					goto out;
 		}

@@ -1823,6 +1823,45 @@ START_TEST(test_batch_pop_error_middle)
 }
 END_TEST
 
+/* Issue 8.5: chains that already have segment storage take the batch fast
+ * path; "good, good, bad head" must still return the two good chains (the
+ * error comes on the next call), and a batch push of n = 0 is a no-op even
+ * on a broken ring. Failed before: the fast path dropped the count. */
+START_TEST(test_batch_pop_keeps_good_before_bad)
+{
+	struct vq_chain cs[NUM];
+	uint32_t w[NUM] = {0};
+
+	for (unsigned i = 0; i < NUM; i++)
+		vq_chain_init(&cs[i]);
+	/* warm: every chain gets storage, all pushed back */
+	add_singles(NUM);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, NUM), NUM);
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, w, NUM), 0);
+	ck_assert_int_ge(vq_ring_publish(&r), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, NULL, NULL, NUM), NUM);
+	/* good, good, bad head */
+	add_singles(3);
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 4 + 2 * ((drv.avail_idx - 1) & (NUM - 1)),
+					NUM + 3), 0);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, NUM), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		ck_assert_uint_eq(cs[i].nseg, 1);
+		ck_assert_uint_eq(cs[i].write_bytes, 64);
+	}
+	ck_assert_int_eq(r.error, -VQ_E_RING_HEAD);
+	ck_assert_str_eq(r.error_detail, "avail slot 2: head 11, queue size 8");
+	ck_assert_err(vq_ring_pop_batch(&r, cs, NUM), VQ_E_RING_BROKEN);
+	/* the two served chains can still be published for the driver */
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, w, 0), 0);
+	ck_assert_int_eq(vq_ring_push(&r, &cs[0], 0), -VQ_E_RING_BROKEN);
+	assert_broken(VQ_E_RING_HEAD);
+	recover();
+	for (unsigned i = 0; i < NUM; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
 START_TEST(test_batch_push)
 {
 	struct vq_chain cs[4];
@@ -2170,6 +2209,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_batch_pop_max);
 	tcase_add_test(tc, test_batch_pop_fast_fields_stats_fault);
 	tcase_add_test(tc, test_batch_pop_error_middle);
+	tcase_add_test(tc, test_batch_pop_keeps_good_before_bad);
 	tcase_add_test(tc, test_batch_push);
 	tcase_add_test(tc, test_batch_drv_add);
 	tcase_add_test(tc, test_batch_drv_bad_used_id);
