@@ -14,7 +14,7 @@ static const struct {
 	[VQ_E_SYS] = {"SYS", "operating-system call failed"},
 	[VQ_E_NOSPC] = {"NOSPC", "no free space (ring or table full)"},
 	[VQ_E_STATE] = {"STATE", "operation not allowed in the current state"},
-	[VQ_E_MEM_UNMAPPED] = {"MEM_UNMAPPED", "range is not wholly inside one guest memory region"},
+	[VQ_E_MEM_UNMAPPED] = {"MEM_UNMAPPED", "range is not wholly inside guest memory (touches a hole)"},
 	[VQ_E_MEM_WRAP] = {"MEM_WRAP", "address + length wraps past 2^64"},
 	[VQ_E_MEM_FAULT] = {"MEM_FAULT", "access hits an injected memory fault"},
 	[VQ_E_RING_LAYOUT] = {"RING_LAYOUT", "queue size or ring placement invalid (size not a power of two in 1..32768, misaligned, or outside guest memory)"},
@@ -40,6 +40,9 @@ static const struct {
 	[VQ_E_BAD_ACCESS] = {"BAD_ACCESS", "register access refused (offset, width or direction)"},
 	[VQ_E_NOT_READY] = {"NOT_READY", "device or queue not ready"},
 	[VQ_E_TIMEOUT] = {"TIMEOUT", "bounded wait ran out"},
+	[VQ_E_RING_WRITE_RING] = {"RING_WRITE_RING",
+				  "device-writable buffer overlaps a descriptor table or ring area "
+				  "(spec 2.7.5.1)"},
 };
 
 static int err_index(int err)

@@ -24,7 +24,7 @@ enum vq_err {
 	VQ_E_NOSPC,            /* no room: ring full, table full */
 	VQ_E_STATE,            /* operation not allowed in the current state */
 	/* guest memory */
-	VQ_E_MEM_UNMAPPED,     /* range not wholly inside one memory region */
+	VQ_E_MEM_UNMAPPED,     /* range touches guest-physical space with no memory */
 	VQ_E_MEM_WRAP,         /* address + length wraps past 2^64 */
 	VQ_E_MEM_FAULT,        /* range touches an injected fault */
 	/* split/packed ring, device side: one code per validation rule */
@@ -52,6 +52,7 @@ enum vq_err {
 	VQ_E_BAD_ACCESS,       /* register access of wrong width/offset/direction */
 	VQ_E_NOT_READY,        /* queue or device not ready for this operation */
 	VQ_E_TIMEOUT,          /* a bounded wait ran out (virtual time or events) */
+	VQ_E_RING_WRITE_RING,  /* a device-writable buffer overlaps a descriptor table or ring area */
 	VQ_E__COUNT
 };
 

@@ -71,6 +71,7 @@ static bool is_pow2(uint32_t v)
 /* Put queue q back to what the driver sees after reset (spec 2.6 / 4.2.2). */
 static void queue_clear(struct vq_queue *q)
 {
+	q->epoch++;
 	vq_ring_reset(&q->ring);
 	q->ready = false;
 	q->num = q->num_max;
@@ -365,6 +366,9 @@ int vq_dev_queue_reset(struct vq_dev *d, unsigned q)
 
 	if (!vq)
 		return dev_error(d, (int)q, -VQ_E_INVAL, "queue %u: reset, but no such queue", q);
+	/* the class forgets what it holds of q before the ring goes */
+	if (d->cls->queue_stop)
+		d->cls->queue_stop(d, q);
 	queue_clear(vq);
 	if (tracing(d))
 		vq_trace(d->tracer, VQ_EV_DEVICE, d->name, (int)q, "queue reset");
@@ -533,6 +537,9 @@ int vq_dev_pop(struct vq_dev *d, unsigned q, struct vq_chain *c)
 		return rc;
 	}
 	if (rc == 1) {
+		/* for vq_dev_chain_check(), should the class hold the chain */
+		c->epoch = vq->epoch;
+		c->mem_gen = vq_mem_generation(d->mem);
 		vq->chains++;
 		d->stats.chains++;
 		if (tracing(d))
@@ -549,6 +556,44 @@ int vq_dev_pop(struct vq_dev *d, unsigned q, struct vq_chain *c)
 	if (rc == 1 && d->faults && d->faults->armed[VQ_FP_DEV_POP])
 		rc = pop_fault(d, q);
 	return rc;
+}
+
+int vq_dev_chain_check(struct vq_dev *d, unsigned q, struct vq_chain *c)
+{
+	int rc;
+	uint32_t bad = 0;
+	struct vq_queue *vq = live_queue(d, q, &rc);
+
+	if (vq && c->epoch == vq->epoch &&
+	    (rc = vq_chain_revalidate(d->mem, c, &bad)) == 0)
+		return 0;
+	if (vq && c->epoch != vq->epoch)
+		rc = -VQ_E_STATE;
+	if (vq_dev_queue(d, q))
+		d->queues[q].held_dropped++;
+	if (rc == -VQ_E_STATE || !vq) {
+		if (tracing(d))
+			vq_trace(d->tracer, VQ_EV_DEVICE, d->name, (int)q,
+				 "held chain head=%u dropped: %s", c->head,
+				 rc == -VQ_E_STATE ? "queue stopped or reset since it was popped"
+						   : vq_strerror(rc));
+		return rc;
+	}
+	/* guest memory under a held buffer went away: the guest's doing, as a
+	 * bad address at pop time would have been */
+	{
+		const struct vq_seg *s = &c->seg[bad];
+
+		if (!vq->ring.error) {
+			vq->ring.error = -VQ_E_RING_DESC_MEM;
+			snprintf(vq->ring.error_detail, sizeof(vq->ring.error_detail),
+				 "held chain head=%u: %s buffer 0x%llx+%u: %s", c->head,
+				 s->writable ? "writable" : "readable", (unsigned long long)s->gpa,
+				 s->len, vq_strerror(rc));
+		}
+	}
+	vq_dev_fail_queue(d, q, -VQ_E_RING_DESC_MEM);
+	return -VQ_E_RING_DESC_MEM;
 }
 
 int vq_dev_push(struct vq_dev *d, unsigned q, const struct vq_chain *c, uint32_t written)

@@ -57,6 +57,13 @@ struct vq_dev_class {
 	void (*driver_ok)(struct vq_dev *d);
 	/* The driver notified queue q (already checked: DRIVER_OK, ready, not broken). */
 	void (*queue_notify)(struct vq_dev *d, unsigned q);
+	/* Queue q stops (QueueReady=0, a queue reset): drop every chain of q
+	 * the class holds, without using or returning it (spec 4.2.2.1: no
+	 * access to queue contents while not ready; 2.6.1: buffers made
+	 * available before a reset are not executed). Called before the ring
+	 * is cleared. A held chain of a stopped queue is refused by
+	 * vq_dev_chain_check() anyway; this hook lets the class forget it. */
+	void (*queue_stop)(struct vq_dev *d, unsigned q);
 	/* Refresh d->config before the driver reads [off, off+len). */
 	void (*config_read)(struct vq_dev *d, uint32_t off, uint32_t len);
 	/* The driver wrote [off, off+len) of config; the bytes are already stored. */
@@ -75,7 +82,9 @@ struct vq_queue {
 	bool ready;                /* QueueReady */
 	struct vq_ring_addr addr;  /* QueueDesc/Driver/Device */
 	struct vq_ring ring;       /* valid while ready */
+	uint32_t epoch;            /* moves at every stop/reset: older chains are stale */
 	uint64_t notifies, chains, used, interrupts, errors;
+	uint64_t held_dropped;     /* held chains refused by vq_dev_chain_check() */
 };
 
 /* Interrupt kinds a device raises through its transport. */
@@ -195,6 +204,16 @@ void vq_dev_config_changed(struct vq_dev *d);
  * VIRTIO_F_EVENT_IDX, finding the queue empty re-arms avail_event so the
  * driver notifies again for its next chain. */
 int vq_dev_pop(struct vq_dev *d, unsigned q, struct vq_chain *c);
+/* For classes, before each use of a chain held past the call that popped
+ * it (a stashed rx buffer, a transmit chain waiting for the backend): 0
+ * when c may be used now, with its host pointers re-translated if guest
+ * memory changed meanwhile (vq_chain_revalidate). Otherwise the chain must
+ * be dropped, neither used nor pushed: -VQ_E_STATE when q was stopped or
+ * reset since the pop (or the device reset), -VQ_E_NOT_READY /
+ * -VQ_E_RING_BROKEN when q cannot be used now, -VQ_E_RING_DESC_MEM when a
+ * buffer is no longer reachable: the queue is then failed through
+ * vq_dev_fail_queue() (DEVICE_NEEDS_RESET), the error naming the buffer. */
+int vq_dev_chain_check(struct vq_dev *d, unsigned q, struct vq_chain *c);
 /* For classes: push a used element for c (see vq_ring_push). -VQ_E_RING_USED_LEN
  * (written larger than the chain) is recorded as an error but does not break
  * the queue: the element is pushed with the length clamped. */

@@ -25,11 +25,25 @@ struct vq_region {
 	uint64_t gpa;        /* first byte */
 	uint64_t end;        /* one past the last byte; never wraps */
 	uint64_t size;
-	uint8_t *host;       /* mapping of the whole memfd */
+	uint8_t *host;       /* mapping of the whole memfd (of a run: see below) */
 	uint64_t *dirty;     /* 1 bit per page while logging, else NULL */
-	int fd;
+	int fd;              /* -1 for a run */
+	bool run;            /* a run, not a region */
 	char name[32];
 };
+
+/* A run is a host view of regions that lie back to back in guest-physical
+ * space: one reserved address range with each region's memfd mapped into
+ * it at its offset, so the same pages appear at both addresses. A range
+ * that crosses from one region into the next (real guests and vhost-user
+ * front-ends with several memory slots produce them) then translates to one
+ * contiguous host pointer like any other, and every caller (buffers,
+ * indirect tables, ring areas, vq_mem_read) serves it unchanged. A run is
+ * built on the first translation that needs it and covers the whole
+ * back-to-back stretch; it stays mapped until vq_mem_free(), so pointers
+ * into it never dangle (regions are never removed). Each vq_mem_add_region()
+ * can make at most one new stretch, so there are fewer runs than regions. */
+#define VQ_MEM_MAX_RUNS VQ_MEM_MAX_REGIONS
 
 struct vq_mem {
 	struct vq_mem_hot hot;           /* first: mem.h's inline functions read it */
@@ -43,6 +57,8 @@ struct vq_mem {
 	struct vq_mem_stats st;          /* translations: see hot.translations */
 	struct vq_region none;           /* empty: makes the cache check fail */
 	struct vq_region regions[VQ_MEM_MAX_REGIONS];
+	unsigned nruns;
+	struct vq_region runs[VQ_MEM_MAX_RUNS];   /* never moved: m->last may point here */
 	struct vq_mem_fault faults[VQ_MEM_MAX_FAULTS];
 	vq_mem_fault_fn fault_hook;      /* see vq_mem_set_fault_hook() */
 	void *fault_hook_ctx;
@@ -108,6 +124,8 @@ void vq_mem_free(struct vq_mem *m)
 		close(r->fd);
 		free(r->dirty);
 	}
+	for (unsigned i = 0; i < m->nruns; i++)
+		munmap(m->runs[i].host, (size_t)m->runs[i].size);
 	free(m);
 }
 
@@ -230,6 +248,84 @@ static const struct vq_region *region_find(const struct vq_mem *m, uint64_t gpa,
 	return gpa + n <= r->end ? r : NULL;
 }
 
+/* Index of the region holding gpa, or -1. */
+static int region_index(const struct vq_mem *m, uint64_t gpa)
+{
+	const struct vq_region *r = region_find(m, gpa, 1);
+
+	return r ? (int)(r - m->regions) : -1;
+}
+
+/* Map regions[first..last] (back to back) as one run. 0 or -VQ_E_SYS. */
+static int run_map(struct vq_mem *m, unsigned first, unsigned last, struct vq_region *run)
+{
+	uint64_t start = m->regions[first].gpa, total = m->regions[last].end - start;
+	uint8_t *base;
+
+#if SIZE_MAX < UINT64_MAX
+	if (total > SIZE_MAX)
+		return -VQ_E_SYS;
+#endif
+	/* reserve the whole range first, so the pieces land side by side */
+	base = mmap(NULL, (size_t)total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+	if (base == MAP_FAILED)
+		return -VQ_E_SYS;
+	for (unsigned i = first; i <= last; i++) {
+		const struct vq_region *r = &m->regions[i];
+
+		if (mmap(base + (r->gpa - start), (size_t)r->size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED) {
+			munmap(base, (size_t)total);
+			return -VQ_E_SYS;
+		}
+	}
+	memset(run, 0, sizeof(*run));
+	run->gpa = start;
+	run->end = start + total;
+	run->size = total;
+	run->host = base;
+	run->fd = -1;
+	run->run = true;
+	snprintf(run->name, sizeof(run->name), "run");
+	return 0;
+}
+
+/* The run holding [gpa, gpa+n) (n >= 1, no wrap), which crosses from one
+ * region into the next: an existing one, or a new one over the whole
+ * back-to-back stretch. NULL with *err = -VQ_E_MEM_UNMAPPED when the range
+ * touches a hole, -VQ_E_SYS when the view cannot be mapped. */
+static const struct vq_region *run_find(struct vq_mem *m, uint64_t gpa, uint64_t n, int *err)
+{
+	int i = region_index(m, gpa);
+	unsigned first, last;
+
+	*err = -VQ_E_MEM_UNMAPPED;
+	if (i < 0)
+		return NULL;
+	for (unsigned k = 0; k < m->nruns; k++)
+		if (m->runs[k].gpa <= gpa && gpa + n <= m->runs[k].end)
+			return &m->runs[k];
+	/* the range must be covered by regions each starting where the last ends */
+	last = (unsigned)i;
+	while (m->regions[last].end < gpa + n) {
+		if (last + 1 >= m->nregions || m->regions[last + 1].gpa != m->regions[last].end)
+			return NULL;
+		last++;
+	}
+	/* widen to the whole stretch, so that later crossings reuse this run */
+	first = (unsigned)i;
+	while (first > 0 && m->regions[first - 1].end == m->regions[first].gpa)
+		first--;
+	while (last + 1 < m->nregions && m->regions[last + 1].gpa == m->regions[last].end)
+		last++;
+	if (m->nruns == VQ_MEM_MAX_RUNS || run_map(m, first, last, &m->runs[m->nruns]) < 0) {
+		*err = -VQ_E_SYS;
+		return NULL;
+	}
+	return &m->runs[m->nruns++];
+}
+
 /* Set the dirty bits of the pages of [gpa, gpa+n) that lie in r. */
 static void region_mark_dirty(const struct vq_region *r, uint64_t gpa, uint64_t n)
 {
@@ -267,10 +363,14 @@ static int translate_slow(struct vq_mem *m, const struct vq_region *r, uint64_t 
 		}
 	}
 	if ((access & VQ_ACC_WRITE) && m->hot.dirty_on) {
-		if (r->dirty)
-			region_mark_dirty(r, gpa, n);
-		if (m->write_fn)
-			m->write_fn(m->write_ctx, gpa, n);
+		if (r->run) {
+			vq_mem_mark_dirty(m, gpa, n); /* the regions under the run */
+		} else {
+			if (r->dirty)
+				region_mark_dirty(r, gpa, n);
+			if (m->write_fn)
+				m->write_fn(m->write_ctx, gpa, n);
+		}
 	}
 	return 0;
 }
@@ -296,9 +396,11 @@ void *vq_mem_translate_slow(struct vq_mem *m, uint64_t gpa, uint64_t len, unsign
 	if (gpa + n < gpa)
 		return refuse(m, err, -VQ_E_MEM_WRAP);
 	if (gpa < r->gpa || gpa + n > r->end) {
+		int e;
+
 		r = region_find(m, gpa, n);
-		if (!r)
-			return refuse(m, err, -VQ_E_MEM_UNMAPPED);
+		if (!r && !(r = run_find(m, gpa, n, &e)))
+			return refuse(m, err, e);
 		m->last = r;
 		hot_sync(m);
 	}
@@ -494,17 +596,29 @@ long vq_mem_dirty_collect(struct vq_mem *m, uint64_t *out, size_t max)
  * as dirty like any other write. */
 int vq_mem_punch(struct vq_mem *m, uint64_t gpa, uint64_t len)
 {
-	const struct vq_region *r;
+	int i;
 
 	if (len == 0 || (gpa | len) & (VQ_PAGE_SIZE - 1))
 		return -VQ_E_INVAL;
-	if (gpa + len < gpa || !(r = region_find(m, gpa, len)))
+	if (gpa + len < gpa || (i = region_index(m, gpa)) < 0)
 		return -VQ_E_MEM_UNMAPPED;
-	if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)(gpa - r->gpa), (off_t)len) < 0)
-		return -VQ_E_SYS;
-	if (r->dirty)
-		region_mark_dirty(r, gpa, len);
+	/* back-to-back regions serve a range between them, as translation does:
+	 * check the whole range before punching any of it */
+	for (unsigned k = (unsigned)i; m->regions[k].end < gpa + len; k++)
+		if (k + 1 >= m->nregions || m->regions[k + 1].gpa != m->regions[k].end)
+			return -VQ_E_MEM_UNMAPPED;
+	for (unsigned k = (unsigned)i; len; k++) {
+		const struct vq_region *r = &m->regions[k];
+		uint64_t n = r->end - gpa < len ? r->end - gpa : len;
+
+		if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)(gpa - r->gpa), (off_t)n) < 0)
+			return -VQ_E_SYS;
+		if (r->dirty)
+			region_mark_dirty(r, gpa, n);
+		gpa += n;
+		len -= n;
+	}
 	return 0;
 }
 

@@ -3,8 +3,10 @@
  * Each region is one memfd, mapped MAP_SHARED|MAP_NORESERVE, so untouched
  * pages cost nothing and the fd can later be handed to another process.
  * Every access goes through vq_mem_translate(), which accepts a range only if
- * it lies wholly inside one region, does not wrap 2^64 and touches no
- * injected fault of the requested direction.
+ * it lies wholly inside guest memory (one region, or regions that lie back
+ * to back: such a range is served through a contiguous host view of them),
+ * touches no hole, does not wrap 2^64 and touches no injected fault of the
+ * requested direction.
  */
 #ifndef VQSIM_MEM_H
 #define VQSIM_MEM_H
@@ -60,9 +62,13 @@ unsigned vq_mem_region_count(const struct vq_mem *m);
 int vq_mem_region_info(const struct vq_mem *m, unsigned i, uint64_t *gpa, uint64_t *size,
 		       const char **name, int *fd);
 
-/* Translate [gpa, gpa+len) to a host pointer for the given access. On failure
- * returns NULL and stores -VQ_E_MEM_WRAP, -VQ_E_MEM_UNMAPPED or
- * -VQ_E_MEM_FAULT in *err (err may be NULL). len 0 is treated as len 1 for
+/* Translate [gpa, gpa+len) to a host pointer for the given access. A range
+ * that crosses from one region into the next (back to back, no hole) gets
+ * a pointer into a host view where those regions lie side by side (the same
+ * pages; built on first use, mapped until vq_mem_free()). On failure
+ * returns NULL and stores -VQ_E_MEM_WRAP, -VQ_E_MEM_UNMAPPED (a byte of the
+ * range is in no region), -VQ_E_MEM_FAULT or -VQ_E_SYS (the view could not
+ * be mapped) in *err (err may be NULL). len 0 is treated as len 1 for
  * the containment check. A write translation marks the pages dirty when
  * dirty logging is on.
  *
@@ -201,8 +207,10 @@ inline bool vq_mem_dirty_logging(const struct vq_mem *m)
 long vq_mem_dirty_collect(struct vq_mem *m, uint64_t *out, size_t max);
 
 /* Give [gpa, gpa+len) back to the host (fallocate PUNCH_HOLE): resident
- * memory drops and the range reads back as zeroes. Page-aligned, inside one
- * region. 0, -VQ_E_INVAL, -VQ_E_MEM_UNMAPPED or -VQ_E_SYS. */
+ * memory drops and the range reads back as zeroes. Page-aligned, inside
+ * guest memory (regions back to back are fine; a hole refuses the whole
+ * range before anything is punched). 0, -VQ_E_INVAL, -VQ_E_MEM_UNMAPPED or
+ * -VQ_E_SYS. */
 int vq_mem_punch(struct vq_mem *m, uint64_t gpa, uint64_t len);
 
 /* A counter that changes whenever a region or fault range is added or

@@ -90,6 +90,37 @@ size_t vq_chain_write(const struct vq_chain *c, uint64_t off, const void *src, s
 	return chain_copy(c, c->nread, c->nseg, off, (void *)src, len, true);
 }
 
+/* Every segment again, for its own direction (a write translation marks
+ * the pages dirty, as the pop did). */
+__attribute__((noinline)) static int chain_retranslate(struct vq_mem *mem, struct vq_chain *c,
+						       uint32_t *bad)
+{
+	uint64_t gen = vq_mem_generation(mem);
+	int err = 0;
+
+	for (uint32_t i = 0; i < c->nseg; i++) {
+		struct vq_seg *s = &c->seg[i];
+		void *host = vq_mem_translate(mem, s->gpa, s->len,
+					      s->writable ? VQ_ACC_WRITE : VQ_ACC_READ, &err);
+
+		if (!host) {
+			if (bad)
+				*bad = i;
+			return err;
+		}
+		s->host = host;
+	}
+	c->mem_gen = gen;
+	return 0;
+}
+
+int vq_chain_revalidate(struct vq_mem *mem, struct vq_chain *c, uint32_t *bad)
+{
+	if (VQ_LIKELY(c->mem_gen == vq_mem_generation(mem)))
+		return 0;
+	return chain_retranslate(mem, c, bad);
+}
+
 /* ---- device side ------------------------------------------------------- */
 
 int vq_ring_failf(struct vq_ring *r, int code, const char *fmt, ...)
@@ -105,9 +136,71 @@ int vq_ring_failf(struct vq_ring *r, int code, const char *fmt, ...)
 	return -code;
 }
 
+/* The guest-physical areas of r's layout: name, address, bytes. */
+struct ring_area {
+	const char *name;
+	uint64_t gpa, len;
+};
+
+static unsigned ring_areas(const struct vq_ring *r, struct ring_area *a)
+{
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		a[0] = (struct ring_area){"descriptor table", r->addr.desc, VIRTQ_DESC_SIZE(r->num)};
+		a[1] = (struct ring_area){"avail ring", r->addr.driver, VIRTQ_AVAIL_SIZE(r->num)};
+		a[2] = (struct ring_area){"used ring", r->addr.device, VIRTQ_USED_SIZE(r->num)};
+		return 3;
+	default:
+		return 0;
+	}
+}
+
+/* The envelope of the ring areas, for the fast paths' one-compare test. */
+static void ring_areas_envelope(struct vq_ring *r)
+{
+	struct ring_area a[3];
+	unsigned n = ring_areas(r, a);
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (a[i].gpa < lo)
+			lo = a[i].gpa;
+		if (a[i].gpa + a[i].len > hi)
+			hi = a[i].gpa + a[i].len;
+	}
+	r->areas_gpa = n ? lo : 0;
+	r->areas_len = n ? hi - lo : 0;
+}
+
+const char *vq_walk_write_target(const struct vq_ring *r, const struct vq_walk *w, uint64_t gpa,
+				 uint64_t len, uint64_t *at, uint64_t *alen)
+{
+	struct ring_area a[3];
+	unsigned n;
+
+	if (w->table_len && vq_ranges_overlap(gpa, len, w->table_gpa, w->table_len)) {
+		*at = w->table_gpa;
+		*alen = w->table_len;
+		return "indirect table";
+	}
+	if (!vq_ranges_overlap(gpa, len, r->areas_gpa, r->areas_len))
+		return NULL;
+	n = ring_areas(r, a);
+	for (unsigned i = 0; i < n; i++) {
+		if (vq_ranges_overlap(gpa, len, a[i].gpa, a[i].len)) {
+			*at = a[i].gpa;
+			*alen = a[i].len;
+			return a[i].name;
+		}
+	}
+	return NULL;
+}
+
 int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layout,
 		 uint16_t num, const struct vq_ring_addr *addr, unsigned features)
 {
+	int rc;
+
 	memset(r, 0, sizeof(*r));
 	r->mem = mem;
 	r->layout = layout;
@@ -120,10 +213,14 @@ int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layo
 	r->addr = *addr;
 	switch (layout) {
 	case VQ_RING_SPLIT:
-		return vq_ring_init_split(r);
+		rc = vq_ring_init_split(r);
+		break;
 	default:
 		return vq_ring_fail(r, VQ_E_INVAL);
 	}
+	if (rc == 0)
+		ring_areas_envelope(r);
+	return rc;
 }
 
 void vq_ring_reset(struct vq_ring *r)

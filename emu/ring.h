@@ -50,6 +50,11 @@ struct vq_chain {
 	uint64_t write_bytes; /* sum of writable lengths */
 	struct vq_seg *seg;   /* nseg entries, owned by the chain */
 	uint32_t cap;         /* allocated entries in seg */
+	/* what the segments' host pointers were translated against, for a
+	 * device that holds the chain past the call that popped it (stamped by
+	 * vq_dev_pop(); see vq_chain_revalidate() and vq_dev_chain_check()) */
+	uint32_t epoch;       /* the queue's epoch (vq_queue.epoch) */
+	uint64_t mem_gen;     /* vq_mem_generation() (0: never stamped) */
 };
 
 /* Make c an empty chain with no storage. */
@@ -62,6 +67,14 @@ size_t vq_chain_read(const struct vq_chain *c, uint64_t off, void *dst, size_t l
 /* Copy up to len bytes of src into the writable part of c, starting off bytes
  * into it. Returns bytes copied (less than len when the chain is full). */
 size_t vq_chain_write(const struct vq_chain *c, uint64_t off, const void *src, size_t len);
+
+/* Re-check a held chain against guest memory as it is now: when the memory
+ * generation moved since c->mem_gen (a fault range, a region added or
+ * removed), translate every segment again for its direction and update the
+ * host pointers and c->mem_gen. 0, or the -VQ_E_MEM_* code of the first
+ * segment that is no longer reachable (*bad = its index, bad may be NULL;
+ * c must not be used then). Cheap when nothing moved: one compare. */
+int vq_chain_revalidate(struct vq_mem *mem, struct vq_chain *c, uint32_t *bad);
 
 /* Segment iterator: for (vq_chain_iter_init(&it, c); vq_chain_next(&it, &s);) */
 struct vq_chain_iter {
@@ -112,6 +125,10 @@ struct vq_ring {
 	int error;                /* sticky: first error that broke the queue (negative) */
 	char error_detail[112];   /* its values: "avail slot 3: head 9999, queue size 256" */
 	uint32_t max_chain;       /* longest chain accepted: num (spec 2.7.5.3.1) */
+	/* the smallest guest-physical range holding every ring area: a
+	 * writable buffer outside it cannot overlap one (a quick test; one
+	 * inside it is checked area by area) */
+	uint64_t areas_gpa, areas_len;
 };
 
 /* Validate a queue's placement and set r up to serve it: num a power of two
@@ -126,7 +143,10 @@ int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layo
  * then every call returns -VQ_E_RING_BROKEN. */
 void vq_ring_reset(struct vq_ring *r);
 
-/* Pop the next available chain into c, fully validated. Returns 1 when a
+/* Pop the next available chain into c, fully validated (a device-writable
+ * buffer over a ring area or the chain's own indirect table is
+ * -VQ_E_RING_WRITE_RING: the device must never write a descriptor, spec
+ * 2.7.5.1, nor the driver's or its own ring areas). Returns 1 when a
  * chain was popped, 0 when the ring is empty, or a negative VQ_E_RING_* /
  * -VQ_E_NOMEM. After a VQ_E_RING_* error the ring is broken: every later call
  * returns -VQ_E_RING_BROKEN until vq_ring_init() is called again (r->error

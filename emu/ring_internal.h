@@ -75,7 +75,20 @@ static inline void vq_fetch16(const void *p, uint64_t *w0, uint64_t *w1)
 struct vq_walk {
 	uint32_t count;   /* buffer descriptors seen: direct + indirect entries */
 	bool seen_write;  /* a writable descriptor was seen (even of length 0) */
+	uint64_t table_gpa, table_len; /* the indirect table being walked (len 0: none) */
 };
+
+/* Does [a, a+alen) overlap [b, b+blen)? Both non-empty, neither wrapping. */
+static inline bool vq_ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/* The ring area or indirect table a writable buffer [gpa, gpa+len) would
+ * overwrite: its name, with *at and *alen set; NULL when none. */
+VQ_HIDDEN const char *vq_walk_write_target(const struct vq_ring *r, const struct vq_walk *w,
+					   uint64_t gpa, uint64_t len, uint64_t *at,
+					   uint64_t *alen);
 
 /* Grow c->seg to hold at least one more entry, never beyond limit entries.
  * 0 or -VQ_E_NOMEM. Cold: a chain reuses its storage from pop to pop. */
@@ -85,6 +98,7 @@ static inline void vq_walk_begin(struct vq_walk *w, struct vq_chain *c)
 {
 	w->count = 0;
 	w->seen_write = false;
+	w->table_len = 0;
 	c->nseg = 0;
 	c->nread = 0;
 	c->read_bytes = 0;
@@ -145,14 +159,25 @@ static inline int vq_walk_buf(struct vq_ring *r, struct vq_walk *w, struct vq_ch
 		return vq_ring_failf(r, VQ_E_RING_DESC_MEM, "%s buffer 0x%llx+%u: %s",
 				     writable ? "writable" : "readable", (unsigned long long)gpa,
 				     len, vq_strerror(err));
+	if (writable) {
+		uint64_t at, alen;
+		const char *what = vq_walk_write_target(r, w, gpa, len, &at, &alen);
+
+		if (VQ_UNLIKELY(what))
+			return vq_ring_failf(r, VQ_E_RING_WRITE_RING,
+					     "writable buffer 0x%llx+%u overlaps the %s 0x%llx+%llu",
+					     (unsigned long long)gpa, len, what,
+					     (unsigned long long)at, (unsigned long long)alen);
+	}
 	return vq_chain_put(r, c, host, gpa, len, writable);
 }
 
 /* An indirect descriptor's table: length a non-zero multiple of 16
  * (INDIRECT_LEN), wholly readable guest memory (INDIRECT_MEM). Stores the
- * host pointer and the entry count. */
-static inline int vq_walk_table(struct vq_ring *r, uint64_t gpa, uint32_t len,
-				const uint8_t **table, uint32_t *n)
+ * host pointer and the entry count, and notes the table in w so that no
+ * writable buffer of the chain may overlap it. */
+static inline int vq_walk_table(struct vq_ring *r, struct vq_walk *w, uint64_t gpa,
+				uint32_t len, const uint8_t **table, uint32_t *n)
 {
 	int err = 0;
 
@@ -164,6 +189,8 @@ static inline int vq_walk_table(struct vq_ring *r, uint64_t gpa, uint32_t len,
 		return vq_ring_failf(r, VQ_E_RING_INDIRECT_MEM, "indirect table 0x%llx+%u: %s",
 				     (unsigned long long)gpa, len, vq_strerror(err));
 	*n = len / 16;
+	w->table_gpa = gpa;
+	w->table_len = len;
 	return 0;
 }
 

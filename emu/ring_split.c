@@ -185,7 +185,7 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
 	uint32_t n = 0, i = 0;
 	int rc;
 
-	if ((rc = vq_walk_table(r, ind->addr, ind->len, &table, &n)) < 0)
+	if ((rc = vq_walk_table(r, w, ind->addr, ind->len, &table, &n)) < 0)
 		return rc;
 	for (;;) {
 		desc_fetch(table + 16u * i, &d);
@@ -370,16 +370,20 @@ static inline void chain_fill_one(struct vq_chain *c, unsigned head, void *host,
  * the region of the previous translation, passes every length, order and
  * byte-count rule by construction and fills c with straight stores: true.
  * Anything else (a longer or indirect chain, a translation off the inline
- * hit path, a chain with no segment storage yet) is left to the general
- * case: false, c untouched. */
-static inline bool pop_one_desc(struct vq_mem *mem, struct vq_chain *c, uint16_t head,
+ * hit path, a chain with no segment storage yet, a buffer near the ring
+ * areas) is left to the general case: false, c untouched. */
+static inline bool pop_one_desc(struct vq_ring *r, struct vq_chain *c, uint16_t head,
 				const struct desc_split *d)
 {
 	uint32_t len = d->len;
 	void *host;
 
 	if (VQ_UNLIKELY((d->flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) || len == 0 ||
-			c->cap == 0 || !vq_mem_translate_hit(mem, d->addr, len, &host)))
+			c->cap == 0 || !vq_mem_translate_hit(r->mem, d->addr, len, &host)))
+		return false;
+	/* a buffer inside the envelope of the ring areas: the general case
+	 * checks it area by area (no wrap: the translation succeeded) */
+	if (VQ_UNLIKELY(d->addr + len - 1 - r->areas_gpa < r->areas_len + len - 1))
 		return false;
 	chain_fill_one(c, head, host, d->addr, len, !!(d->flags & VIRTQ_DESC_F_WRITE));
 	return true;
@@ -398,7 +402,7 @@ int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c)
 	if ((rc = avail_next(r, &head)) <= 0)
 		return rc;
 	desc_fetch_ring(&r->desc[head], &d);
-	if (VQ_UNLIKELY(!pop_one_desc(r->mem, c, head, &d)))
+	if (VQ_UNLIKELY(!pop_one_desc(r, c, head, &d)))
 		return pop_walk(r, c, head, d);
 	r->last_avail++;
 	return 1;
@@ -416,6 +420,7 @@ int vq_ring_pop_split(struct vq_ring *r, struct vq_chain *c)
 struct pop_ctx {
 	const struct virtq_desc *desc;
 	uint64_t sgpa, ssize;   /* the span: copy of the memory's hit region */
+	uint64_t agpa, alen;    /* the ring areas' envelope (vq_ring.areas_*) */
 	uint8_t *shost;
 	unsigned mask;
 };
@@ -498,6 +503,10 @@ pop_stretch(struct pop_ctx *x, const uint8_t *ap, struct vq_chain *ck, struct vq
 			goto general;
 		if (VQ_UNLIKELY(lastb < off))
 			goto general;
+		/* near the ring areas: the general case checks a writable
+		 * buffer area by area (no wrap here: the span test passed) */
+		if (VQ_UNLIKELY(addr + len - 1 - x->agpa < x->alen + len - 1))
+			goto general;
 		wr = (w1 >> (32 + 1)) & 1u; /* VIRTQ_DESC_F_WRITE */
 		rd = wr ^ 1u;
 		seg_store(seg, shost + off, addr, len, wr);
@@ -545,6 +554,8 @@ static unsigned pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n, uint1
 	x.sgpa = span.gpa;
 	x.ssize = span.size;
 	x.shost = span.host;
+	x.agpa = r->areas_gpa;
+	x.alen = r->areas_len;
 	x.mask = mask;
 	/* the run in at most two stretches of the avail ring, split where it
 	 * wraps: no index arithmetic in the loop */

@@ -596,6 +596,19 @@ static void balloon_reset(struct vq_dev *d)
 	config_store(b);
 }
 
+/* QueueReady=0 or a queue reset of the stats queue: the held stats buffer
+ * is forgotten, not returned (spec 4.2.2.1, 2.6.1). */
+static void balloon_queue_stop(struct vq_dev *d, unsigned q)
+{
+	struct balloon *b = d->priv;
+
+	if (!b->stats_held || b->qidx[VQ_BALLOON_Q_STATS] != (int)q)
+		return;
+	b->stats_held = false;
+	vq_trace(d->tracer, VQ_EV_DEVICE, d->name, (int)q,
+		 "queue stopped: held stats buffer head=%u dropped", b->stats_chain.head);
+}
+
 static void balloon_destroy(struct vq_dev *d)
 {
 	struct balloon *b = d->priv;
@@ -616,6 +629,7 @@ static const struct vq_dev_class balloon_class = {
 	.device_id = VIRTIO_ID_BALLOON,
 	.validate_features = balloon_validate_features,
 	.queue_notify = balloon_queue_notify,
+	.queue_stop = balloon_queue_stop,
 	.config_write = balloon_config_write,
 	.reset = balloon_reset,
 	.destroy = balloon_destroy,

@@ -68,7 +68,6 @@ struct con_port {
 	struct bytering outq;          /* guest -> host, buffer ports: waiting for a read */
 	struct vq_chain txc;           /* the transmit chain being written out */
 	uint64_t tx_off;               /* its bytes already written */
-	uint64_t tx_memgen;            /* guest memory generation when it was popped */
 	bool tx_held, tx_stalled, tx_running;
 	uint8_t emerg[VQ_CONSOLE_EMERG_PENDING]; /* port 0: emerg_wr bytes not yet out */
 	unsigned emerg_len;
@@ -509,27 +508,6 @@ static bool emerg_flush(struct con_port *p)
 	return true;
 }
 
-/* Re-translate a held chain's buffers after guest memory changed (a fault
- * range added since it was popped). false when one is out of reach. */
-static bool tx_revalidate(struct con_port *p)
-{
-	struct vq_dev *d = p->con->dev;
-	uint64_t gen = vq_mem_generation(d->mem);
-
-	if (gen == p->tx_memgen)
-		return true;
-	for (uint32_t i = 0; i < p->txc.nread; i++) {
-		struct vq_seg *s = &p->txc.seg[i];
-		void *host = vq_mem_translate(d->mem, s->gpa, s->len, VQ_ACC_READ, NULL);
-
-		if (!host)
-			return false;
-		s->host = host;
-	}
-	p->tx_memgen = gen;
-	return true;
-}
-
 /* Write out the rest of the held chain. 1 when all of it is out (or lost
  * to a hard backend error, counted), 0 when the host side is full, -1 when
  * the queue failed. */
@@ -538,9 +516,9 @@ static int tx_flush_chain(struct con_port *p, unsigned q)
 	struct vq_chain *c = &p->txc;
 	uint64_t skip = p->tx_off;
 
-	if (!tx_revalidate(p)) {
+	/* held since an earlier event: memory may have changed under it */
+	if (vq_dev_chain_check(p->con->dev, q, c) < 0) {
 		p->st.tx_dropped += c->read_bytes - p->tx_off;
-		vq_dev_fail_queue(p->con->dev, q, -VQ_E_RING_DESC_MEM);
 		return -1;
 	}
 	for (uint32_t i = 0; i < c->nread; i++) {
@@ -594,7 +572,6 @@ static void port_tx_run(struct con_port *p)
 				break;
 			p->tx_held = true;
 			p->tx_off = 0;
-			p->tx_memgen = vq_mem_generation(d->mem);
 			if (p->txc.nseg > p->txc.nread) {
 				/* spec 5.3.6.1: no writable buffers in a transmitq */
 				p->st.bad_chains++;
@@ -785,6 +762,24 @@ static void console_config_write(struct vq_dev *d, uint32_t off, uint32_t len)
 	config_refresh(con);
 }
 
+/* QueueReady=0 or a queue reset: a port's transmit chain of that queue is
+ * forgotten, unsent bytes counted as discarded (as at a device reset). */
+static void console_queue_stop(struct vq_dev *d, unsigned q)
+{
+	struct console *con = d->priv;
+
+	for (unsigned i = 0; i < con->nports; i++) {
+		struct con_port *p = &con->port[i];
+
+		if (vq_console_txq(p->idx) != q || !p->tx_held)
+			continue;
+		p->st.tx_discarded += p->txc.read_bytes - p->tx_off;
+		p->tx_held = p->tx_stalled = false;
+		vq_trace(d->tracer, VQ_EV_DEVICE, d->name, (int)q,
+			 "queue stopped: held transmit chain head=%u dropped", p->txc.head);
+	}
+}
+
 static void console_reset(struct vq_dev *d)
 {
 	struct console *con = d->priv;
@@ -833,6 +828,7 @@ static const struct vq_dev_class console_class = {
 	.realize = console_realize,
 	.driver_ok = console_driver_ok,
 	.queue_notify = console_queue_notify,
+	.queue_stop = console_queue_stop,
 	.config_read = console_config_read,
 	.config_write = console_config_write,
 	.reset = console_reset,

@@ -386,6 +386,24 @@ static unsigned stash_descs(struct net_stash *s)
 	return nd;
 }
 
+/* The chains the stash kept from earlier events, checked before any use
+ * (vq_dev_chain_check: guest memory may have changed under them, or the
+ * queue was stopped). 0, or negative when they are gone: the stash is
+ * emptied, and -VQ_E_STATE means only that (fresh chains may be popped),
+ * anything else that the queue is broken. */
+static int stash_check(struct net *n, unsigned q, struct net_stash *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		int rc = vq_dev_chain_check(n->dev, q, stash_at(s, i));
+
+		if (rc < 0) {
+			s->head = s->n = 0;
+			return rc;
+		}
+	}
+	return 0;
+}
+
 /* Pop rx chains of queue q into the stash until it holds need bytes (MRG)
  * or one chain. 1 when enough, 0 when the ring ran dry first, negative
  * when the ring broke or memory ran out. */
@@ -473,6 +491,11 @@ static int net_deliver(struct net *n, const uint8_t *f, uint32_t len,
 	s = &n->stash[pair];
 	if (stash_fit(s, vq->num) < 0)
 		return DELIVER_WAIT;
+	rc = stash_check(n, q, s);
+	if (rc < 0 && rc != -VQ_E_STATE) {
+		ret = DELIVER_WAIT; /* broken ring: frames wait for the reset */
+		goto out;
+	}
 	rc = net_gather(n, q, s, need, mrg);
 	if (rc < 0) {
 		ret = DELIVER_WAIT; /* broken ring: frames wait for the reset */
@@ -985,6 +1008,21 @@ static enum net_role net_role(const struct net *n, unsigned q, unsigned *pair)
 	return q % 2 ? ROLE_TX : ROLE_RX;
 }
 
+/* QueueReady=0 or a queue reset of an rx queue: the chains stashed from it
+ * are dropped, neither used nor returned (spec 4.2.2.1, 2.6.1). */
+static void net_queue_stop(struct vq_dev *d, unsigned q)
+{
+	struct net *n = d->priv;
+	unsigned pair;
+
+	if (net_role(n, q, &pair) != ROLE_RX || !n->stash[pair].n)
+		return;
+	vq_trace(d->tracer, VQ_EV_DEVICE, d->name, (int)q,
+		 "queue stopped: %u stashed rx chain%s dropped", n->stash[pair].n,
+		 n->stash[pair].n == 1 ? "" : "s");
+	n->stash[pair].head = n->stash[pair].n = 0;
+}
+
 static void net_queue_notify(struct vq_dev *d, unsigned q)
 {
 	struct net *n = d->priv;
@@ -1119,6 +1157,7 @@ static const struct vq_dev_class net_class = {
 	.validate_features = net_validate_features,
 	.driver_ok = net_driver_ok,
 	.queue_notify = net_queue_notify,
+	.queue_stop = net_queue_stop,
 	.config_read = net_config_read,
 	.config_write = net_config_write,
 	.reset = net_reset,

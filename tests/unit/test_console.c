@@ -1237,6 +1237,40 @@ START_TEST(held_chain_memory_fault_needs_reset)
 }
 END_TEST
 
+/* Issue 8.3: QueueReady=0 on the transmitq while the device holds a chain
+ * of it: the chain is dropped (counted as discarded), and when the host
+ * side has room again not one more byte of it is read (spec 4.2.2.1).
+ * Failed before: the console went on reading the stopped queue's chain. */
+START_TEST(queue_stop_drops_held_chain)
+{
+	struct rig r;
+	struct vq_mem *mem;
+	uint8_t out[64], data[64];
+	struct vq_buf tx = {.gpa = BUF, .len = 64, .writable = false};
+
+	rig_dev(&r, "buffer=16");
+	ck_assert_int_eq(vq_drv_init(&r.drv, NULL, 2), 0);
+	mem = vq_machine_mem(r.m);
+	pattern(data, sizeof(data), 15);
+	vq_mem_write(mem, BUF, data, sizeof(data));
+	ck_assert_int_ge(vq_drv_add(&r.drv, 1, &tx, 1, 1), 0);
+	ck_assert_int_ge(vq_drv_kick(&r.drv, 1), 0);
+	vq_machine_run(r.m, 100);
+	/* 16 bytes out, 48 held; the driver stops the transmitq */
+	ck_assert_int_eq(vq_machine_write(r.m, MMIO + VIRTIO_MMIO_QUEUE_SEL, 4, 1), 0);
+	ck_assert_int_eq(vq_machine_write(r.m, MMIO + VIRTIO_MMIO_QUEUE_READY, 4, 0), 0);
+	ck_assert_uint_eq(stats(&r).port[0].tx_discarded, 48);
+	/* room again: only the 16 bytes sent before the stop come out */
+	ck_assert_int_eq(vq_console_port_read(r.dev, 0, out, sizeof(out)), 16);
+	ck_assert_int_eq(memcmp(out, data, 16), 0);
+	vq_machine_run(r.m, 100);
+	ck_assert_int_eq(vq_console_port_read(r.dev, 0, out, sizeof(out)), 0);
+	ck_assert_uint_eq(stats(&r).port[0].from_guest, 16);
+	ck_assert(!(vq_drv_status(&r.drv) & VIRTIO_STATUS_DEVICE_NEEDS_RESET));
+	rig_down(&r);
+}
+END_TEST
+
 /* ---- options ---- */
 
 START_TEST(bad_options_are_named)
@@ -1315,6 +1349,7 @@ static Suite *console_suite(void)
 	tcase_add_test(tc, reset_keeps_waiting_data_and_redoes_handshake);
 	tcase_add_test(tc, reset_discards_held_chain_counted);
 	tcase_add_test(tc, held_chain_memory_fault_needs_reset);
+	tcase_add_test(tc, queue_stop_drops_held_chain);
 	tcase_add_test(tc, bad_options_are_named);
 	suite_add_tcase(s, tc);
 	return s;

@@ -230,16 +230,17 @@ START_TEST(test_translate_edges)
 	err = 0;
 	ck_assert_ptr_null(vq_mem_translate(m, C_GPA + RSIZE, 0, VQ_ACC_READ, &err));
 	ck_assert_int_eq(err, -VQ_E_MEM_UNMAPPED);
-	/* spanning two adjacent regions, after a hit in either */
+	/* spanning two adjacent regions, after a hit in either: served
+	 * (issue 8.1), one contiguous pointer over both; into the hole after
+	 * B: refused */
 	ck_assert_ptr_nonnull(vq_mem_translate(m, A_GPA + RSIZE - 4, 4, VQ_ACC_READ, NULL));
-	err = 0;
-	ck_assert_ptr_null(vq_mem_translate(m, A_GPA + RSIZE - 4, 8, VQ_ACC_READ, &err));
-	ck_assert_int_eq(err, -VQ_E_MEM_UNMAPPED);
+	ck_assert_ptr_nonnull(vq_mem_translate(m, A_GPA + RSIZE - 4, 8, VQ_ACC_READ, NULL));
 	ck_assert_ptr_nonnull(vq_mem_translate(m, B_GPA, 4, VQ_ACC_READ, NULL));
+	ck_assert_ptr_nonnull(vq_mem_translate(m, B_GPA - 1, 2, VQ_ACC_READ, NULL));
 	err = 0;
-	ck_assert_ptr_null(vq_mem_translate(m, B_GPA - 1, 2, VQ_ACC_READ, &err));
+	ck_assert_ptr_null(vq_mem_translate(m, A_GPA, 2 * RSIZE + 1, VQ_ACC_READ, &err));
 	ck_assert_int_eq(err, -VQ_E_MEM_UNMAPPED);
-	ck_assert_err(vq_mem_write(m, A_GPA + RSIZE - 2, "abcd", 4), VQ_E_MEM_UNMAPPED);
+	ck_assert_err(vq_mem_write(m, B_GPA + RSIZE - 2, "abcd", 4), VQ_E_MEM_UNMAPPED);
 	/* in a hole, below everything, above everything */
 	err = 0;
 	ck_assert_ptr_null(vq_mem_translate(m, 0x50000, 1, VQ_ACC_READ, &err));
@@ -313,6 +314,62 @@ END_TEST
 
 /* ---- little-endian accessors -------------------------------------------- */
 
+/* Issue 8.1: a range that crosses from one region into the next one, back
+ * to back (a 64 MiB and a 64 KiB region, as a guest with two memory slots
+ * has), is one contiguous host range over the same pages: bytes written
+ * through it read back through each region alone; fault ranges in either
+ * region refuse it; a range reaching into a hole is still refused.
+ * Failed before: every such range was MEM_UNMAPPED. */
+START_TEST(test_cross_adjacent_regions)
+{
+	struct vq_mem *m = vq_mem_new();
+	const uint64_t lo = 0x40000000ull, hi = 0x44000000ull;
+	uint8_t pat[256], back[256];
+	uint8_t *p, *p2;
+	int err = 0, id;
+
+	ck_assert_int_eq(vq_mem_add_region(m, "lo", lo, 64 * MiB), 0);
+	ck_assert_int_eq(vq_mem_add_region(m, "hi", hi, 64 * KiB), 0);
+	for (unsigned i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 7 + 1);
+	p = vq_mem_translate(m, hi - 100, sizeof(pat), VQ_ACC_WRITE, &err);
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, pat, sizeof(pat));
+	/* the same bytes through each region's own translation */
+	ck_assert_int_eq(vq_mem_read(m, hi - 100, back, 100), 0);
+	ck_assert_int_eq(memcmp(back, pat, 100), 0);
+	ck_assert_int_eq(vq_mem_read(m, hi, back, sizeof(pat) - 100), 0);
+	ck_assert_int_eq(memcmp(back, pat + 100, sizeof(pat) - 100), 0);
+	/* and a write through a region shows through the crossing view */
+	ck_assert_int_eq(vq_mem_write8(m, hi + 1, 0xee), 0);
+	ck_assert_uint_eq(p[101], 0xee);
+	/* one view serves every crossing range: same base */
+	p2 = vq_mem_translate(m, lo, 64 * MiB + 64 * KiB, VQ_ACC_READ, NULL);
+	ck_assert_ptr_eq(p2 + (hi - 100 - lo), p);
+	/* the whole of both, but not one byte more (a hole after hi) */
+	ck_assert_ptr_null(vq_mem_translate(m, lo, 64 * MiB + 64 * KiB + 1, VQ_ACC_READ, &err));
+	ck_assert_int_eq(err, -VQ_E_MEM_UNMAPPED);
+	/* a fault range in the second region refuses a crossing access */
+	id = vq_mem_fault_add(m, hi + 8, 8, VQ_ACC_WRITE);
+	ck_assert_int_ge(id, 0);
+	ck_assert_ptr_null(vq_mem_translate(m, hi - 16, 32, VQ_ACC_WRITE, &err));
+	ck_assert_int_eq(err, -VQ_E_MEM_FAULT);
+	ck_assert_ptr_nonnull(vq_mem_translate(m, hi - 16, 32, VQ_ACC_READ, NULL));
+	ck_assert_int_eq(vq_mem_fault_remove(m, id), 0);
+	/* a third region after a gap: crossing from hi into it is refused */
+	ck_assert_int_eq(vq_mem_add_region(m, "far", hi + 128 * KiB, 64 * KiB), 0);
+	ck_assert_ptr_null(vq_mem_translate(m, hi + 64 * KiB - 8, 16, VQ_ACC_READ, &err));
+	ck_assert_int_eq(err, -VQ_E_MEM_UNMAPPED);
+	/* filling the gap joins all three; the older view stays valid */
+	ck_assert_int_eq(vq_mem_add_region(m, "gap", hi + 64 * KiB, 64 * KiB), 0);
+	ck_assert_int_eq(vq_mem_fill(m, hi + 64 * KiB - 8, 0xab, 64 * KiB + 16), 0);
+	ck_assert_int_eq(vq_mem_read(m, hi + 128 * KiB, back, 8), 0);
+	ck_assert_uint_eq(back[7], 0xab);
+	ck_assert_uint_eq(p[101], 0xee);
+	vq_mem_free(m);
+}
+END_TEST
+
 START_TEST(test_le_accessors)
 {
 	struct vq_mem *m = mem_abc();
@@ -356,9 +413,15 @@ START_TEST(test_le_accessors)
 	ck_assert_int_eq(vq_mem_read8(m, A_GPA + 0x500, &v8), 0);
 	ck_assert_uint_eq(v8, 0x7f);
 
-	/* errors leave *v untouched; a scalar straddling two regions fails */
+	/* errors leave *v untouched; a scalar straddling two back-to-back
+	 * regions is served, one straddling the end of B into the hole fails */
+	ck_assert_int_eq(vq_mem_write32(m, A_GPA + RSIZE - 2, 0x11223344), 0);
+	ck_assert_int_eq(vq_mem_read32(m, A_GPA + RSIZE - 2, &v32), 0);
+	ck_assert_uint_eq(v32, 0x11223344);
+	ck_assert_int_eq(vq_mem_read16(m, B_GPA, &v16), 0);
+	ck_assert_uint_eq(v16, 0x1122);
 	v32 = 0xdeadbeef;
-	ck_assert_err(vq_mem_read32(m, A_GPA + RSIZE - 2, &v32), VQ_E_MEM_UNMAPPED);
+	ck_assert_err(vq_mem_read32(m, B_GPA + RSIZE - 2, &v32), VQ_E_MEM_UNMAPPED);
 	ck_assert_uint_eq(v32, 0xdeadbeef);
 	v64 = 42;
 	ck_assert_err(vq_mem_read64(m, 0x50000, &v64), VQ_E_MEM_UNMAPPED);
@@ -572,8 +635,14 @@ START_TEST(test_dirty_log)
 		check_dirty(m, want, 5);
 	}
 
+	/* a write across A and B marks a page in each */
+	ck_assert_int_eq(vq_mem_write(m, A_GPA + RSIZE - 1, "ab", 2), 0);
+	{
+		const uint64_t want[] = {A_GPA + 0xf000, B_GPA};
+		check_dirty(m, want, 2);
+	}
 	/* a refused write marks nothing */
-	ck_assert_err(vq_mem_write(m, A_GPA + RSIZE - 1, "ab", 2), VQ_E_MEM_UNMAPPED);
+	ck_assert_err(vq_mem_write(m, B_GPA + RSIZE - 1, "ab", 2), VQ_E_MEM_UNMAPPED);
 	ck_assert_int_ge(vq_mem_fault_add(m, B_GPA, 0x1000, VQ_ACC_WRITE), 0);
 	ck_assert_err(vq_mem_write8(m, B_GPA, 1), VQ_E_MEM_FAULT);
 	check_dirty(m, NULL, 0);
@@ -623,7 +692,7 @@ END_TEST
 START_TEST(test_punch)
 {
 	struct vq_mem *m = mem_abc();
-	uint8_t buf[0x3000], zero[0x3000];
+	uint8_t buf[0x3000], zero[0x3000], b8 = 0;
 
 	memset(buf, 0x5a, sizeof(buf));
 	memset(zero, 0, sizeof(zero));
@@ -651,10 +720,22 @@ START_TEST(test_punch)
 	ck_assert_err(vq_mem_punch(m, B_GPA + 1, 0x1000), VQ_E_INVAL);
 	ck_assert_err(vq_mem_punch(m, B_GPA, 0x800), VQ_E_INVAL);
 	ck_assert_err(vq_mem_punch(m, B_GPA, 0), VQ_E_INVAL);
-	/* outside: hole, past the end, across adjacent regions, wrapping */
+	/* outside: hole, past the end, from B into the hole (nothing of it
+	 * punched), wrapping */
 	ck_assert_err(vq_mem_punch(m, 0x50000, 0x1000), VQ_E_MEM_UNMAPPED);
 	ck_assert_err(vq_mem_punch(m, C_GPA + RSIZE - 0x1000, 0x2000), VQ_E_MEM_UNMAPPED);
-	ck_assert_err(vq_mem_punch(m, A_GPA + RSIZE - 0x1000, 0x2000), VQ_E_MEM_UNMAPPED);
+	ck_assert_int_eq(vq_mem_write8(m, B_GPA + RSIZE - 0x1000, 0x5a), 0);
+	ck_assert_err(vq_mem_punch(m, B_GPA + RSIZE - 0x1000, 0x2000), VQ_E_MEM_UNMAPPED);
+	ck_assert_int_eq(vq_mem_read8(m, B_GPA + RSIZE - 0x1000, &b8), 0);
+	ck_assert_uint_eq(b8, 0x5a);
+	/* across back-to-back regions A and B: both pages punched */
+	ck_assert_int_eq(vq_mem_write8(m, A_GPA + RSIZE - 1, 0x77), 0);
+	ck_assert_int_eq(vq_mem_write8(m, B_GPA, 0x77), 0);
+	ck_assert_int_eq(vq_mem_punch(m, A_GPA + RSIZE - 0x1000, 0x2000), 0);
+	ck_assert_int_eq(vq_mem_read8(m, A_GPA + RSIZE - 1, &b8), 0);
+	ck_assert_uint_eq(b8, 0);
+	ck_assert_int_eq(vq_mem_read8(m, B_GPA, &b8), 0);
+	ck_assert_uint_eq(b8, 0);
 	ck_assert_err(vq_mem_punch(m, UINT64_MAX - 0xfff, 0x2000), VQ_E_MEM_UNMAPPED);
 	vq_mem_free(m);
 }
@@ -796,6 +877,7 @@ static Suite *mem_suite(void)
 	tc = tcase_create("translate");
 	tcase_add_test(tc, test_translate_inside);
 	tcase_add_test(tc, test_translate_edges);
+	tcase_add_test(tc, test_cross_adjacent_regions);
 	tcase_add_test(tc, test_translate_stats);
 	tcase_add_test(tc, test_read_write_fill);
 	tcase_add_test(tc, test_le_accessors);

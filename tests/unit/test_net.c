@@ -554,6 +554,40 @@ START_TEST(mrg_frame_waits_for_enough_buffers)
 }
 END_TEST
 
+/* Issue 8.2: rx chains the device holds (MRG_RXBUF stash, waiting for more
+ * buffers) are checked against guest memory again before the frame is
+ * written: a write fault armed on a held buffer meanwhile fails the queue
+ * (DEVICE_NEEDS_RESET, the error naming the buffer) and not a byte lands
+ * there. Failed before: the frame was written through the old pointer. */
+START_TEST(held_rx_chain_is_revalidated_before_writing)
+{
+	struct rig r;
+	struct vq_drv_net_cfg cfg = {.rx_buf_len = 256, .no_rx = true};
+	struct vq_mem *mem;
+	uint8_t f[1000], back[256];
+	uint64_t b0;
+
+	rig_up(&r, NULL, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF), &cfg);
+	mem = vq_machine_mem(r.m);
+	ck_assert_int_eq(vq_drv_net_post_rx(&r.drv, 0, 2), 2);
+	b0 = VQ_LE64(r.drv.queues[0].ring.desc[0].addr);
+	ck_assert_int_eq(vq_mem_fill(mem, b0, 0xcc, 256), 0);
+	send_frame(&r, 0, f, 1000, DEV_MAC, 5);
+	ck_assert_uint_eq(stats(&r).rx_queued, 1); /* two buffers held, frame waits */
+	ck_assert_int_ge(vq_mem_fault_add(mem, b0, 256, VQ_ACC_WRITE), 0);
+	ck_assert_int_eq(vq_drv_net_post_rx(&r.drv, 0, 2), 2);
+	vq_machine_run(r.m, 1000);
+	ck_assert(vq_drv_status(&r.drv) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	ck_assert_int_eq(r.dev->last_error, -VQ_E_RING_DESC_MEM);
+	ck_assert_msg(strstr(r.dev->last_error_msg, "held chain head=0: writable buffer"),
+		      "%s", r.dev->last_error_msg);
+	ck_assert_int_eq(vq_mem_read(mem, b0, back, sizeof(back)), 0);
+	for (unsigned i = 0; i < sizeof(back); i++)
+		ck_assert_uint_eq(back[i], 0xcc);
+	rig_down(&r);
+}
+END_TEST
+
 START_TEST(mrg_frame_larger_than_the_whole_ring_is_dropped)
 {
 	struct rig r;
@@ -1692,6 +1726,7 @@ static Suite *net_suite(void)
 	tcase_add_test(limits, frame_larger_than_buffer_without_mrg_is_dropped);
 	tcase_add_test(limits, mrg_rxbuf_spreads_a_frame_over_buffers);
 	tcase_add_test(limits, mrg_frame_waits_for_enough_buffers);
+	tcase_add_test(limits, held_rx_chain_is_revalidated_before_writing);
 	tcase_add_test(limits, mrg_frame_larger_than_the_whole_ring_is_dropped);
 	tcase_add_test(limits, rx_buffer_under_header_size_is_returned_empty);
 	tcase_add_test(ctrl, ctrl_rx_mode_and_mac_table_filter_frames);

@@ -1413,6 +1413,77 @@ START_TEST(test_err_order)
 END_TEST
 
 /* Buffers may overlap, so a 2 GiB region is enough to pass 2^32 bytes. */
+/* Issue 8.4: a device-writable buffer over the descriptor table, the avail
+ * ring, the used ring or the chain's own indirect table is refused with
+ * RING_WRITE_RING (2.7.5.1: the device must not write a descriptor), by the
+ * single pop, the batch pop and the general walk alike, naming the area; a
+ * readable buffer there is fine. Failed before: all were popped and the
+ * device wrote the rings. */
+START_TEST(test_err_write_ring)
+{
+	struct {
+		uint64_t gpa;
+		uint32_t len;
+		const char *area;
+	} cases[4];
+	struct vq_chain cs[2];
+
+	vq_chain_init(&cs[0]);
+	vq_chain_init(&cs[1]);
+	cases[0].gpa = ra.desc + 16 * 3, cases[0].len = 4, cases[0].area = "descriptor table";
+	cases[1].gpa = ra.driver + 2, cases[1].len = 2, cases[1].area = "avail ring";
+	cases[2].gpa = ra.device + VIRTQ_USED_SIZE(NUM) - 1, cases[2].len = 64,
+	cases[2].area = "used ring";
+	/* from avail's used_event on into the used ring: the first area named */
+	cases[3].gpa = ra.device - 4, cases[3].len = 8, cases[3].area = "avail ring";
+	for (unsigned i = 0; i < 4; i++) {
+		for (unsigned how = 0; how < 3; how++) {
+			struct vq_buf b = {cases[i].gpa, cases[i].len, true};
+			char want[160];
+			int rc;
+
+			/* warm chains take the fast paths; how 2: a two-buffer
+			 * chain, the general walk */
+			ck_assert_int_ge(how == 2 ? vq_ring_drv_add(&drv, (struct vq_buf[]){{BUF, 8, false}, b}, 2, 1)
+						  : vq_ring_drv_add(&drv, &b, 1, 1), 0);
+			vq_ring_drv_publish(&drv);
+			rc = how == 1 ? vq_ring_pop_batch(&r, cs, 2) : vq_ring_pop(&r, &cs[0]);
+			ck_assert_err(rc, VQ_E_RING_WRITE_RING);
+			snprintf(want, sizeof(want), "overlaps the %s", cases[i].area);
+			ck_assert_msg(strstr(r.error_detail, want), "%s", r.error_detail);
+			assert_broken(VQ_E_RING_WRITE_RING);
+			recover();
+			/* the same buffer, readable: served */
+			b.writable = false;
+			ck_assert_int_ge(vq_ring_drv_add(&drv, &b, 1, 2), 0);
+			vq_ring_drv_publish(&drv);
+			ck_assert_int_eq(vq_ring_pop(&r, &cs[1]), 1);
+			ck_assert_int_eq(vq_ring_push(&r, &cs[1], 0), 0);
+			vq_ring_publish(&r);
+			ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+		}
+	}
+	/* a writable entry of an indirect table over that very table */
+	put_tdesc(TBL, 0, BUF, 16, F_NEXT, 1);
+	put_tdesc(TBL, 1, TBL + 8, 16, F_WR, 0);
+	put_desc(5, TBL, 32, F_IND, 0);
+	raw_avail(5);
+	ck_assert_err(vq_ring_pop(&r, &cs[0]), VQ_E_RING_WRITE_RING);
+	ck_assert_str_eq(r.error_detail,
+			 "writable buffer 0x60008+16 overlaps the indirect table 0x60000+32");
+	assert_broken(VQ_E_RING_WRITE_RING);
+	recover();
+	/* ... but a writable buffer in another indirect table's place is not
+	 * this chain's business */
+	put_tdesc(TBL, 0, TBL + 0x100, 16, F_WR, 0);
+	put_desc(5, TBL, 16, F_IND, 0);
+	raw_avail(5);
+	ck_assert_int_eq(vq_ring_pop(&r, &cs[0]), 1);
+	vq_chain_release(&cs[0]);
+	vq_chain_release(&cs[1]);
+}
+END_TEST
+
 START_TEST(test_err_chain_bytes)
 {
 	ck_assert_int_eq(vq_mem_add_region(m, "big", BIG_GPA, BIG_SIZE), 0);
@@ -1862,6 +1933,106 @@ START_TEST(test_batch_pop_keeps_good_before_bad)
 }
 END_TEST
 
+/* Issue 8.1: a descriptor table, an avail ring, a buffer and an indirect
+ * table that each cross from one RAM region into the next (back to back,
+ * 64 MiB then 64 KiB) are served: the device sees one segment per buffer
+ * with the right bytes, and its writes land in both regions. A buffer that
+ * runs on into a hole is still DESC_MEM. Failed before: the ring could not
+ * even be set up (RING_LAYOUT). */
+START_TEST(test_cross_region_ring)
+{
+	const uint64_t lo = 0x40000000ull, hi = 0x44000000ull;
+	struct vq_mem *mm = vq_mem_new();
+	struct vq_ring rr;
+	struct vq_ring_drv dd;
+	struct vq_chain cc;
+	struct vq_ring_addr a;
+	uint64_t bytes, tok = 0;
+	uint32_t len = 0;
+	uint8_t out[64], in[96], back[96];
+	struct vq_buf b[2] = {{hi - 0x1000, sizeof(out), false}, {hi - 0x2000, sizeof(in), true}};
+
+	vq_chain_init(&cc);
+	memset(&dd, 0, sizeof(dd));
+	ck_assert_int_eq(vq_mem_add_region(mm, "lo", lo, 64 * 1024 * 1024), 0);
+	ck_assert_int_eq(vq_mem_add_region(mm, "hi", hi, 64 * 1024), 0);
+	for (unsigned i = 0; i < sizeof(out); i++)
+		out[i] = (uint8_t)(0x30 + i);
+	for (unsigned i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(0xa0 ^ i);
+
+	/* ring areas across the boundary: the descriptor table (8 x 16
+	 * bytes) starts 64 bytes before hi; buffers in lo */
+	ck_assert_int_eq(vq_ring_size(VQ_RING_SPLIT, NUM, hi - 64, &a, &bytes), 0);
+	ck_assert_int_eq(vq_ring_drv_init(&dd, mm, VQ_RING_SPLIT, NUM, &a, VQ_RING_F_INDIRECT), 0);
+	ck_assert_int_eq(vq_ring_init(&rr, mm, VQ_RING_SPLIT, NUM, &a, VQ_RING_F_INDIRECT), 0);
+	ck_assert_int_eq(vq_mem_write(mm, b[0].gpa, out, sizeof(out)), 0);
+	for (uint16_t k = 0; k < 2 * NUM; k++) { /* every descriptor slot, both sides */
+		ck_assert_int_ge(vq_ring_drv_add(&dd, b, 2, k), 0);
+		ck_assert_int_ge(vq_ring_drv_publish(&dd), 0);
+		ck_assert_int_eq(vq_ring_pop(&rr, &cc), 1);
+		ck_assert_uint_eq(cc.nseg, 2);
+		ck_assert_uint_eq(vq_chain_read(&cc, 0, back, sizeof(out)), sizeof(out));
+		ck_assert_int_eq(memcmp(back, out, sizeof(out)), 0);
+		ck_assert_int_eq(vq_ring_push(&rr, &cc, 3), 0);
+		ck_assert_int_ge(vq_ring_publish(&rr), 0);
+		ck_assert_int_eq(vq_ring_drv_get_used(&dd, &tok, &len), 1);
+		ck_assert_uint_eq(tok, k);
+		ck_assert_uint_eq(len, 3);
+	}
+	vq_ring_drv_free(&dd);
+
+	/* rings in lo, well below the boundary; buffers and table across it */
+	ck_assert_int_eq(vq_ring_size(VQ_RING_SPLIT, NUM, lo, &a, &bytes), 0);
+	ck_assert_int_eq(vq_ring_drv_init(&dd, mm, VQ_RING_SPLIT, NUM, &a, VQ_RING_F_INDIRECT), 0);
+	ck_assert_int_eq(vq_ring_init(&rr, mm, VQ_RING_SPLIT, NUM, &a, VQ_RING_F_INDIRECT), 0);
+	{
+		struct vq_buf w = {hi - 40, sizeof(in), true};
+
+		ck_assert_int_ge(vq_ring_drv_add(&dd, &w, 1, 8), 0);
+		ck_assert_int_ge(vq_ring_drv_publish(&dd), 0);
+		ck_assert_int_eq(vq_ring_pop(&rr, &cc), 1);
+		ck_assert_uint_eq(cc.nseg, 1);
+		ck_assert_uint_eq(cc.write_bytes, sizeof(in));
+		ck_assert_uint_eq(vq_chain_write(&cc, 0, in, sizeof(in)), sizeof(in));
+		ck_assert_int_eq(vq_ring_push(&rr, &cc, sizeof(in)), 0);
+		ck_assert_int_ge(vq_ring_publish(&rr), 0);
+		ck_assert_int_eq(vq_ring_drv_get_used(&dd, &tok, &len), 1);
+		ck_assert_uint_eq(tok, 8);
+		ck_assert_uint_eq(len, sizeof(in));
+		/* the bytes, through each region on its own */
+		ck_assert_int_eq(vq_mem_read(mm, hi - 40, back, 40), 0);
+		ck_assert_int_eq(memcmp(back, in, 40), 0);
+		ck_assert_int_eq(vq_mem_read(mm, hi, back, sizeof(in) - 40), 0);
+		ck_assert_int_eq(memcmp(back, in + 40, sizeof(in) - 40), 0);
+		/* an indirect table of 2 entries crossing: 16 bytes on each side
+		 * (written after the buffer above was used) */
+		ck_assert_int_ge(vq_ring_drv_add_indirect(&dd, b, 2, hi - 16, 9), 0);
+		ck_assert_int_ge(vq_ring_drv_publish(&dd), 0);
+		ck_assert_int_eq(vq_ring_pop(&rr, &cc), 1);
+		ck_assert_uint_eq(cc.nseg, 2);
+		ck_assert_uint_eq(cc.read_bytes, sizeof(out));
+		ck_assert_uint_eq(vq_chain_read(&cc, 0, back, sizeof(out)), sizeof(out));
+		ck_assert_int_eq(memcmp(back, out, sizeof(out)), 0);
+		ck_assert_int_eq(vq_ring_push(&rr, &cc, 0), 0);
+		ck_assert_int_ge(vq_ring_publish(&rr), 0);
+		ck_assert_int_eq(vq_ring_drv_get_used(&dd, &tok, &len), 1);
+		ck_assert_uint_eq(tok, 9);
+	}
+	/* a buffer from hi on into the hole after it: still refused */
+	{
+		struct vq_buf w = {hi + 64 * 1024 - 8, 16, true};
+
+		ck_assert_int_ge(vq_ring_drv_add(&dd, &w, 1, 10), 0);
+		ck_assert_int_ge(vq_ring_drv_publish(&dd), 0);
+		ck_assert_err(vq_ring_pop(&rr, &cc), VQ_E_RING_DESC_MEM);
+	}
+	vq_chain_release(&cc);
+	vq_ring_drv_free(&dd);
+	vq_mem_free(mm);
+}
+END_TEST
+
 START_TEST(test_batch_push)
 {
 	struct vq_chain cs[4];
@@ -2084,7 +2255,12 @@ START_TEST(test_batch_pop_span_edges)
 				 cases[i].addr, cases[i].len, F_WR, 0);
 			rc[batch] = batch ? vq_ring_pop_batch(&r, ch, 2) : vq_ring_pop(&r, ch);
 			if (rc[batch] < 0) {
-				ck_assert_err(rc[batch], VQ_E_RING_DESC_MEM);
+				/* a writable byte on the ring areas (at MEM_GPA) is
+				 * WRITE_RING, outside memory DESC_MEM */
+				bool on_ring = cases[i].addr >= MEM_GPA && cases[i].addr < MEM_END &&
+					       cases[i].addr < ra.device + VIRTQ_USED_SIZE(cur_num);
+				ck_assert_err(rc[batch], on_ring ? VQ_E_RING_WRITE_RING
+								 : VQ_E_RING_DESC_MEM);
 				recover();
 				continue;
 			}
@@ -2200,6 +2376,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_err_indirect_mem);
 	tcase_add_test(tc, test_err_desc_mem);
 	tcase_add_test(tc, test_err_order);
+	tcase_add_test(tc, test_err_write_ring);
 	tcase_add_test(tc, test_err_chain_bytes);
 	suite_add_tcase(s, tc);
 
@@ -2210,6 +2387,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_batch_pop_fast_fields_stats_fault);
 	tcase_add_test(tc, test_batch_pop_error_middle);
 	tcase_add_test(tc, test_batch_pop_keeps_good_before_bad);
+	tcase_add_test(tc, test_cross_region_ring);
 	tcase_add_test(tc, test_batch_push);
 	tcase_add_test(tc, test_batch_drv_add);
 	tcase_add_test(tc, test_batch_drv_bad_used_id);
