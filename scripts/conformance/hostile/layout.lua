@@ -146,3 +146,49 @@ test("rings that overlap each other do not make the device leave them", {spec = 
   H.contained(m, dev)
   H.recover(m, dev)
 end)
+
+-- Guest RAM in three back-to-back regions (64 MiB, then 64 KiB twice), as
+-- a guest with several memory slots has it: rings across the first
+-- boundary, a buffer and an indirect table across the second, are served
+-- (issue 8.1); a buffer that runs on past the last region into the hole is
+-- still refused.
+test("rings, buffers and an indirect table across back-to-back RAM regions",
+     {spec = {"2.7", "2.7.5"}}, function()
+  local m, dev = H.machine("rng")
+  local b1 = H.RAM_END                      -- the first region ends here
+  local b2 = b1 + 64 * 1024
+  m:add_ram(b1, 64 * 1024)
+  m:add_ram(b2, 64 * 1024)
+  -- descriptor table across the first boundary, avail and used after it
+  local desc, avail, used = b1 - 64, b1 + 64, b1 + 256
+  H.init(dev, {queues = {}, driver_ok = false, features = {"INDIRECT_DESC"}})
+  dev:reg("QueueSel", 0)
+  dev:reg("QueueNum", N)
+  dev:reg("QueueDescLow", desc & 0xffffffff); dev:reg("QueueDescHigh", 0)
+  dev:reg("QueueDriverLow", avail & 0xffffffff); dev:reg("QueueDriverHigh", 0)
+  dev:reg("QueueDeviceLow", used & 0xffffffff); dev:reg("QueueDeviceHigh", 0)
+  eq(dev:reg("QueueReady", 1), true, "queue across the regions accepted")
+  ok(dev:reg("Status", S.ACKNOWLEDGE | S.DRIVER | S.FEATURES_OK | S.DRIVER_OK))
+  local q = dev:ring(0)
+  -- descriptors on both sides of the first boundary; a buffer across the second
+  local buf = b2 - 24
+  m.mem:fill(buf, 0, 48)
+  for i = 0, N - 1 do q:desc(i, {addr = buf, len = 48, flags = "WRITE"}) end
+  H.offer(m, q, 7)
+  eq(dev.error, nil, "no error")
+  eq({q:used(0)}, {7, 48}, "used element: head 7, 48 bytes")
+  local got = m.mem:read(buf, 48)
+  ok(got ~= ("\0"):rep(48), "the device wrote the buffer")
+  eq(m.mem:read(buf, 24) .. m.mem:read(b2, 24), got, "the same bytes through each region")
+  -- an indirect table across the second boundary, its buffers after it
+  local t = b2 - 16
+  H.itable(m, t, {{b2 + 0x1000, 8, 1 | 2, 1}, {b2 + 0x1008, 8, 2, 0}})
+  q:desc(1, {addr = t, len = 32, flags = "INDIRECT"})
+  H.offer(m, q, 1)
+  eq({q:used(1)}, {1, 16}, "the indirect chain was served")
+  -- a buffer from the last region into the hole after it
+  q:desc(2, {addr = b2 + 64 * 1024 - 8, len = 16, flags = "WRITE"})
+  H.offer(m, q, 2)
+  H.broken(m, dev, "RING_DESC_MEM")
+  eq(H.guard_hits(m), 0)
+end)

@@ -210,3 +210,39 @@ test("notifications without new buffers do no work", {spec = "2.7.6"}, function(
   eq(dev.error, nil)
   eq(q:used_idx(), 0)
 end)
+
+-- A device-writable buffer over the rings themselves (issue 8.4): the
+-- device must not write a descriptor (2.7.5.1), nor the driver's avail ring
+-- nor its own used ring outside the element it publishes. The rng would
+-- have filled the buffer with random bytes; the rings must stay intact.
+local function write_over(area, gpa, len)
+  test("a writable buffer over the " .. area, {spec = "2.7.5.1"}, function()
+    local m, dev, q = H.rng()
+    q:desc(0, {addr = gpa, len = len, flags = "WRITE"})
+    q:post(0)
+    local before = m.mem:read(gpa, len)
+    q:notify()
+    H.run(m)
+    H.expect(m, dev, "RING_WRITE_RING")
+    ok(dev.error_msg:find("overlaps the " .. area, 1, true), "the error names the area")
+    eq(m.mem:read(gpa, len), before, "the " .. area .. " is unchanged")
+    eq(dev:stats().bytes_served, 0, "nothing served")
+    H.recover(m, dev)
+  end)
+end
+write_over("descriptor table", H.DESC, 16)
+write_over("avail ring", H.AVAIL + 2, 4)
+write_over("used ring", H.USED + 4, 8)
+
+test("a writable indirect entry over its own table", {spec = "2.7.5.1"}, function()
+  local m, dev, q = H.rng({"INDIRECT_DESC"})
+  local t = H.ITABLE_END - 32
+  H.itable(m, t, {{BUF, 16, 1 | 2, 1},   -- NEXT|WRITE
+                  {t, 32, 2, 0}})                   -- WRITE, over the table
+  q:desc(0, {addr = t, len = 32, flags = "INDIRECT"})
+  local before = m.mem:read(t, 32)
+  H.offer(m, q, 0)
+  H.expect(m, dev, "RING_WRITE_RING")
+  eq(m.mem:read(t, 32), before, "the table is unchanged")
+  H.recover(m, dev)
+end)
