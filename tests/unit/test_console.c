@@ -1210,23 +1210,33 @@ START_TEST(reset_discards_held_chain_counted)
 }
 END_TEST
 
+/* A 64-byte transmit chain (pattern seed) on a port whose host buffer
+ * takes 16 bytes: after the run, 16 are out and the rest of the chain is
+ * held by the device. Returns the guest memory; data gets the pattern. */
+static struct vq_mem *held_tx_chain(struct rig *r, uint8_t data[64], uint64_t seed)
+{
+	struct vq_buf tx = {.gpa = BUF, .len = 64, .writable = false};
+	struct vq_mem *mem;
+
+	rig_dev(r, "buffer=16");
+	ck_assert_int_eq(vq_drv_init(&r->drv, NULL, 2), 0);
+	mem = vq_machine_mem(r->m);
+	pattern(data, 64, seed);
+	vq_mem_write(mem, BUF, data, 64);
+	ck_assert_int_ge(vq_drv_add(&r->drv, 1, &tx, 1, 1), 0);
+	ck_assert_int_ge(vq_drv_kick(&r->drv, 1), 0);
+	vq_machine_run(r->m, 100);
+	return mem;
+}
+
 /* A held transmit chain whose memory becomes unreachable (a fault range
  * added after it was popped): the queue fails, DEVICE_NEEDS_RESET. */
 START_TEST(held_chain_memory_fault_needs_reset)
 {
 	struct rig r;
-	struct vq_mem *mem;
 	uint8_t out[64], data[64];
-	struct vq_buf tx = {.gpa = BUF, .len = 64, .writable = false};
+	struct vq_mem *mem = held_tx_chain(&r, data, 14);
 
-	rig_dev(&r, "buffer=16");
-	ck_assert_int_eq(vq_drv_init(&r.drv, NULL, 2), 0);
-	mem = vq_machine_mem(r.m);
-	pattern(data, sizeof(data), 14);
-	vq_mem_write(mem, BUF, data, sizeof(data));
-	ck_assert_int_ge(vq_drv_add(&r.drv, 1, &tx, 1, 1), 0);
-	ck_assert_int_ge(vq_drv_kick(&r.drv, 1), 0);
-	vq_machine_run(r.m, 100);
 	ck_assert_int_ge(vq_mem_fault_add(mem, BUF, 64, VQ_ACC_READ), 0);
 	ck_assert_int_eq(vq_console_port_read(r.dev, 0, out, sizeof(out)), 16);
 	ck_assert_int_eq(memcmp(out, data, 16), 0);
@@ -1244,18 +1254,9 @@ END_TEST
 START_TEST(queue_stop_drops_held_chain)
 {
 	struct rig r;
-	struct vq_mem *mem;
 	uint8_t out[64], data[64];
-	struct vq_buf tx = {.gpa = BUF, .len = 64, .writable = false};
 
-	rig_dev(&r, "buffer=16");
-	ck_assert_int_eq(vq_drv_init(&r.drv, NULL, 2), 0);
-	mem = vq_machine_mem(r.m);
-	pattern(data, sizeof(data), 15);
-	vq_mem_write(mem, BUF, data, sizeof(data));
-	ck_assert_int_ge(vq_drv_add(&r.drv, 1, &tx, 1, 1), 0);
-	ck_assert_int_ge(vq_drv_kick(&r.drv, 1), 0);
-	vq_machine_run(r.m, 100);
+	held_tx_chain(&r, data, 15);
 	/* 16 bytes out, 48 held; the driver stops the transmitq */
 	ck_assert_int_eq(vq_machine_write(r.m, MMIO + VIRTIO_MMIO_QUEUE_SEL, 4, 1), 0);
 	ck_assert_int_eq(vq_machine_write(r.m, MMIO + VIRTIO_MMIO_QUEUE_READY, 4, 0), 0);
