@@ -18,7 +18,7 @@ static const struct {
 	[VQ_E_MEM_WRAP] = {"MEM_WRAP", "address + length wraps past 2^64"},
 	[VQ_E_MEM_FAULT] = {"MEM_FAULT", "access hits an injected memory fault"},
 	[VQ_E_RING_LAYOUT] = {"RING_LAYOUT", "queue size or ring placement invalid (size not a power of two in 1..32768, misaligned, or outside guest memory)"},
-	[VQ_E_RING_AVAIL_IDX] = {"RING_AVAIL_IDX", "available index moved by more than the queue size"},
+	[VQ_E_RING_AVAIL_IDX] = {"RING_AVAIL_IDX", "available index more than the queue size ahead of the chains used"},
 	[VQ_E_RING_HEAD] = {"RING_HEAD", "available ring entry (chain head) is not below the queue size"},
 	[VQ_E_RING_NEXT] = {"RING_NEXT", "descriptor next index is not below the queue or table size"},
 	[VQ_E_RING_LOOP] = {"RING_LOOP", "descriptor chain longer than the queue size (loop)"},

@@ -29,7 +29,7 @@ enum vq_err {
 	VQ_E_MEM_FAULT,        /* range touches an injected fault */
 	/* split/packed ring, device side: one code per validation rule */
 	VQ_E_RING_LAYOUT,      /* size not a power of two / 0 / too big, misaligned or unmapped ring area */
-	VQ_E_RING_AVAIL_IDX,   /* avail idx moved by more than the queue size */
+	VQ_E_RING_AVAIL_IDX,   /* avail idx more than the queue size ahead of the used chains */
 	VQ_E_RING_HEAD,        /* avail ring entry (head index) >= queue size */
 	VQ_E_RING_NEXT,        /* descriptor next index >= queue (or indirect table) size */
 	VQ_E_RING_LOOP,        /* chain longer than the queue size: a loop */

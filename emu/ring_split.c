@@ -159,6 +159,20 @@ int vq_ring_init_split(struct vq_ring *r)
 	return 0;
 }
 
+/* avail idx runs too far ahead: the ring breaks, the detail saying how. */
+__attribute__((cold, noinline)) static int avail_too_far(struct vq_ring *r, uint16_t idx,
+							  uint16_t n)
+{
+	if (n > r->num)
+		return vq_ring_failf(r, VQ_E_RING_AVAIL_IDX,
+				     "avail idx %u after %u: %u new chains, queue size %u", idx,
+				     r->last_avail, n, r->num);
+	return vq_ring_failf(r, VQ_E_RING_AVAIL_IDX,
+			     "avail idx %u: %u chains not yet used (%u of them popped), "
+			     "queue size %u", idx, (uint16_t)(idx - r->used_idx),
+			     (uint16_t)(r->last_avail - r->used_idx), r->num);
+}
+
 /* Read avail idx (acquire: the ring entries and descriptors below it are
  * visible afterwards) and validate it before use. Returns the chains
  * available and not yet popped, or a ring error. */
@@ -167,10 +181,12 @@ static inline int avail_refresh(struct vq_ring *r)
 	uint16_t idx = vq_load16_acquire(r->avail + RING_IDX);
 	uint16_t n = (uint16_t)(idx - r->last_avail);
 
-	if (VQ_UNLIKELY(n > r->num))
-		return vq_ring_failf(r, VQ_E_RING_AVAIL_IDX,
-				     "avail idx %u after %u: %u new chains, queue size %u", idx,
-				     r->last_avail, n, r->num);
+	/* at most num new chains, and, since a driver has num descriptors, at
+	 * most num chains out that the device has not used (popped ones
+	 * included), or the same descriptors would be in flight twice. The
+	 * first test also catches an idx that moved backwards */
+	if (VQ_UNLIKELY(n > r->num || (uint16_t)(idx - r->used_idx) > r->num))
+		return avail_too_far(r, idx, n);
 	r->avail_shadow = idx;
 	return n;
 }

@@ -1181,6 +1181,44 @@ START_TEST(test_err_avail_idx)
 END_TEST
 
 /* The detail names what the guest wrote, for error messages. */
+/* Found by the ring fuzz harness: with 4 chains popped and none used, avail
+ * idx moving 8 further (8 new chains, within the queue size) would put 12
+ * chains in flight on a queue of 8 descriptors, the same heads twice. A
+ * driver cannot have more chains out than descriptors: RING_AVAIL_IDX.
+ * Failed before: 9 and more chains were popped, head 0 each time. */
+START_TEST(test_err_avail_idx_in_flight)
+{
+	struct vq_buf b = {BUF, 64, true};
+
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_int_ge(vq_ring_drv_add(&drv, &b, 1, i), 0);
+	vq_ring_drv_publish(&drv);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	/* the driver claims 8 more without any being used */
+	ck_assert_int_eq(vq_mem_write16(m, ra.driver + 2, (uint16_t)(drv.avail_idx + NUM)), 0);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_AVAIL_IDX);
+	ck_assert_str_eq(r.error_detail,
+			 "avail idx 12: 12 chains not yet used (4 of them popped), queue size 8");
+	assert_broken(VQ_E_RING_AVAIL_IDX);
+	recover();
+	/* the most a correct driver does: every descriptor out, one used, one
+	 * more made available */
+	for (unsigned i = 0; i < NUM; i++)
+		ck_assert_int_ge(vq_ring_drv_add(&drv, &b, 1, i), 0);
+	vq_ring_drv_publish(&drv);
+	for (unsigned i = 0; i < NUM; i++)
+		ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(vq_ring_push(&r, &c, 0), 0);
+	ck_assert_int_ge(vq_ring_publish(&r), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	ck_assert_int_ge(vq_ring_drv_add(&drv, &b, 1, 9), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(r.error, 0);
+}
+END_TEST
+
 START_TEST(test_err_detail_names_values)
 {
 	raw_avail(300);
@@ -2365,6 +2403,7 @@ static Suite *ring_suite(void)
 	tc = tcase_create("validate");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_err_avail_idx);
+	tcase_add_test(tc, test_err_avail_idx_in_flight);
 	tcase_add_test(tc, test_err_head);
 	tcase_add_test(tc, test_err_next);
 	tcase_add_test(tc, test_err_loop);
