@@ -504,9 +504,10 @@ static void check_features(lua_State *L, int arg, uint64_t *words, uint32_t devi
 			lua_pop(L, 1);
 			break;
 		}
-		if (lua_isinteger(L, -1)) {
-			lua_Integer b = lua_tointeger(L, -1);
-			bit = b >= 0 && b < 64 * VQ_FEATURE_WORDS ? (int)b : -1;
+		if (lua_type(L, -1) == LUA_TNUMBER) {
+			lua_Integer b;
+			bit = lvq_tointeger(L, -1, &b) && b >= 0 && b < 64 * VQ_FEATURE_WORDS ? (int)b
+											     : -1;
 		} else if (lua_type(L, -1) == LUA_TSTRING) {
 			bit = lvq_feature_bit_for(device_id, lua_tostring(L, -1));
 		} else {
