@@ -1173,14 +1173,15 @@ static int net_parse(struct vq_opts *opts, struct net_opts *o, char *err, size_t
 	};
 	static const struct {
 		const char *key, *backend;
+		bool str;               /* a string read into *off */
 		size_t off;
 	} only[] = {
-		{"pcap-out", "pcap", offsetof(struct net_opts, pcap_out)},
-		{"pcap-in", "pcap", offsetof(struct net_opts, pcap_in)},
-		{"path", "dgram", offsetof(struct net_opts, path)},
-		{"peer", "dgram", offsetof(struct net_opts, peer)},
-		{"fd", "dgram", 0}, /* 0: not a string (backend sits at offset 0) */
-		{"ifname", "tap", offsetof(struct net_opts, ifname)},
+		{"pcap-out", "pcap", true, offsetof(struct net_opts, pcap_out)},
+		{"pcap-in", "pcap", true, offsetof(struct net_opts, pcap_in)},
+		{"path", "dgram", true, offsetof(struct net_opts, path)},
+		{"peer", "dgram", true, offsetof(struct net_opts, peer)},
+		{"fd", "dgram", false, 0},
+		{"ifname", "tap", true, offsetof(struct net_opts, ifname)},
 	};
 	static const struct {
 		const char *key;
@@ -1220,7 +1221,7 @@ static int net_parse(struct vq_opts *opts, struct net_opts *o, char *err, size_t
 				 only[i].key, only[i].backend, o->backend);
 			return -VQ_E_INVAL;
 		}
-		if (only[i].off && (rc = vq_opts_str(opts, only[i].key,
+		if (only[i].str && (rc = vq_opts_str(opts, only[i].key,
 						     (const char **)((char *)o + only[i].off),
 						     err, errlen)) < 0)
 			return rc;
