@@ -1,37 +1,31 @@
 /* dev.h - the device classes of emu/dev and how to create them by name.
  *
  * Each class lives in one file (emu/dev/rng.c, ...). A device is created
- * into a caller-provided struct vq_dev from a type name and an option
- * string "key=value,key=value", so the machine, the shell and tests all
- * create devices the same way.
+ * into a caller-provided struct vq_dev from a type name and an option list
+ * (opts.h: parsed from "key=value,key=value" or built key by key), so the
+ * machine, the shell and tests all create devices the same way.
  */
 #ifndef VQSIM_DEV_H
 #define VQSIM_DEV_H
 
 #include "device.h"
+#include "opts.h"
 
 struct vq_dev_type {
 	const char *name;       /* "rng" */
 	const char *summary;    /* one line for help */
 	const char *options;    /* option syntax for help: "source=prng|urandom" */
-	/* Initialise d (vq_dev_init + class state). 0 or a negative error with a
-	 * message naming the problem in err. */
+	/* Initialise d (vq_dev_init + class state) from the options o (an
+	 * empty list for none; the type refuses keys it does not know). 0 or
+	 * a negative error with a message naming the problem in err. */
 	int (*create)(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *prng,
-		      const char *name, const char *opts, char *err, size_t errlen);
+		      const char *name, struct vq_opts *o, char *err, size_t errlen);
 };
 
 /* The device type called name, or NULL. */
 const struct vq_dev_type *vq_dev_type_find(const char *name);
 /* The i-th known device type, or NULL past the end (for listings). */
 const struct vq_dev_type *vq_dev_type_at(unsigned i);
-
-/* Find key in an option string "k=v,k2=v2": copy its value to val (NUL
- * terminated, truncated to vallen) and return 1; 0 if absent. A bare "k"
- * yields the value "1". */
-int vq_opt_get(const char *opts, const char *key, char *val, size_t vallen);
-/* Check that opts names only keys in the NULL-terminated list allowed.
- * Returns 0, or -VQ_E_INVAL with "unknown option 'x' (expected: ...)" in err. */
-int vq_opt_check(const char *opts, const char *const *allowed, char *err, size_t errlen);
 
 /* ---- virtio-rng (spec 5.4) ---- */
 extern const struct vq_dev_type vq_rng_type;

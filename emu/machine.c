@@ -538,8 +538,27 @@ struct vq_dev *vq_machine_add_mmio(struct vq_machine *m, const char *type, const
 				   size_t errlen)
 {
 	const struct vq_dev_type *t = vq_dev_type_find(type);
+	struct vq_opts *o;
+	struct vq_dev *d;
+
+	if (!t) /* reported there */
+		return vq_machine_add_mmio_opts(m, type, name, NULL, base, irq, err, errlen);
+	o = vq_opts_from_string(opts, t->name, err, errlen);
+	if (!o)
+		return NULL;
+	d = vq_machine_add_mmio_opts(m, type, name, o, base, irq, err, errlen);
+	vq_opts_free(o);
+	return d;
+}
+
+struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
+					const char *name, struct vq_opts *o, uint64_t base,
+					unsigned irq, char *err, size_t errlen)
+{
+	const struct vq_dev_type *t = vq_dev_type_find(type);
 	struct vq_transport_host host;
 	char autoname[VQ_DEV_NAME_MAX];
+	struct vq_opts *empty = NULL;
 	struct vq_slot *s;
 	int rc;
 
@@ -594,7 +613,15 @@ struct vq_dev *vq_machine_add_mmio(struct vq_machine *m, const char *type, const
 	s->machine = m;
 	s->base = base;
 	s->irq = irq;
-	rc = t->create(&s->dev, m->mem, &m->prng, name, opts, err, errlen);
+	if (!o && !(o = empty = vq_opts_new(t->name))) {
+		snprintf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
+	/* the device's own messages name it by type: "blk: size '1X' ..." */
+	vq_opts_set_who(o, t->name);
+	rc = t->create(&s->dev, m->mem, &m->prng, name, o, err, errlen);
+	vq_opts_free(empty);
 	if (rc < 0) {
 		free(s);
 		return NULL;

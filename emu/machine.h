@@ -67,7 +67,8 @@ uint64_t vq_machine_now(const struct vq_machine *m);
 /* Add RAM (see vq_mem_add_region). 0 or a negative error. */
 int vq_machine_add_ram(struct vq_machine *m, uint64_t gpa, uint64_t size);
 
-/* Create a device of type (see dev.h) called name with options opts, on a
+/* Create a device of type (see dev.h) called name with options opts (a
+ * "key=value,..." string, opts.h syntax; NULL for none), on a
  * virtio-mmio window at base using interrupt line irq. Returns the device,
  * or NULL with a message naming the problem in err (unknown type, bad
  * option, window overlapping another or not 0x200-aligned, irq out of
@@ -75,6 +76,12 @@ int vq_machine_add_ram(struct vq_machine *m, uint64_t gpa, uint64_t size);
 struct vq_dev *vq_machine_add_mmio(struct vq_machine *m, const char *type, const char *name,
 				   const char *opts, uint64_t base, unsigned irq, char *err,
 				   size_t errlen);
+/* The same with options already in a list (opts.h; NULL for none), as the
+ * shell builds from a Lua table: values are taken literally, no escaping.
+ * Keys the device reads are marked used in o; o stays the caller's. */
+struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
+					const char *name, struct vq_opts *o, uint64_t base,
+					unsigned irq, char *err, size_t errlen);
 /* Number of devices, and device i's slot (NULL past the end). */
 unsigned vq_machine_device_count(const struct vq_machine *m);
 struct vq_slot *vq_machine_slot(struct vq_machine *m, unsigned i);

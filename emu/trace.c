@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "opts.h"
 #include "ring.h"
 #include "trace.h"
 
@@ -175,9 +176,9 @@ int vq_trace_filter_parse(struct vq_trace_filter *f, const char *spec, char *err
 					return -VQ_E_INVAL;
 				}
 			} else if (!strcmp(cl, "queue") || !strcmp(cl, "queues")) {
-				char *end;
-				unsigned long q = strtoul(v, &end, 0);
-				if (*end || end == v || q >= 64) {
+				uint64_t q;
+				/* the option parser's integers: "010" is ten */
+				if (vq_parse_uint(v, &q) < 0 || q >= 64) {
 					snprintf(err, errlen, "bad queue '%s' (0..63)", v);
 					return -VQ_E_INVAL;
 				}

@@ -4,6 +4,7 @@
 
 #include "virtio.h"
 #include "base.h"
+#include "opts.h"
 #include "trace.h"
 #include "fault.h"
 #include "mem.h"

@@ -49,7 +49,11 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-			seed = strtoull(argv[++i], NULL, 0);
+			/* the library's number syntax: decimal or 0x, never octal */
+			if (vq_parse_uint(argv[++i], &seed) < 0) {
+				fprintf(stderr, "%s: --seed '%s' is not a number\n", argv[0], argv[i]);
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--trace") == 0) {
 			trace = true;
 		} else {

@@ -58,9 +58,9 @@ static void add_dev(lua_State *L, int arg, struct vq_trace_filter *f)
 
 static void add_queue(lua_State *L, int arg, struct vq_trace_filter *f)
 {
-	lua_Integer q = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+	lua_Integer q;
 
-	if (q < 0 || q >= 64)
+	if (!lvq_tointeger(L, -1, &q) || q < 0 || q >= 64)
 		luaL_argerror(L, arg, "queues: integers 0..63");
 	f->queues |= 1ull << q;
 }
@@ -182,16 +182,19 @@ int lvq_m_break(lua_State *L)
 {
 	struct lvq_machine *lm = lvq_checkmachine(L, 1);
 	struct vq_bp b = {.queue = -1};
+	const char **keys;
+	size_t nkeys;
 	int id;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_pushnil(L);
-	while (lua_next(L, 2)) {
-		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+	/* sorted: conditions and the first error do not depend on hash order */
+	keys = lvq_sortedkeys(L, 2, "machine: break", &nkeys);
+	for (size_t i = 0; i < nkeys; i++) {
+		const char *k = keys[i];
+		lua_Integer v;
 
-		if (!k) {
-			luaL_argerror(L, 2, "keys must be names");
-		} else if (!strcmp(k, "kind")) {
+		lua_getfield(L, 2, k);
+		if (!strcmp(k, "kind")) {
 			int e = vq_ev_parse(lua_tostring(L, -1));
 			if (e < 0)
 				luaL_argerror(L, 2, lua_pushfstring(L, "unknown event kind '%s'",
@@ -203,13 +206,13 @@ int lvq_m_break(lua_State *L)
 				luaL_argerror(L, 2, "dev: a device name");
 			strcpy(b.dev, d);
 		} else if (!strcmp(k, "queue")) {
-			b.queue = (int)lvq_checkrange(L, -1, 63);
+			b.queue = (int)lvq_fieldint(L, -1, "break", "queue", 0, 63);
 		} else {
 			if (b.ncond >= VQ_DEBUG_MAX_CONDS || strlen(k) >= sizeof(b.cond[0].key))
 				luaL_argerror(L, 2, "at most 4 field conditions, names under 16 bytes");
 			strcpy(b.cond[b.ncond].key, k);
-			if (lua_isinteger(L, -1)) {
-				b.cond[b.ncond].u = (uint64_t)lua_tointeger(L, -1);
+			if (lvq_tointeger(L, -1, &v)) {
+				b.cond[b.ncond].u = (uint64_t)v;
 			} else if (lua_type(L, -1) == LUA_TBOOLEAN) {
 				b.cond[b.ncond].u = lua_toboolean(L, -1);
 			} else if (lua_type(L, -1) == LUA_TSTRING) {
@@ -231,6 +234,8 @@ int lvq_m_break(lua_State *L)
 	return 1;
 }
 
+static const char *const watch_keys[] = {"gpa", "len", "on", NULL};
+
 /* m:watch{gpa=, len=, on="write"} -> id */
 int lvq_m_watch(lua_State *L)
 {
@@ -239,6 +244,7 @@ int lvq_m_watch(lua_State *L)
 	int id;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
+	lvq_checkopts(L, 2, "machine: watch", watch_keys);
 	if (lua_getfield(L, 2, "gpa") == LUA_TNIL)
 		luaL_argerror(L, 2, "field 'gpa' is required");
 	gpa = lvq_fieldsize(L, lua_gettop(L), "machine:watch", "gpa");

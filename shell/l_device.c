@@ -119,9 +119,10 @@ static int d_status_str(lua_State *L)
 static int d_has(lua_State *L)
 {
 	struct lvq_device *ld = lvq_checkdevice(L, 1);
-	int bit = lua_isinteger(L, 2) ? (int)lua_tointeger(L, 2)
-				      : lvq_feature_bit_for(ld->slot->dev.cls->device_id,
-							  luaL_checkstring(L, 2));
+	int bit = lua_type(L, 2) == LUA_TNUMBER
+			  ? (int)lvq_checkint(L, 2, "feature", 0, 64 * VQ_FEATURE_WORDS - 1)
+			  : lvq_feature_bit_for(ld->slot->dev.cls->device_id,
+						luaL_checkstring(L, 2));
 
 	if (bit < 0 || bit >= 64 * VQ_FEATURE_WORDS)
 		return luaL_argerror(L, 2, "unknown feature (see vqsim.features)");

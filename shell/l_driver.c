@@ -31,16 +31,15 @@ static int r_init(lua_State *L)
 	int rc;
 
 	if (!lua_isnoneornil(L, 2)) {
+		static const char *const allowed[] = {"features", "queues", NULL};
+
 		luaL_checktype(L, 2, LUA_TTABLE);
+		lvq_checkopts(L, 2, "driver: init", allowed);
 		if (lua_getfield(L, 2, "features") != LUA_TNIL)
 			lvq_fieldfeatures(L, -1, want, dr->drv.device_id, "init");
-		if (lua_getfield(L, 2, "queues") != LUA_TNIL) {
-			if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
-			    lua_tointeger(L, -1) > (lua_Integer)dr->slot->dev.nqueues)
-				return luaL_argerror(L, 2, lua_pushfstring(L, "field 'queues' must be "
-							"0..%d", (int)dr->slot->dev.nqueues));
-			nq = lua_tointeger(L, -1);
-		}
+		if (lua_getfield(L, 2, "queues") != LUA_TNIL)
+			nq = lvq_fieldint(L, -1, "init", "queues", 0,
+					  (lua_Integer)dr->slot->dev.nqueues);
 		lua_settop(L, 2);
 	}
 	rc = vq_drv_init(&dr->drv, want, (unsigned)nq);
@@ -134,8 +133,9 @@ static int r_offered(lua_State *L)
 static int r_has(lua_State *L)
 {
 	struct lvq_driver *dr = lvq_checkdriver(L, 1);
-	int bit = lua_isinteger(L, 2) ? (int)lua_tointeger(L, 2)
-				      : lvq_feature_bit_for(dr->drv.device_id, luaL_checkstring(L, 2));
+	int bit = lua_type(L, 2) == LUA_TNUMBER
+			  ? (int)lvq_checkint(L, 2, "feature", 0, 64 * VQ_FEATURE_WORDS - 1)
+			  : lvq_feature_bit_for(dr->drv.device_id, luaL_checkstring(L, 2));
 
 	if (bit < 0 || bit >= 64 * VQ_FEATURE_WORDS)
 		return luaL_argerror(L, 2, "unknown feature (see vqsim.features)");
@@ -309,15 +309,18 @@ static uint64_t check_u64(lua_State *L, int arg, uint64_t max)
 	return (uint64_t)v;
 }
 
-/* Read the option table at arg (nil: none) for fn: its features field,
- * scoped to the driver's device type, into the low feature word. */
-static uint64_t opt_features(lua_State *L, struct lvq_driver *dr, int arg, const char *fn)
+/* Read the option table at arg (nil: none) for fn, refusing keys outside
+ * allowed: its features field, scoped to the driver's device type, into
+ * the low feature word. */
+static uint64_t opt_features(lua_State *L, struct lvq_driver *dr, int arg, const char *fn,
+			     const char *const *allowed)
 {
 	uint64_t want[VQ_FEATURE_WORDS] = {0};
 
 	if (lua_isnoneornil(L, arg))
 		return 0;
 	luaL_checktype(L, arg, LUA_TTABLE);
+	lvq_checkopts(L, arg, fn, allowed);
 	if (lua_getfield(L, arg, "features") != LUA_TNIL)
 		lvq_fieldfeatures(L, -1, want, dr->drv.device_id, fn);
 	lua_pop(L, 1);
@@ -336,13 +339,8 @@ static uint64_t opt_field(lua_State *L, int arg, const char *k, uint64_t max, ui
 
 	if (lua_isnoneornil(L, arg))
 		return def;
-	if (lua_getfield(L, arg, k) != LUA_TNIL) {
-		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
-		    (uint64_t)lua_tointeger(L, -1) > max)
-			luaL_error(L, "bad field '%s' to '%s' (integer 0..%I expected)", k, fn,
-				   (lua_Integer)max);
-		v = (uint64_t)lua_tointeger(L, -1);
-	}
+	if (lua_getfield(L, arg, k) != LUA_TNIL)
+		v = (uint64_t)lvq_fieldint(L, -1, fn, k, 0, (lua_Integer)max);
 	lua_pop(L, 1);
 	return v;
 }
@@ -488,7 +486,8 @@ static int r_blk_used_len(lua_State *L)
 static int r_net_init(lua_State *L)
 {
 	struct lvq_driver *dr = check_helper(L, VIRTIO_ID_NET, "net_init");
-	uint64_t feats = opt_features(L, dr, 2, "net_init");
+	static const char *const allowed[] = {"features", "no_rx", "rx_buf_len", "rx_bufs", NULL};
+	uint64_t feats = opt_features(L, dr, 2, "net_init", allowed);
 	struct vq_drv_net_cfg cfg = {
 		.rx_buf_len = (uint32_t)opt_field(L, 2, "rx_buf_len", VQ_NET_FRAME_MAX + 12u, 0,
 						  "net_init"),
@@ -546,6 +545,7 @@ static int r_net_send(lua_State *L)
 	if (!lua_isnoneornil(L, 4)) {
 		uint16_t v[7] = {0};
 		luaL_checktype(L, 4, LUA_TTABLE);
+		lvq_checkopts(L, 4, "net_send", net_hdr_fields);
 		for (int i = 0; net_hdr_fields[i]; i++)
 			v[i] = (uint16_t)opt_field(L, 4, net_hdr_fields[i], i < 2 ? 0xff : 0xffff, 0,
 						   "net_send");
@@ -719,7 +719,8 @@ static int r_net_mac(lua_State *L)
 static int r_balloon_init(lua_State *L)
 {
 	struct lvq_driver *dr = check_helper(L, VIRTIO_ID_BALLOON, "balloon_init");
-	uint64_t feats = opt_features(L, dr, 2, "balloon_init");
+	static const char *const allowed[] = {"features", "poison", NULL};
+	uint64_t feats = opt_features(L, dr, 2, "balloon_init", allowed);
 	uint64_t poison = opt_field(L, 2, "poison", UINT32_MAX, 0, "balloon_init");
 	uint64_t before = dr->slot->dev.stats.errors;
 	int rc = vq_drv_balloon_init_poison(&dr->drv, feats, (uint32_t)poison);
@@ -747,8 +748,8 @@ static int balloon_pfns(lua_State *L, const char *fn, pfn_fn op)
 	pfns = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(*pfns), 0);
 	for (lua_Integer i = 1; i <= n; i++) {
 		lua_Integer v;
-		if (lua_geti(L, 2, i) != LUA_TNUMBER || !lua_isinteger(L, -1) ||
-		    (v = lua_tointeger(L, -1)) < 0 || v > (lua_Integer)UINT32_MAX)
+		if (lua_geti(L, 2, i) != LUA_TNUMBER || !lvq_tointeger(L, -1, &v) || v < 0 ||
+		    v > (lua_Integer)UINT32_MAX)
 			return luaL_argerror(L, 2, lua_pushfstring(L, "PFN #%I is not a 32-bit page "
 						"frame number (spec 5.5.6)", i));
 		pfns[i - 1] = (uint32_t)v;
@@ -835,17 +836,17 @@ static int r_balloon_send_stats(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_pushnil(L);
 	while (lua_next(L, 2)) {
+		lua_Integer t, v;
 		int tag = -1;
 		if (lua_type(L, -2) == LUA_TSTRING)
 			tag = balloon_tag(lua_tostring(L, -2));
-		else if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 0 &&
-			 lua_tointeger(L, -2) <= 0xffff)
-			tag = (int)lua_tointeger(L, -2);
+		else if (lvq_tointeger(L, -2, &t) && t >= 0 && t <= 0xffff)
+			tag = (int)t;
 		if (tag < 0)
 			return luaL_argerror(L, 2, lua_pushfstring(L, "unknown statistics tag '%s' "
 						"(MEMFREE, MEMTOT, ... or a number 0..65535)",
 						luaL_tolstring(L, -2, NULL)));
-		if (!lua_isinteger(L, -1))
+		if (!lvq_tointeger(L, -1, &v))
 			return luaL_argerror(L, 2, lua_pushfstring(L, "value of tag %d must be an "
 						"integer", tag));
 		if (n == VQ_DRV_BALLOON_STATS_MAX)
@@ -858,7 +859,7 @@ static int r_balloon_send_stats(lua_State *L)
 			i--;
 		}
 		tags[i] = (uint16_t)tag;
-		vals[i] = (uint64_t)lua_tointeger(L, -1);
+		vals[i] = (uint64_t)v;
 		lua_pop(L, 1);
 	}
 	rc = vq_drv_balloon_send_stats(&dr->drv, tags, vals, n);
@@ -890,8 +891,8 @@ static int r_balloon_report(lua_State *L)
 			return luaL_argerror(L, 2, lua_pushfstring(L, "range #%I: {gpa, len} expected", i));
 		lua_geti(L, -1, 1);
 		lua_geti(L, -2, 2);
-		if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1) || (g = lua_tointeger(L, -2)) < 0 ||
-		    (l = lua_tointeger(L, -1)) < 0 || l > (lua_Integer)UINT32_MAX)
+		if (!lvq_tointeger(L, -2, &g) || !lvq_tointeger(L, -1, &l) || g < 0 || l < 0 ||
+		    l > (lua_Integer)UINT32_MAX)
 			return luaL_argerror(L, 2, lua_pushfstring(L, "range #%I: {gpa, len} with "
 						"integers, len below 4 GiB", i));
 		gpas[i - 1] = (uint64_t)g;
@@ -912,7 +913,8 @@ static int r_balloon_report(lua_State *L)
 static int r_console_init(lua_State *L)
 {
 	struct lvq_driver *dr = check_helper(L, VIRTIO_ID_CONSOLE, "console_init");
-	uint64_t feats = opt_features(L, dr, 2, "console_init");
+	static const char *const allowed[] = {"features", NULL};
+	uint64_t feats = opt_features(L, dr, 2, "console_init", allowed);
 	uint64_t before = dr->slot->dev.stats.errors;
 	int rc = vq_drv_console_init(&dr->drv, feats);
 

@@ -63,8 +63,11 @@ static void opt_dev(lua_State *L, int idx, char *who, size_t len)
 
 static void parse_trigger(lua_State *L, int idx, struct vq_fault_trigger *t)
 {
+	static const char *const allowed[] = {"dev", "every", "gpa", "nth", "prob", "sector",
+					      "time", NULL};
 	int ty;
 
+	lvq_checkopts(L, idx, FN " trigger", allowed);
 	if ((ty = lua_getfield(L, idx, "nth")) != LUA_TNIL) {
 		t->nth = lvq_fieldsize(L, lua_gettop(L), FN, "nth");
 		if (t->nth == 0)
@@ -103,8 +106,12 @@ int lvq_m_fault(lua_State *L)
 	const char *s;
 	int p, a, rc;
 
+	static const char *const allowed[] = {"action", "bytes", "delay", "dev", "fill", "max",
+					      "offset", "point", "trigger", "xor", NULL};
+
 	memset(&spec, 0, sizeof(spec));
 	luaL_checktype(L, 2, LUA_TTABLE);
+	lvq_checkopts(L, 2, FN, allowed);
 	lua_getfield(L, 2, "point");
 	s = lua_tostring(L, -1);
 	if (!s || (p = vq_fault_point_parse(s)) < 0) {
@@ -140,11 +147,13 @@ int lvq_m_fault(lua_State *L)
 	spec.arg = opt_size(L, 2, "delay", 0);
 	spec.arg = opt_size(L, 2, "bytes", spec.arg);
 	spec.arg = opt_size(L, 2, "offset", spec.arg);
-	spec.xor_mask = (uint8_t)opt_size(L, 2, "xor", 0);
+	if (lua_getfield(L, 2, "xor") != LUA_TNIL)
+		spec.xor_mask = (uint8_t)lvq_fieldint(L, -1, FN, "xor", 0, 0xff);
+	lua_pop(L, 1);
 	lua_getfield(L, 2, "fill");
 	if (!lua_isnil(L, -1)) {
 		spec.use_fill = true;
-		spec.fill = (uint8_t)lvq_fieldsize(L, lua_gettop(L), FN, "fill");
+		spec.fill = (uint8_t)lvq_fieldint(L, -1, FN, "fill", 0, 0xff);
 	}
 	lua_pop(L, 1);
 	if (spec.trig.has_gpa && spec.point != VQ_FP_MEM_READ && spec.point != VQ_FP_MEM_WRITE)

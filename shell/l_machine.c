@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,21 +56,24 @@ int lvq_machine_new(lua_State *L)
 	uint64_t ram = UINT64_C(64) << 20, ram_base = LVQ_RAM_BASE, seed = 1;
 	int rc;
 
+	static const char *const allowed[] = {"ram", "ram_base", "seed", NULL};
+	lua_Integer i;
+
 	if (!lua_isnoneornil(L, 1))
 		luaL_checktype(L, 1, LUA_TTABLE);
+	lvq_checkopts(L, 1, "vqsim.machine", allowed);
 	/* default seed: vqsim.seed (the --seed option) */
 	if (lua_getglobal(L, "vqsim") == LUA_TTABLE &&
-	    lua_getfield(L, -1, "seed") == LUA_TNUMBER)
-		seed = (uint64_t)lua_tointeger(L, -1);
+	    lua_getfield(L, -1, "seed") == LUA_TNUMBER && lvq_tointeger(L, -1, &i))
+		seed = (uint64_t)i;
 	lua_settop(L, 1);
 	if (lua_istable(L, 1)) {
-		if (lua_getfield(L, 1, "seed") != LUA_TNIL) {
-			if (!lua_isinteger(L, -1))
-				luaL_argerror(L, 1, "field 'seed' must be an integer");
-			seed = (uint64_t)lua_tointeger(L, -1);
-		}
+		if (lua_getfield(L, 1, "seed") != LUA_TNIL)
+			seed = (uint64_t)lvq_fieldint(L, -1, "vqsim.machine", "seed", LUA_MININTEGER,
+						      LUA_MAXINTEGER);
+		/* ram = false or 0: no RAM */
 		if (lua_getfield(L, 1, "ram") != LUA_TNIL)
-			ram = lua_toboolean(L, -1) && !(lua_isinteger(L, -1) && lua_tointeger(L, -1) == 0)
+			ram = lua_toboolean(L, -1) && !(lvq_tointeger(L, -1, &i) && i == 0)
 				      ? lvq_fieldsize(L, lua_gettop(L), "machine", "ram") : 0;
 		if (lua_getfield(L, 1, "ram_base") != LUA_TNIL)
 			ram_base = lvq_fieldsize(L, lua_gettop(L), "machine", "ram_base");
@@ -178,6 +182,18 @@ static void free_base_irq(struct vq_machine *m, uint64_t *base, unsigned *irq)
 	}
 }
 
+/* An option list owned by a userdata, so a Lua error midway frees it. */
+#define LVQ_OPTS "vqsim.opts"
+
+static int opts_gc(lua_State *L)
+{
+	struct vq_opts **lo = luaL_checkudata(L, 1, LVQ_OPTS);
+
+	vq_opts_free(*lo);
+	*lo = NULL;
+	return 0;
+}
+
 static int m_add(lua_State *L)
 {
 	struct lvq_machine *lm = lvq_checkmachine(L, 1);
@@ -187,6 +203,10 @@ static int m_add(lua_State *L)
 	unsigned irq;
 	char err[256];
 	struct vq_dev *d;
+	const char **keys = NULL;
+	size_t nkeys = 0;
+	struct vq_opts **lo;
+	int top;
 
 	free_base_irq(lm->m, &base, &irq);
 	if (!vq_dev_type_find(type)) {
@@ -204,60 +224,49 @@ static int m_add(lua_State *L)
 	if (!lua_isnoneornil(L, 3))
 		luaL_checktype(L, 3, LUA_TTABLE);
 	lua_settop(L, 3);
-	if (lua_istable(L, 3)) { /* first pass: placement fields and value types */
-		lua_pushnil(L);
-		while (lua_next(L, 3)) {
-			const char *k;
-			int t = lua_type(L, -1);
+	if (lua_istable(L, 3))
+		keys = lvq_sortedkeys(L, 3, "machine: add", &nkeys); /* at 4 */
+	/* the device's options go to it one by one, never joined into a
+	 * string: a value with a comma needs no escaping. Sorted keys make the
+	 * first unknown one (the one named) the same on every run. */
+	lo = lua_newuserdatauv(L, sizeof(*lo), 0);
+	*lo = NULL;
+	luaL_setmetatable(L, LVQ_OPTS);
+	*lo = vq_opts_new(type);
+	if (!*lo)
+		return luaL_error(L, "machine: add: out of memory");
+	top = lua_gettop(L);
+	for (size_t i = 0; i < nkeys; i++) {
+		const char *k = keys[i], *v = NULL;
+		lua_Integer n;
 
-			if (lua_type(L, -2) != LUA_TSTRING)
-				return luaL_argerror(L, 3, "option keys must be strings");
-			k = lua_tostring(L, -2);
-			if (strcmp(k, "base") == 0) {
-				base = lvq_fieldsize(L, lua_gettop(L), "add", "base");
-			} else if (strcmp(k, "irq") == 0) {
-				if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
-				    lua_tointeger(L, -1) >= VQ_MACHINE_MAX_IRQS)
-					return luaL_argerror(L, 3, "field 'irq' must be an integer "
-								   "line 0..63");
-				irq = (unsigned)lua_tointeger(L, -1);
-			} else if (strcmp(k, "name") == 0) {
-				if (t != LUA_TSTRING)
-					return luaL_argerror(L, 3, "field 'name' must be a string");
-			} else if (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TBOOLEAN) {
-				return luaL_argerror(L, 3, lua_pushfstring(L, "option '%s' must be a "
-							"string, number or boolean", k));
-			}
-			lua_pop(L, 1);
+		lua_getfield(L, 3, k);
+		if (strcmp(k, "base") == 0) {
+			base = lvq_fieldsize(L, -1, "add", "base");
+		} else if (strcmp(k, "irq") == 0) {
+			irq = (unsigned)lvq_fieldint(L, -1, "add", "irq", 0, VQ_MACHINE_MAX_IRQS - 1);
+		} else if (strcmp(k, "name") == 0) {
+			if (lua_type(L, -1) != LUA_TSTRING)
+				return luaL_argerror(L, 3, "field 'name' must be a string");
+			name = lua_tostring(L, -1); /* anchored by the table */
+		} else if (lua_type(L, -1) == LUA_TBOOLEAN) {
+			v = lua_toboolean(L, -1) ? "on" : "off";
+		} else if (lua_type(L, -1) == LUA_TSTRING) {
+			v = lua_tostring(L, -1);
+		} else if (lua_type(L, -1) == LUA_TNUMBER) {
+			n = lvq_fieldint(L, -1, "add", k, 0, LUA_MAXINTEGER);
+			v = lua_pushfstring(L, "%I", n);
+		} else {
+			return luaL_argerror(L, 3, lua_pushfstring(L, "option '%s' must be a "
+						"string, number or boolean", k));
 		}
+		if (v && vq_opts_add(*lo, k, v, err, sizeof(err)) < 0)
+			return luaL_error(L, "machine: add(\"%s\"): %s", type, err);
+		lua_settop(L, top);
 	}
-	lua_settop(L, 3);
-	/* build the option string in a second pass: simpler stack handling */
-	lua_pushliteral(L, "");
-	if (lua_istable(L, 3)) {
-		lua_pushnil(L);
-		while (lua_next(L, 3)) {
-			const char *k = lua_tostring(L, -2);
-			if (strcmp(k, "base") && strcmp(k, "irq") && strcmp(k, "name")) {
-				if (lua_type(L, -1) == LUA_TBOOLEAN) {
-					if (lua_toboolean(L, -1))
-						lua_pushfstring(L, "%s%s%s", lua_tostring(L, 4),
-								lua_rawlen(L, 4) ? "," : "", k);
-					else
-						lua_pushvalue(L, 4);
-				} else {
-					lua_pushfstring(L, "%s%s%s=%s", lua_tostring(L, 4),
-							lua_rawlen(L, 4) ? "," : "", k, lua_tostring(L, -1));
-				}
-				lua_replace(L, 4);
-			}
-			lua_pop(L, 1);
-		}
-		if (lua_getfield(L, 3, "name") == LUA_TSTRING)
-			name = lua_tostring(L, -1);
-		lua_pop(L, 1);
-	}
-	d = vq_machine_add_mmio(lm->m, type, name, lua_tostring(L, 4), base, irq, err, sizeof(err));
+	d = vq_machine_add_mmio_opts(lm->m, type, name, *lo, base, irq, err, sizeof(err));
+	vq_opts_free(*lo);
+	*lo = NULL;
 	if (!d)
 		return luaL_error(L, "machine: add(\"%s\"): %s", type, err);
 	lvq_pushdevice(L, 1, vq_machine_find(lm->m, d->name));
@@ -269,8 +278,8 @@ static int m_device(lua_State *L)
 	struct lvq_machine *lm = lvq_checkmachine(L, 1);
 	struct vq_slot *s;
 
-	if (lua_isinteger(L, 2))
-		s = vq_machine_slot(lm->m, (unsigned)lua_tointeger(L, 2));
+	if (lua_type(L, 2) == LUA_TNUMBER)
+		s = vq_machine_slot(lm->m, (unsigned)lvq_checkint(L, 2, "index", 0, UINT_MAX));
 	else
 		s = vq_machine_find(lm->m, luaL_checkstring(L, 2));
 	if (!s)
@@ -391,6 +400,11 @@ static int m_trace(lua_State *L)
 	int fmt;
 	FILE *f;
 
+	static const char *const trace_keys[] = {"capture", "devices", "file", "format", "kinds",
+						 "queues", NULL};
+	static const char *const filter_keys[] = {"devices", "format", "kinds", "queues", NULL};
+
+	lvq_checkopts(L, optarg, "machine: trace", optarg == 2 ? trace_keys : filter_keys);
 	lvq_trace_opts(L, optarg, &flt, &fmt);
 	if (lua_istable(L, 2)) {
 		/* {capture = true, kinds = {...}}: capture, read back with
@@ -563,7 +577,10 @@ static int m_driver(lua_State *L)
 	int rc;
 
 	if (!lua_isnoneornil(L, 3)) {
+		static const char *const allowed[] = {"heap", "heap_size", NULL};
+
 		luaL_checktype(L, 3, LUA_TTABLE);
+		lvq_checkopts(L, 3, "machine: driver", allowed);
 		if (lua_getfield(L, 3, "heap") != LUA_TNIL) {
 			heap = lvq_fieldsize(L, lua_gettop(L), "driver", "heap");
 			explicit_heap = true;
@@ -622,4 +639,8 @@ static const char *const fields[] = {"now", "seed", "mem", NULL};
 void lvq_open_machine(lua_State *L)
 {
 	lvq_newclass(L, LVQ_MACHINE, methods, meta, m_getter, fields);
+	luaL_newmetatable(L, LVQ_OPTS);
+	lua_pushcfunction(L, opts_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
 }

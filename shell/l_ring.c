@@ -105,8 +105,8 @@ static uint16_t check_flags(lua_State *L, int idx, int arg)
 	const char *s, *p;
 	uint16_t f = 0;
 
-	if (lua_isinteger(L, idx))
-		return (uint16_t)lua_tointeger(L, idx);
+	if (lua_type(L, idx) == LUA_TNUMBER)
+		return (uint16_t)lvq_fieldint(L, idx, "desc", "flags", 0, UINT16_MAX);
 	s = lua_tostring(L, idx);
 	if (!s)
 		luaL_argerror(L, arg, "flags must be a number or a string like \"NEXT|WRITE\"");
@@ -141,6 +141,8 @@ static const char *flags_str(uint16_t f, char *buf, size_t len)
 
 /* q:desc(i [, t]): read descriptor i as {addr, len, flags, next}, or write
  * the fields t gives (others keep their value). */
+static const char *const desc_keys[] = {"addr", "flags", "len", "next", NULL};
+
 static int q_desc(lua_State *L)
 {
 	struct lvq_queue *lq = checkqueue(L, 1);
@@ -162,23 +164,19 @@ static int q_desc(lua_State *L)
 		return 1;
 	}
 	luaL_checktype(L, 3, LUA_TTABLE);
+	lvq_checkopts(L, 3, "desc", desc_keys);
+	/* a raw 64-bit address: a negative integer is its two's complement */
 	if (lua_getfield(L, 3, "addr") != LUA_TNIL)
-		d.addr = VQ_LE64(lua_isinteger(L, -1) ? (uint64_t)lua_tointeger(L, -1)
-					       : lvq_fieldsize(L, lua_gettop(L), "desc", "addr"));
-	if (lua_getfield(L, 3, "len") != LUA_TNIL) {
-		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
-		    lua_tointeger(L, -1) > (lua_Integer)UINT32_MAX)
-			return luaL_argerror(L, 3, "field 'len' must be an integer 0..2^32-1");
-		d.len = VQ_LE32((uint32_t)lua_tointeger(L, -1));
-	}
+		d.addr = VQ_LE64(lua_type(L, -1) == LUA_TNUMBER
+					 ? (uint64_t)lvq_fieldint(L, -1, "desc", "addr",
+								  LUA_MININTEGER, LUA_MAXINTEGER)
+					 : lvq_fieldsize(L, lua_gettop(L), "desc", "addr"));
+	if (lua_getfield(L, 3, "len") != LUA_TNIL)
+		d.len = VQ_LE32((uint32_t)lvq_fieldint(L, -1, "desc", "len", 0, UINT32_MAX));
 	if (lua_getfield(L, 3, "flags") != LUA_TNIL)
 		d.flags = VQ_LE16(check_flags(L, lua_gettop(L), 3));
-	if (lua_getfield(L, 3, "next") != LUA_TNIL) {
-		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
-		    lua_tointeger(L, -1) > UINT16_MAX)
-			return luaL_argerror(L, 3, "field 'next' must be an integer 0..65535");
-		d.next = VQ_LE16((uint16_t)lua_tointeger(L, -1));
-	}
+	if (lua_getfield(L, 3, "next") != LUA_TNIL)
+		d.next = VQ_LE16((uint16_t)lvq_fieldint(L, -1, "desc", "next", 0, UINT16_MAX));
 	memcpy(p, &d, sizeof(d));
 	return 0;
 }
@@ -325,7 +323,7 @@ unsigned lvq_checkbufs(lua_State *L, int arg, struct vq_buf *out, unsigned max)
 	luaL_checktype(L, arg, LUA_TTABLE);
 	for (lua_Integer i = 1; lua_geti(L, arg, i) != LUA_TNIL; i++) {
 		int t = lua_gettop(L);
-		lua_Integer len;
+		lua_Integer gpa, len;
 
 		if (n >= max)
 			luaL_argerror(L, arg, lua_pushfstring(L, "more than %d buffers", (int)max));
@@ -344,14 +342,13 @@ unsigned lvq_checkbufs(lua_State *L, int arg, struct vq_buf *out, unsigned max)
 			lua_pop(L, 1);
 			lua_getfield(L, t, "write");
 		}
-		if (!lua_isinteger(L, t + 1))
+		if (!lvq_tointeger(L, t + 1, &gpa))
 			luaL_argerror(L, arg, lua_pushfstring(L, "buffer %d: gpa must be an integer",
 							      (int)i));
-		len = lua_isinteger(L, t + 2) ? lua_tointeger(L, t + 2) : -1;
-		if (len < 0 || len > (lua_Integer)UINT32_MAX)
+		if (!lvq_tointeger(L, t + 2, &len) || len < 0 || len > (lua_Integer)UINT32_MAX)
 			luaL_argerror(L, arg, lua_pushfstring(L, "buffer %d: len must be an integer "
 							      "0..2^32-1", (int)i));
-		out[n].gpa = (uint64_t)lua_tointeger(L, t + 1);
+		out[n].gpa = (uint64_t)gpa;
 		out[n].len = (uint32_t)len;
 		if (lua_type(L, t + 3) == LUA_TSTRING) {
 			const char *d = lua_tostring(L, t + 3);

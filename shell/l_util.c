@@ -131,64 +131,108 @@ int lvq_fail_dev(lua_State *L, const struct vq_dev *d, int rc, uint64_t errors_b
 
 /* ---- numbers ---- */
 
-/* Parse "64M", "4k", "0x1000", "1G" into *out; false if malformed. */
-static bool parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	uint64_t v, mul = 1;
+/* Numbers follow Lua's own rule (lua_tointegerx: 2^20 and 1024.0 are
+ * integers, 1.5 is not); strings follow emu/opts (decimal, 0x hex, sizes
+ * with K/M/G/T), the same syntax as device options. */
 
-	while (isspace((unsigned char)*s))
-		s++;
-	if (!isdigit((unsigned char)*s))
+bool lvq_tointeger(lua_State *L, int idx, lua_Integer *out)
+{
+	int ok = 0;
+
+	if (lua_type(L, idx) != LUA_TNUMBER)
 		return false;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno)
-		return false;
-	switch (toupper((unsigned char)*end)) {
-	case 'K': mul = UINT64_C(1) << 10; end++; break;
-	case 'M': mul = UINT64_C(1) << 20; end++; break;
-	case 'G': mul = UINT64_C(1) << 30; end++; break;
-	case 'T': mul = UINT64_C(1) << 40; end++; break;
-	default: break;
+	*out = lua_tointegerx(L, idx, &ok);
+	return ok;
+}
+
+/* What the value at idx is, for a message: "1.5", "a string 'x'", "nil". */
+static const char *describe(lua_State *L, int idx)
+{
+	switch (lua_type(L, idx)) {
+	case LUA_TNUMBER: return lua_pushfstring(L, "%s", luaL_tolstring(L, idx, NULL));
+	case LUA_TSTRING: return lua_pushfstring(L, "'%s'", lua_tostring(L, idx));
+	default: return luaL_typename(L, idx);
 	}
-	if (mul > 1 && (*end == 'B' || *end == 'b'))
-		end++;
-	if (*end || (v && mul > UINT64_MAX / v))
-		return false;
-	*out = v * mul;
-	return true;
+}
+
+/* Value at idx as an integer in [min, max] into *v: NULL, or why not. */
+static const char *to_int(lua_State *L, int idx, lua_Integer min, lua_Integer max,
+			  lua_Integer *v)
+{
+	uint64_t u;
+
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		if (vq_parse_uint(lua_tostring(L, idx), &u) < 0 || u > (uint64_t)LUA_MAXINTEGER)
+			return lua_pushfstring(L, "integer expected (decimal or 0x hex), got %s",
+					       describe(L, idx));
+		*v = (lua_Integer)u;
+	} else if (!lvq_tointeger(L, idx, v)) {
+		return lua_pushfstring(L, "integer expected, got %s", describe(L, idx));
+	}
+	if (*v < min || *v > max)
+		return lua_pushfstring(L, "%I is out of range %I..%I", *v, min, max);
+	return NULL;
+}
+
+lua_Integer lvq_checkint(lua_State *L, int arg, const char *name, lua_Integer min,
+			 lua_Integer max)
+{
+	lua_Integer v = 0;
+	const char *why = to_int(L, arg, min, max, &v);
+
+	if (why)
+		luaL_argerror(L, arg, lua_pushfstring(L, "%s: %s", name, why));
+	return v;
+}
+
+lua_Integer lvq_fieldint(lua_State *L, int idx, const char *fn, const char *field,
+			 lua_Integer min, lua_Integer max)
+{
+	lua_Integer v = 0;
+	const char *why = to_int(L, lua_absindex(L, idx), min, max, &v);
+
+	if (why)
+		luaL_error(L, "bad field '%s' to '%s' (%s)", field, fn, why);
+	return v;
+}
+
+/* Value at idx as a size into *v: NULL, or why not. */
+static const char *to_size(lua_State *L, int idx, uint64_t *v)
+{
+	lua_Integer i;
+
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		if (vq_parse_size(lua_tostring(L, idx), v) == 0)
+			return NULL;
+		return lua_pushfstring(L, "malformed size %s (expected e.g. 4096, 0x1000, \"64K\", "
+				       "\"16M\", \"1G\")", describe(L, idx));
+	}
+	if (lvq_tointeger(L, idx, &i) && i >= 0) {
+		*v = (uint64_t)i;
+		return NULL;
+	}
+	return lua_pushfstring(L, "size expected (a non-negative integer or a string such as "
+			       "\"64K\"), got %s", describe(L, idx));
 }
 
 uint64_t lvq_checksize(lua_State *L, int arg)
 {
-	uint64_t v;
+	uint64_t v = 0;
+	const char *why = to_size(L, arg, &v);
 
-	if (lua_type(L, arg) == LUA_TNUMBER) {
-		if (!lua_isinteger(L, arg) || lua_tointeger(L, arg) < 0)
-			luaL_argerror(L, arg, "size must be a non-negative integer");
-		return (uint64_t)lua_tointeger(L, arg);
-	}
-	if (lua_type(L, arg) == LUA_TSTRING && parse_size(lua_tostring(L, arg), &v))
-		return v;
-	luaL_argerror(L, arg, lua_type(L, arg) == LUA_TSTRING
-				      ? "malformed size (expected e.g. 4096, \"64K\", \"16M\", \"1G\")"
-				      : lua_pushfstring(L, "size expected, got %s", luaL_typename(L, arg)));
-	return 0;
+	if (why)
+		luaL_argerror(L, arg, why);
+	return v;
 }
 
 uint64_t lvq_fieldsize(lua_State *L, int idx, const char *fn, const char *field)
 {
-	uint64_t v;
+	uint64_t v = 0;
+	const char *why = to_size(L, lua_absindex(L, idx), &v);
 
-	if (lua_isinteger(L, idx) && lua_tointeger(L, idx) >= 0)
-		return (uint64_t)lua_tointeger(L, idx);
-	if (lua_type(L, idx) == LUA_TSTRING && parse_size(lua_tostring(L, idx), &v))
-		return v;
-	luaL_error(L, "bad field '%s' to '%s' (size expected, e.g. 4096, \"64K\", \"16M\"; got %s)",
-		   field, fn, lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx)
-							       : luaL_typename(L, idx));
-	return 0;
+	if (why)
+		luaL_error(L, "bad field '%s' to '%s' (%s)", field, fn, why);
+	return v;
 }
 
 uint64_t lvq_optsize(lua_State *L, int arg, uint64_t def)
@@ -203,6 +247,68 @@ uint64_t lvq_checkrange(lua_State *L, int arg, uint64_t max)
 	if (max <= (uint64_t)LUA_MAXINTEGER && (v < 0 || (uint64_t)v > max))
 		luaL_argerror(L, arg, lua_pushfstring(L, "out of range 0..%I", (lua_Integer)max));
 	return (uint64_t)v;
+}
+
+/* ---- options tables ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **lvq_sortedkeys(lua_State *L, int idx, const char *fn, size_t *n)
+{
+	const char **keys;
+	size_t count = 0, i = 0;
+
+	idx = lua_absindex(L, idx);
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		/* the message names no key: which one lua_next meets first varies */
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "%s: options must be given as name = value (the table has "
+				   "a key that is not a string)", fn);
+		count++;
+	}
+	keys = lua_newuserdatauv(L, (count ? count : 1) * sizeof(*keys), 0);
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		keys[i++] = lua_tostring(L, -1); /* anchored by the table */
+	}
+	qsort(keys, count, sizeof(*keys), cmp_str);
+	*n = count;
+	return keys;
+}
+
+void lvq_checkopts(lua_State *L, int idx, const char *fn, const char *const *allowed)
+{
+	size_t n;
+	const char **keys;
+
+	if (!lua_istable(L, idx))
+		return;
+	keys = lvq_sortedkeys(L, idx, fn, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *const *a = allowed;
+		luaL_Buffer b;
+
+		while (*a && strcmp(*a, keys[i]))
+			a++;
+		if (*a)
+			continue;
+		luaL_buffinit(L, &b);
+		for (a = allowed; *a; a++) {
+			if (a != allowed)
+				luaL_addstring(&b, ", ");
+			luaL_addstring(&b, *a);
+		}
+		luaL_pushresult(&b);
+		luaL_error(L, "%s: unknown option '%s' (accepted: %s)", fn, keys[i],
+			   lua_tostring(L, -1));
+	}
+	lua_pop(L, 1); /* the key array */
 }
 
 const char *lvq_hex(char *buf, uint64_t v)
@@ -398,9 +504,10 @@ static void check_features(lua_State *L, int arg, uint64_t *words, uint32_t devi
 			lua_pop(L, 1);
 			break;
 		}
-		if (lua_isinteger(L, -1)) {
-			lua_Integer b = lua_tointeger(L, -1);
-			bit = b >= 0 && b < 64 * VQ_FEATURE_WORDS ? (int)b : -1;
+		if (lua_type(L, -1) == LUA_TNUMBER) {
+			lua_Integer b;
+			bit = lvq_tointeger(L, -1, &b) && b >= 0 && b < 64 * VQ_FEATURE_WORDS ? (int)b
+											     : -1;
 		} else if (lua_type(L, -1) == LUA_TSTRING) {
 			bit = lvq_feature_bit_for(device_id, lua_tostring(L, -1));
 		} else {

@@ -105,16 +105,41 @@ int lvq_fail(lua_State *L, const char *who, int rc) __attribute__((noreturn));
  * when its error counter moved past errors_before. */
 int lvq_fail_dev(lua_State *L, const struct vq_dev *d, int rc, uint64_t errors_before)
 	__attribute__((noreturn));
-/* A size argument: integer, or a string "64M", "4K", "1G", "0x1000".
- * Raises an argument error otherwise. */
+/* Numbers: Lua's own rule everywhere (lua_tointegerx: an integral float
+ * such as 2^20 or 1024.0 is an integer, 1.5 is not). Strings: emu/opts's
+ * syntax (decimal, never octal; 0x hex; sizes with K/M/G/T). */
+/* The integer value of the number at idx: true with *out set; false for
+ * a non-number (strings included) or a number with a fraction. */
+bool lvq_tointeger(lua_State *L, int idx, lua_Integer *out);
+/* Argument arg (called name in the message) as an integer in [min, max]:
+ * a number, or a string "4096" / "0x1000". Raises "bad argument #n to 'f'
+ * (name: integer expected, got 1.5)" otherwise. */
+lua_Integer lvq_checkint(lua_State *L, int arg, const char *name, lua_Integer min,
+			 lua_Integer max);
+/* The same for the value at idx, field of an options table passed to fn:
+ * raises "bad field 'field' to 'fn' (...)". */
+lua_Integer lvq_fieldint(lua_State *L, int idx, const char *fn, const char *field,
+			 lua_Integer min, lua_Integer max);
+/* A size argument: a non-negative integer, or a string "64M", "4K", "1G",
+ * "0x1000". Raises an argument error otherwise. */
 uint64_t lvq_checksize(lua_State *L, int arg);
 /* The size at stack index idx, the value of field of an options table
- * passed to function fn: raises "fn: field 'field': ..." otherwise. */
+ * passed to function fn: raises "bad field 'field' to 'fn' (...)" otherwise. */
 uint64_t lvq_fieldsize(lua_State *L, int idx, const char *fn, const char *field);
 /* Optional size argument with default def. */
 uint64_t lvq_optsize(lua_State *L, int arg, uint64_t def);
 /* A non-negative integer argument not above max (argument error otherwise). */
 uint64_t lvq_checkrange(lua_State *L, int arg, uint64_t max);
+/* The keys of the options table at idx, sorted (strcmp), in an array
+ * pushed as a userdata (valid while the table and it live); *n is how
+ * many. Raises "fn: options must be given as name = value" for a key that
+ * is not a string. */
+const char **lvq_sortedkeys(lua_State *L, int idx, const char *fn, size_t *n);
+/* Refuse keys of the options table at idx (nothing when it is not a table)
+ * outside the NULL-terminated allowed: raises "fn: unknown option 'k'
+ * (accepted: a, b)" naming the first unknown key in sorted order, so the
+ * message is the same on every run. */
+void lvq_checkopts(lua_State *L, int idx, const char *fn, const char *const *allowed);
 /* Feature bit for a name ("EVENT_IDX", "VIRTIO_F_EVENT_IDX") or number;
  * -1 if unknown. */
 int lvq_feature_bit(const char *name);

@@ -178,13 +178,10 @@ static int start_recording(lua_State *L, const char *file)
 	return 0;
 }
 
+/* --seed: an integer in the option parser's syntax (decimal or 0x). */
 static bool parse_u64(const char *s, uint64_t *v)
 {
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	return *s && *s != '-' && !*end && !errno;
+	return vq_parse_uint(s, v) == 0;
 }
 
 int main(int argc, char **argv)

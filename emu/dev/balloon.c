@@ -637,27 +637,8 @@ static const struct vq_dev_class balloon_class = {
 
 /* ---- creation ---- */
 
-/* "on"/"off" (also 1/0, yes/no, true/false) option; 0 or -VQ_E_INVAL. */
-static int opt_bool(const char *opts, const char *key, bool *out, char *err, size_t errlen)
-{
-	char val[16];
-
-	if (!vq_opt_get(opts, key, val, sizeof(val)))
-		return 0;
-	if (!strcmp(val, "on") || !strcmp(val, "1") || !strcmp(val, "yes") || !strcmp(val, "true"))
-		*out = true;
-	else if (!strcmp(val, "off") || !strcmp(val, "0") || !strcmp(val, "no") ||
-		 !strcmp(val, "false"))
-		*out = false;
-	else {
-		snprintf(err, errlen, "balloon: %s '%s' must be on or off", key, val);
-		return -VQ_E_INVAL;
-	}
-	return 0;
-}
-
 static int balloon_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *prng,
-			  const char *name, const char *opts, char *err, size_t errlen)
+			  const char *name, struct vq_opts *opts, char *err, size_t errlen)
 {
 	static const char *const allowed[] = {"pages", "stats", "deflate-on-oom", "reporting",
 					      "free-page-hint", "page-poison",
@@ -675,18 +656,16 @@ static int balloon_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *
 		{"reporting", VIRTIO_BALLOON_F_PAGE_REPORTING, false},
 	};
 	uint64_t features = (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_F_EVENT_IDX);
-	unsigned long qmax = BAL_QUEUE_MAX_DEFAULT;
-	unsigned long long pages = 0;
+	uint64_t qmax = BAL_QUEUE_MAX_DEFAULT, pages = 0;
 	unsigned nq = 2;
-	char val[32], *end;
 	struct balloon *b;
 	int rc;
 
-	if ((rc = vq_opt_check(opts, allowed, err, errlen)) < 0)
+	if ((rc = vq_opts_check(opts, allowed, err, errlen)) < 0)
 		return rc;
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		bool on = flags[i].def;
-		if ((rc = opt_bool(opts, flags[i].key, &on, err, errlen)) < 0)
+		if ((rc = vq_opts_bool(opts, flags[i].key, &on, err, errlen)) < 0)
 			return rc;
 		if (on) {
 			features |= 1ull << flags[i].bit;
@@ -696,24 +675,9 @@ static int balloon_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *
 				nq++;
 		}
 	}
-	if (vq_opt_get(opts, "pages", val, sizeof(val))) {
-		pages = strtoull(val, &end, 0);
-		if (!*val || *end || val[0] == '-' || pages > UINT32_MAX) {
-			snprintf(err, errlen,
-				 "balloon: pages '%s' must be a page count from 0 to 4294967295",
-				 val);
-			return -VQ_E_INVAL;
-		}
-	}
-	if (vq_opt_get(opts, "queue-size", val, sizeof(val))) {
-		qmax = strtoul(val, &end, 0);
-		if (!*val || *end || qmax == 0 || qmax > VIRTQ_MAX_SIZE || (qmax & (qmax - 1))) {
-			snprintf(err, errlen,
-				 "balloon: queue-size '%s' must be a power of two from 1 to 32768",
-				 val);
-			return -VQ_E_INVAL;
-		}
-	}
+	if ((rc = vq_opts_uint(opts, "pages", 0, UINT32_MAX, &pages, err, errlen)) < 0 ||
+	    (rc = vq_opts_pow2(opts, "queue-size", 1, VIRTQ_MAX_SIZE, &qmax, err, errlen)) < 0)
+		return rc;
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		snprintf(err, errlen, "balloon: out of memory");

@@ -33,6 +33,7 @@
  * driver writing the writeback config byte.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -566,86 +567,16 @@ struct blk_opts {
 	bool readonly, flush, discard, write_zeroes, writeback;
 	bool has_serial;
 	char serial[VIRTIO_BLK_ID_BYTES + 1];
-	unsigned long queues, queue_size, seg_max, size_max, blk_size;
+	uint64_t queues, queue_size, seg_max, size_max, blk_size;
 };
 
-/* on|off (and 1|0, yes|no, true|false); -1 when it is none of them. */
-static int blk_parse_bool(const char *v)
-{
-	if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "true"))
-		return 1;
-	if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "false"))
-		return 0;
-	return -1;
-}
-
-static int blk_opt_bool(const char *opts, const char *key, bool *out, char *err, size_t errlen)
-{
-	char val[16];
-	int v;
-
-	if (!vq_opt_get(opts, key, val, sizeof(val)))
-		return 0;
-	v = blk_parse_bool(val);
-	if (v < 0) {
-		snprintf(err, errlen, "blk: %s '%s' must be on or off", key, val);
-		return -VQ_E_INVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-/* A decimal (or 0x) count with an optional K/M/G/T (binary) suffix. */
-static int blk_parse_bytes(const char *v, uint64_t *out)
-{
-	unsigned long long n;
-	unsigned shift = 0;
-	char *end;
-
-	if (!*v || *v == '-' || *v == '+' || *v == ' ')
-		return -1;
-	errno = 0;
-	n = strtoull(v, &end, 0);
-	if (errno || end == v)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
-	}
-	if (*end || (shift && n > (UINT64_MAX >> shift)))
-		return -1;
-	*out = (uint64_t)n << shift;
-	return 0;
-}
-
-/* An unsigned number in [min, max], optionally a power of two. */
-static int blk_opt_uint(const char *opts, const char *key, unsigned long min, unsigned long max,
-			bool pow2, unsigned long *out, char *err, size_t errlen)
-{
-	char val[32];
-	uint64_t n;
-
-	if (!vq_opt_get(opts, key, val, sizeof(val)))
-		return 0;
-	if (blk_parse_bytes(val, &n) < 0 || n < min || n > max || (pow2 && (n & (n - 1)))) {
-		snprintf(err, errlen, "blk: %s '%s' must be %s from %lu to %lu", key, val,
-			 pow2 ? "a power of two" : "a number", min, max);
-		return -VQ_E_INVAL;
-	}
-	*out = (unsigned long)n;
-	return 0;
-}
-
-static int blk_parse_opts(const char *opts, struct blk_opts *o, char *err, size_t errlen)
+static int blk_parse_opts(struct vq_opts *opts, struct blk_opts *o, char *err, size_t errlen)
 {
 	static const char *const allowed[] = {
 		"backend", "size", "path", "readonly", "queues", "queue-size", "serial",
 		"discard", "write-zeroes", "flush", "writeback", "seg-max", "size-max",
 		"blk-size", NULL};
-	char val[64];
+	const char *backend = "ram", *path = NULL, *serial = NULL;
 	int rc;
 
 	memset(o, 0, sizeof(*o));
@@ -655,87 +586,93 @@ static int blk_parse_opts(const char *opts, struct blk_opts *o, char *err, size_
 	o->queue_size = BLK_QUEUE_MAX_DEFAULT;
 	o->size_max = BLK_SIZE_MAX_DEFAULT;
 	o->blk_size = VIRTIO_BLK_SECTOR_SIZE;
-	if ((rc = vq_opt_check(opts, allowed, err, errlen)) < 0)
+	if ((rc = vq_opts_check(opts, allowed, err, errlen)) < 0 ||
+	    (rc = vq_opts_str(opts, "backend", &backend, err, errlen)) < 0 ||
+	    (rc = vq_opts_str(opts, "path", &path, err, errlen)) < 0)
 		return rc;
-	if (vq_opt_get(opts, "backend", val, sizeof(val))) {
-		if (!strcmp(val, "file")) {
-			o->file = true;
-		} else if (strcmp(val, "ram")) {
-			snprintf(err, errlen, "blk: backend '%s' unknown (expected ram or file)", val);
-			return -VQ_E_INVAL;
-		}
+	if (!strcmp(backend, "file")) {
+		o->file = true;
+	} else if (strcmp(backend, "ram")) {
+		snprintf(err, errlen, "blk: backend '%s' unknown (expected ram or file)", backend);
+		return -VQ_E_INVAL;
 	}
-	if (vq_opt_get(opts, "path", o->path, sizeof(o->path))) {
+	if (path) {
 		if (!o->file) {
 			snprintf(err, errlen, "blk: path applies to backend=file only");
 			return -VQ_E_INVAL;
 		}
-		if (strlen(o->path) >= sizeof(o->path) - 1) {
+		if (strlen(path) >= sizeof(o->path)) {
 			snprintf(err, errlen, "blk: path is too long");
 			return -VQ_E_INVAL;
 		}
+		memcpy(o->path, path, strlen(path) + 1);
 	}
 	if (o->file && !o->path[0]) {
 		snprintf(err, errlen, "blk: backend=file needs path=FILE");
 		return -VQ_E_INVAL;
 	}
-	if (vq_opt_get(opts, "size", val, sizeof(val))) {
-		if (o->file) {
-			snprintf(err, errlen,
-				 "blk: size applies to backend=ram only (a file's size is its own)");
-			return -VQ_E_INVAL;
-		}
-		if (blk_parse_bytes(val, &o->size) < 0 || o->size == 0 || o->size % 512 ||
-		    o->size > VQ_BLK_RAM_MAX) {
-			snprintf(err, errlen,
-				 "blk: size '%s' must be a non-zero multiple of 512 bytes up to 1T "
-				 "(suffixes K, M, G, T)", val);
-			return -VQ_E_INVAL;
-		}
+	if (vq_opts_has(opts, "size") && o->file) {
+		snprintf(err, errlen, "blk: size applies to backend=ram only (a file's size is its own)");
+		return -VQ_E_INVAL;
 	}
-	if ((rc = blk_opt_bool(opts, "readonly", &o->readonly, err, errlen)) < 0 ||
-	    (rc = blk_opt_bool(opts, "flush", &o->flush, err, errlen)) < 0 ||
-	    (rc = blk_opt_bool(opts, "discard", &o->discard, err, errlen)) < 0 ||
-	    (rc = blk_opt_bool(opts, "write-zeroes", &o->write_zeroes, err, errlen)) < 0 ||
-	    (rc = blk_opt_bool(opts, "writeback", &o->writeback, err, errlen)) < 0)
+	if ((rc = vq_opts_size(opts, "size", 0, UINT64_MAX, &o->size, err, errlen)) < 0)
 		return rc;
-	if ((rc = blk_opt_uint(opts, "queues", 1, VQ_DEV_MAX_QUEUES, false, &o->queues, err,
-			       errlen)) < 0 ||
-	    (rc = blk_opt_uint(opts, "queue-size", 4, VIRTQ_MAX_SIZE, true, &o->queue_size, err,
+	if (o->size == 0 || o->size % 512 || o->size > VQ_BLK_RAM_MAX) {
+		const char *v = "";
+
+		vq_opts_str(opts, "size", &v, err, errlen);
+		snprintf(err, errlen, "blk: size '%s' must be a non-zero multiple of 512 bytes up "
+			 "to 1T (suffixes K, M, G, T)", v);
+		return -VQ_E_INVAL;
+	}
+	if ((rc = vq_opts_bool(opts, "readonly", &o->readonly, err, errlen)) < 0 ||
+	    (rc = vq_opts_bool(opts, "flush", &o->flush, err, errlen)) < 0 ||
+	    (rc = vq_opts_bool(opts, "discard", &o->discard, err, errlen)) < 0 ||
+	    (rc = vq_opts_bool(opts, "write-zeroes", &o->write_zeroes, err, errlen)) < 0 ||
+	    (rc = vq_opts_bool(opts, "writeback", &o->writeback, err, errlen)) < 0)
+		return rc;
+	if ((rc = vq_opts_uint(opts, "queues", 1, VQ_DEV_MAX_QUEUES, &o->queues, err, errlen)) < 0 ||
+	    (rc = vq_opts_pow2(opts, "queue-size", 4, VIRTQ_MAX_SIZE, &o->queue_size, err,
 			       errlen)) < 0)
 		return rc;
 	/* a request is header + data segments + status, and a chain is at most
 	 * one queue long */
 	o->seg_max = o->queue_size - 2;
-	if ((rc = blk_opt_uint(opts, "seg-max", 1, o->queue_size - 2, false, &o->seg_max, err,
+	if ((rc = vq_opts_uint(opts, "seg-max", 1, o->queue_size - 2, &o->seg_max, err,
 			       errlen)) < 0 ||
-	    (rc = blk_opt_uint(opts, "size-max", 512, 1ul << 31, false, &o->size_max, err,
+	    (rc = vq_opts_size(opts, "size-max", 512, UINT64_C(1) << 31, &o->size_max, err,
 			       errlen)) < 0 ||
-	    (rc = blk_opt_uint(opts, "blk-size", 512, 65536, true, &o->blk_size, err,
-			       errlen)) < 0)
+	    (rc = vq_opts_size(opts, "blk-size", 512, 65536, &o->blk_size, err, errlen)) < 0)
 		return rc;
-	if (vq_opt_get(opts, "serial", val, sizeof(val))) {
-		size_t n = strlen(val);
+	if (o->blk_size & (o->blk_size - 1)) {
+		snprintf(err, errlen, "blk: blk-size '%" PRIu64 "' must be a power of two from 512 "
+			 "to 65536", o->blk_size);
+		return -VQ_E_INVAL;
+	}
+	if ((rc = vq_opts_str(opts, "serial", &serial, err, errlen)) < 0)
+		return rc;
+	if (serial) {
+		size_t n = strlen(serial);
 
 		if (n > VIRTIO_BLK_ID_BYTES) {
-			snprintf(err, errlen, "blk: serial '%s' is longer than %u bytes", val,
+			snprintf(err, errlen, "blk: serial '%s' is longer than %u bytes", serial,
 				 VIRTIO_BLK_ID_BYTES);
 			return -VQ_E_INVAL;
 		}
 		for (size_t i = 0; i < n; i++) {
-			if (val[i] < 0x20 || val[i] > 0x7e) {
+			if (serial[i] < 0x20 || serial[i] > 0x7e) {
 				snprintf(err, errlen, "blk: serial must be printable ASCII");
 				return -VQ_E_INVAL;
 			}
 		}
 		o->has_serial = true;
-		memcpy(o->serial, val, n + 1);
+		memcpy(o->serial, serial, n + 1);
 	}
 	return 0;
 }
 
 static int blk_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *prng,
-		      const char *name, const char *opts, char *err, size_t errlen)
+		      const char *name, struct vq_opts *opts, char *err, size_t errlen)
 {
 	struct blk_opts *o;
 	struct blk *b;

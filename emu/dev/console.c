@@ -21,6 +21,7 @@
  *   fixed set of bits cannot overflow, and the value sent (PORT_OPEN) is the
  *   state when it is sent.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -837,61 +838,24 @@ static const struct vq_dev_class console_class = {
 
 /* ---- creation ----------------------------------------------------------- */
 
-/* Parse option key as an unsigned in [min, max]; 1 if given, 0 if absent,
- * negative with a message naming the option. */
-static int opt_uint(const char *opts, const char *key, unsigned long min, unsigned long max,
-		    unsigned long *out, char *err, size_t errlen)
+static int parse_ports(struct console *con, struct vq_opts *opts, char *err, size_t errlen)
 {
-	char val[32], *end;
-	unsigned long v;
-
-	if (!vq_opt_get(opts, key, val, sizeof(val)))
-		return 0;
-	v = strtoul(val, &end, 0);
-	if (!val[0] || *end || val[0] == '-' || v < min || v > max) {
-		snprintf(err, errlen, "console: %s '%s' must be a number from %lu to %lu", key, val,
-			 min, max);
-		return -VQ_E_INVAL;
-	}
-	*out = v;
-	return 1;
-}
-
-/* Parse on|off option key; 1 if given, 0 if absent, negative on error. */
-static int opt_bool(const char *opts, const char *key, bool *out, char *err, size_t errlen)
-{
-	char val[16];
-
-	if (!vq_opt_get(opts, key, val, sizeof(val)))
-		return 0;
-	if (strcmp(val, "on") == 0 || strcmp(val, "1") == 0) {
-		*out = true;
-		return 1;
-	}
-	if (strcmp(val, "off") == 0 || strcmp(val, "0") == 0) {
-		*out = false;
-		return 1;
-	}
-	snprintf(err, errlen, "console: %s '%s' must be on or off", key, val);
-	return -VQ_E_INVAL;
-}
-
-static int parse_ports(struct console *con, const char *opts, char *err, size_t errlen)
-{
-	char key[16], val[VQ_CHARDEV_PATH_MAX + 32], msg[160];
+	char key[16], msg[160];
 	bool stdio_taken = false;
+	int rc;
 
 	for (unsigned i = 0; i < VQ_CONSOLE_MAX_PORTS; i++) {
 		struct con_port *p = &con->port[i];
-		bool has_port, has_name;
+		const char *val = NULL;
 
 		snprintf(key, sizeof(key), "port%u", i);
-		has_port = vq_opt_get(opts, key, val, sizeof(val));
-		if (has_port && i >= con->nports) {
+		if ((rc = vq_opts_str(opts, key, &val, err, errlen)) < 0)
+			return rc;
+		if (val && i >= con->nports) {
 			snprintf(err, errlen, "console: port%u given but ports=%u", i, con->nports);
 			return -VQ_E_INVAL;
 		}
-		if (has_port) {
+		if (val) {
 			if (vq_chardev_parse(val, &p->kind, p->path, sizeof(p->path), msg,
 					     sizeof(msg)) < 0) {
 				snprintf(err, errlen, "console: port%u: %s", i, msg);
@@ -905,32 +869,34 @@ static int parse_ports(struct console *con, const char *opts, char *err, size_t 
 			stdio_taken |= p->kind == VQ_CHARDEV_STDIO;
 		}
 		snprintf(key, sizeof(key), "name%u", i);
-		has_name = vq_opt_get(opts, key, val, sizeof(val));
-		if (has_name && i >= con->nports) {
+		val = NULL;
+		if ((rc = vq_opts_str(opts, key, &val, err, errlen)) < 0)
+			return rc;
+		if (val && i >= con->nports) {
 			snprintf(err, errlen, "console: name%u given but ports=%u", i, con->nports);
 			return -VQ_E_INVAL;
 		}
-		if (has_name && (!val[0] || strlen(val) > VQ_CONSOLE_NAME_MAX)) {
+		if (val && (!val[0] || strlen(val) > VQ_CONSOLE_NAME_MAX)) {
 			snprintf(err, errlen, "console: name%u must be 1 to %d bytes", i,
 				 VQ_CONSOLE_NAME_MAX);
 			return -VQ_E_INVAL;
 		}
-		if (has_name)
+		if (val)
 			memcpy(p->name, val, strlen(val) + 1);
 	}
 	return 0;
 }
 
 static int console_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *prng,
-			  const char *name, const char *opts, char *err, size_t errlen)
+			  const char *name, struct vq_opts *opts, char *err, size_t errlen)
 {
 	static const char *const fixed[] = {"ports", "multiport", "cols", "rows", "emerg",
 					    "buffer", "queue-size"};
 	enum { NFIXED = sizeof(fixed) / sizeof(fixed[0]) };
 	char keys[2 * VQ_CONSOLE_MAX_PORTS][12];
 	const char *allowed[NFIXED + 2 * VQ_CONSOLE_MAX_PORTS + 1];
-	unsigned long nports = 1, cols = CONSOLE_COLS_DEFAULT, rows = CONSOLE_ROWS_DEFAULT;
-	unsigned long bufsize = VQ_CONSOLE_BUFFER_DEFAULT, qmax = CONSOLE_QUEUE_MAX_DEFAULT;
+	uint64_t nports = 1, cols = CONSOLE_COLS_DEFAULT, rows = CONSOLE_ROWS_DEFAULT;
+	uint64_t bufsize = VQ_CONSOLE_BUFFER_DEFAULT, qmax = CONSOLE_QUEUE_MAX_DEFAULT;
 	bool multiport = false, emerg = true;
 	uint64_t features;
 	struct console *con;
@@ -946,24 +912,20 @@ static int console_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *
 		allowed[NFIXED + 2 * i + 1] = keys[2 * i + 1];
 	}
 	allowed[NFIXED + 2 * VQ_CONSOLE_MAX_PORTS] = NULL;
-	if ((rc = vq_opt_check(opts, allowed, err, errlen)) < 0)
+	if ((rc = vq_opts_check(opts, allowed, err, errlen)) < 0 ||
+	    (rc = vq_opts_uint(opts, "ports", 1, VQ_CONSOLE_MAX_PORTS, &nports, err, errlen)) < 0 ||
+	    (rc = vq_opts_uint(opts, "cols", 0, 65535, &cols, err, errlen)) < 0 ||
+	    (rc = vq_opts_uint(opts, "rows", 0, 65535, &rows, err, errlen)) < 0 ||
+	    (rc = vq_opts_size(opts, "buffer", 1, VQ_CONSOLE_BUFFER_MAX, &bufsize, err,
+			       errlen)) < 0 ||
+	    (rc = vq_opts_pow2(opts, "queue-size", 1, VIRTQ_MAX_SIZE, &qmax, err, errlen)) < 0 ||
+	    (rc = vq_opts_bool(opts, "emerg", &emerg, err, errlen)) < 0 ||
+	    (rc = mp = vq_opts_bool(opts, "multiport", &multiport, err, errlen)) < 0)
 		return rc;
-	if ((rc = opt_uint(opts, "ports", 1, VQ_CONSOLE_MAX_PORTS, &nports, err, errlen)) < 0 ||
-	    (rc = opt_uint(opts, "cols", 0, 65535, &cols, err, errlen)) < 0 ||
-	    (rc = opt_uint(opts, "rows", 0, 65535, &rows, err, errlen)) < 0 ||
-	    (rc = opt_uint(opts, "buffer", 1, VQ_CONSOLE_BUFFER_MAX, &bufsize, err, errlen)) < 0 ||
-	    (rc = opt_uint(opts, "queue-size", 1, VIRTQ_MAX_SIZE, &qmax, err, errlen)) < 0 ||
-	    (rc = opt_bool(opts, "emerg", &emerg, err, errlen)) < 0 ||
-	    (mp = opt_bool(opts, "multiport", &multiport, err, errlen)) < 0)
-		return rc < 0 ? rc : -VQ_E_INVAL;
-	if (qmax & (qmax - 1)) {
-		snprintf(err, errlen, "console: queue-size '%lu' must be a power of two", qmax);
-		return -VQ_E_INVAL;
-	}
 	if (mp == 0)
 		multiport = nports > 1;
 	else if (!multiport && nports > 1) {
-		snprintf(err, errlen, "console: ports=%lu needs multiport (multiport=off given)",
+		snprintf(err, errlen, "console: ports=%" PRIu64 " needs multiport (multiport=off given)",
 			 nports);
 		return -VQ_E_INVAL;
 	}

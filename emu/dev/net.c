@@ -49,6 +49,7 @@
  * entry; unicast needs !NOUNI and ALLUNI, the device MAC or a unicast table
  * entry. A table set with more than 64 entries acts as ALLUNI/ALLMULTI.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1166,35 +1167,6 @@ static const struct vq_dev_class net_class = {
 
 /* ---- creation ---- */
 
-/* "on"/"off" (a bare key means on). 0 or -1. */
-static int parse_onoff(const char *v, bool *out)
-{
-	if (!strcmp(v, "on") || !strcmp(v, "1")) {
-		*out = true;
-		return 0;
-	}
-	if (!strcmp(v, "off") || !strcmp(v, "0")) {
-		*out = false;
-		return 0;
-	}
-	return -1;
-}
-
-/* Decimal in [lo, hi]. 0 or -1. */
-static int parse_uint(const char *v, unsigned long lo, unsigned long hi, unsigned long *out)
-{
-	char *end;
-	unsigned long x;
-
-	if (!*v || *v == '-' || *v == '+')
-		return -1;
-	x = strtoul(v, &end, 10);
-	if (*end || x < lo || x > hi)
-		return -1;
-	*out = x;
-	return 0;
-}
-
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -1223,15 +1195,16 @@ static int parse_mac(const char *v, uint8_t mac[6])
 
 struct net_opts {
 	const char *backend;
-	char pcap_out[4096], pcap_in[4096], path[4096], peer[4096], ifname[64];
+	const char *pcap_out, *pcap_in, *path, *peer, *ifname; /* NULL: not given */
 	long fd;
 	uint8_t mac[6];
-	unsigned long mtu, queues, rxq, qsize;
+	uint64_t mtu, queues, rxq, qsize;
 	bool mrg, csum, ctrl;
 };
 
-/* Parse and check every option; 0 or -VQ_E_INVAL with a message. */
-static int net_parse(const char *opts, struct net_opts *o, char *err, size_t errlen)
+/* Parse and check every option; 0 or -VQ_E_INVAL with a message. The
+ * strings in *o point into opts. */
+static int net_parse(struct vq_opts *opts, struct net_opts *o, char *err, size_t errlen)
 {
 	static const char *const allowed[] = {
 		"backend", "pcap-out", "pcap-in", "path", "peer", "fd", "ifname", "mac", "mtu",
@@ -1239,9 +1212,15 @@ static int net_parse(const char *opts, struct net_opts *o, char *err, size_t err
 	};
 	static const struct {
 		const char *key, *backend;
+		bool str;               /* a string read into *off */
+		size_t off;
 	} only[] = {
-		{"pcap-out", "pcap"}, {"pcap-in", "pcap"}, {"path", "dgram"},
-		{"peer", "dgram"},    {"fd", "dgram"},     {"ifname", "tap"},
+		{"pcap-out", "pcap", true, offsetof(struct net_opts, pcap_out)},
+		{"pcap-in", "pcap", true, offsetof(struct net_opts, pcap_in)},
+		{"path", "dgram", true, offsetof(struct net_opts, path)},
+		{"peer", "dgram", true, offsetof(struct net_opts, peer)},
+		{"fd", "dgram", false, 0},
+		{"ifname", "tap", true, offsetof(struct net_opts, ifname)},
 	};
 	static const struct {
 		const char *key;
@@ -1251,25 +1230,20 @@ static int net_parse(const char *opts, struct net_opts *o, char *err, size_t err
 		{"csum", offsetof(struct net_opts, csum)},
 		{"ctrl", offsetof(struct net_opts, ctrl)},
 	};
-	char v[64];
-	unsigned long x;
+	static const char *const kinds[] = {"loopback", "pcap", "dgram", "tap"};
+	const char *v = NULL;
+	uint64_t x;
+	size_t i = 0;
 	int rc;
 
-	if ((rc = vq_opt_check(opts, allowed, err, errlen)) < 0) {
-		char tmp[200];
-
-		snprintf(tmp, sizeof(tmp), "net: %s", err);
-		snprintf(err, errlen, "%s", tmp);
-		return rc;
-	}
 	*o = (struct net_opts){.backend = "loopback", .fd = -1, .mtu = NET_MTU_DEFAULT,
 			       .queues = 1, .rxq = NET_RXQ_DEFAULT, .qsize = NET_QUEUE_MAX_DEFAULT,
 			       .mrg = true, .csum = true, .ctrl = true,
 			       .mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
-	if (vq_opt_get(opts, "backend", v, sizeof(v))) {
-		static const char *const kinds[] = {"loopback", "pcap", "dgram", "tap"};
-		size_t i = 0;
-
+	if ((rc = vq_opts_check(opts, allowed, err, errlen)) < 0 ||
+	    (rc = vq_opts_str(opts, "backend", &v, err, errlen)) < 0)
+		return rc;
+	if (v) {
 		while (i < 4 && strcmp(v, kinds[i]))
 			i++;
 		if (i == 4) {
@@ -1280,26 +1254,25 @@ static int net_parse(const char *opts, struct net_opts *o, char *err, size_t err
 		}
 		o->backend = kinds[i];
 	}
-	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
-		if (vq_opt_get(opts, only[i].key, NULL, 0) && strcmp(o->backend, only[i].backend)) {
+	for (i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
+		if (vq_opts_has(opts, only[i].key) && strcmp(o->backend, only[i].backend)) {
 			snprintf(err, errlen, "net: option '%s' needs backend=%s (backend is %s)",
 				 only[i].key, only[i].backend, o->backend);
 			return -VQ_E_INVAL;
 		}
+		if (only[i].str && (rc = vq_opts_str(opts, only[i].key,
+						     (const char **)((char *)o + only[i].off),
+						     err, errlen)) < 0)
+			return rc;
 	}
-	vq_opt_get(opts, "pcap-out", o->pcap_out, sizeof(o->pcap_out));
-	vq_opt_get(opts, "pcap-in", o->pcap_in, sizeof(o->pcap_in));
-	vq_opt_get(opts, "path", o->path, sizeof(o->path));
-	vq_opt_get(opts, "peer", o->peer, sizeof(o->peer));
-	vq_opt_get(opts, "ifname", o->ifname, sizeof(o->ifname));
-	if (vq_opt_get(opts, "fd", v, sizeof(v))) {
-		if (parse_uint(v, 0, 1u << 30, &x) < 0) {
-			snprintf(err, errlen, "net: fd '%s' must be a file descriptor number", v);
-			return -VQ_E_INVAL;
-		}
+	if ((rc = vq_opts_uint(opts, "fd", 0, 1u << 30, &x, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
 		o->fd = (long)x;
-	}
-	if (vq_opt_get(opts, "mac", v, sizeof(v))) {
+	v = NULL;
+	if ((rc = vq_opts_str(opts, "mac", &v, err, errlen)) < 0)
+		return rc;
+	if (v) {
 		if (parse_mac(v, o->mac) < 0) {
 			snprintf(err, errlen,
 				 "net: mac '%s' must be six hex bytes xx:xx:xx:xx:xx:xx", v);
@@ -1311,43 +1284,28 @@ static int net_parse(const char *opts, struct net_opts *o, char *err, size_t err
 			return -VQ_E_INVAL;
 		}
 	}
-	if (vq_opt_get(opts, "mtu", v, sizeof(v)) &&
-	    parse_uint(v, NET_MTU_MIN, 65535, &o->mtu) < 0) {
-		snprintf(err, errlen, "net: mtu '%s' must be %u to 65535 (spec 5.1.4.1)", v,
-			 NET_MTU_MIN);
-		return -VQ_E_INVAL;
-	}
-	if (vq_opt_get(opts, "queues", v, sizeof(v)) &&
-	    parse_uint(v, 1, VQ_NET_MAX_PAIRS, &o->queues) < 0) {
-		snprintf(err, errlen, "net: queues '%s' must be 1 to %u (queue pairs)", v,
-			 VQ_NET_MAX_PAIRS);
-		return -VQ_E_INVAL;
-	}
-	if (vq_opt_get(opts, "rx-queue", v, sizeof(v)) &&
-	    parse_uint(v, 1, VQ_NET_RX_QUEUE_MAX, &o->rxq) < 0) {
-		snprintf(err, errlen, "net: rx-queue '%s' must be 1 to %u (frames waiting)", v,
-			 VQ_NET_RX_QUEUE_MAX);
-		return -VQ_E_INVAL;
-	}
-	if (vq_opt_get(opts, "queue-size", v, sizeof(v)) &&
-	    (parse_uint(v, 1, VIRTQ_MAX_SIZE, &o->qsize) < 0 || (o->qsize & (o->qsize - 1)))) {
-		snprintf(err, errlen, "net: queue-size '%s' must be a power of two from 1 to 32768",
-			 v);
-		return -VQ_E_INVAL;
-	}
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-		if (vq_opt_get(opts, flags[i].key, v, sizeof(v)) &&
-		    parse_onoff(v, (bool *)((char *)o + flags[i].off)) < 0) {
-			snprintf(err, errlen, "net: %s '%s' must be on or off", flags[i].key, v);
-			return -VQ_E_INVAL;
-		}
-	}
+	if ((rc = vq_opts_uint(opts, "mtu", NET_MTU_MIN, 65535, &o->mtu, err, errlen)) < 0 ||
+	    (rc = vq_opts_uint(opts, "queues", 1, VQ_NET_MAX_PAIRS, &o->queues, err, errlen)) < 0 ||
+	    (rc = vq_opts_uint(opts, "rx-queue", 1, VQ_NET_RX_QUEUE_MAX, &o->rxq, err,
+			       errlen)) < 0 ||
+	    (rc = vq_opts_pow2(opts, "queue-size", 1, VIRTQ_MAX_SIZE, &o->qsize, err, errlen)) < 0)
+		return rc;
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if ((rc = vq_opts_bool(opts, flags[i].key, (bool *)((char *)o + flags[i].off), err,
+				       errlen)) < 0)
+			return rc;
 	if (o->queues > 1 && !o->ctrl) {
-		snprintf(err, errlen, "net: queues=%lu needs ctrl=on (MQ is set up through the "
-			 "control queue)", o->queues);
+		snprintf(err, errlen, "net: queues=%" PRIu64 " needs ctrl=on (MQ is set up through "
+			 "the control queue)", o->queues);
 		return -VQ_E_INVAL;
 	}
 	return 0;
+}
+
+/* An empty path ("pcap-out=") means none, as if the key were absent. */
+static const char *nonempty(const char *s)
+{
+	return s && *s ? s : NULL;
 }
 
 static struct vq_net_backend *net_open_backend(const struct net_opts *o, char *err,
@@ -1360,20 +1318,19 @@ static struct vq_net_backend *net_open_backend(const struct net_opts *o, char *e
 	if (!strcmp(o->backend, "loopback"))
 		be = vq_net_loopback_open(msg, sizeof(msg));
 	else if (!strcmp(o->backend, "pcap"))
-		be = vq_net_pcap_open(o->pcap_out[0] ? o->pcap_out : NULL,
-				      o->pcap_in[0] ? o->pcap_in : NULL, msg, sizeof(msg));
+		be = vq_net_pcap_open(nonempty(o->pcap_out), nonempty(o->pcap_in), msg, sizeof(msg));
 	else if (!strcmp(o->backend, "dgram"))
-		be = vq_net_dgram_open(o->path[0] ? o->path : NULL, o->peer[0] ? o->peer : NULL,
-				       (int)o->fd, msg, sizeof(msg));
+		be = vq_net_dgram_open(nonempty(o->path), nonempty(o->peer), (int)o->fd, msg,
+				       sizeof(msg));
 	else
-		be = vq_net_tap_open(o->ifname, msg, sizeof(msg));
+		be = vq_net_tap_open(o->ifname ? o->ifname : "", msg, sizeof(msg));
 	if (!be)
 		snprintf(err, errlen, "net: %s", msg);
 	return be;
 }
 
 static int net_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *prng,
-		      const char *name, const char *opts, char *err, size_t errlen)
+		      const char *name, struct vq_opts *opts, char *err, size_t errlen)
 {
 	struct net_opts *o = malloc(sizeof(*o));
 	struct net *n = NULL;

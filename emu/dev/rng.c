@@ -97,24 +97,21 @@ static const struct vq_dev_class rng_class = {
 };
 
 static int rng_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *prng,
-		      const char *name, const char *opts, char *err, size_t errlen)
+		      const char *name, struct vq_opts *o, char *err, size_t errlen)
 {
 	static const char *const allowed[] = {"source", "queue-size", NULL};
-	char val[32];
-	unsigned long qmax = RNG_QUEUE_MAX_DEFAULT;
+	uint64_t qmax = RNG_QUEUE_MAX_DEFAULT;
+	const char *source = "prng";
 	struct rng *r;
 	int rc;
 
-	if ((rc = vq_opt_check(opts, allowed, err, errlen)) < 0)
+	if ((rc = vq_opts_check(o, allowed, err, errlen)) < 0 ||
+	    (rc = vq_opts_pow2(o, "queue-size", 1, VIRTQ_MAX_SIZE, &qmax, err, errlen)) < 0 ||
+	    (rc = vq_opts_str(o, "source", &source, err, errlen)) < 0)
 		return rc;
-	if (vq_opt_get(opts, "queue-size", val, sizeof(val))) {
-		char *end;
-		qmax = strtoul(val, &end, 0);
-		if (*end || qmax == 0 || qmax > VIRTQ_MAX_SIZE || (qmax & (qmax - 1))) {
-			snprintf(err, errlen,
-				 "rng: queue-size '%s' must be a power of two from 1 to 32768", val);
-			return -VQ_E_INVAL;
-		}
+	if (strcmp(source, "urandom") != 0 && strcmp(source, "prng") != 0) {
+		snprintf(err, errlen, "rng: source '%s' unknown (expected prng or urandom)", source);
+		return -VQ_E_INVAL;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
@@ -124,16 +121,8 @@ static int rng_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *prng
 	r->fd = -1;
 	r->source = RNG_PRNG;
 	vq_chain_init(&r->chain);
-	if (vq_opt_get(opts, "source", val, sizeof(val))) {
-		if (strcmp(val, "urandom") == 0) {
-			r->source = RNG_URANDOM;
-		} else if (strcmp(val, "prng") != 0) {
-			snprintf(err, errlen, "rng: source '%s' unknown (expected prng or urandom)",
-				 val);
-			free(r);
-			return -VQ_E_INVAL;
-		}
-	}
+	if (strcmp(source, "urandom") == 0)
+		r->source = RNG_URANDOM;
 	if (r->source == RNG_PRNG && !prng) {
 		snprintf(err, errlen, "rng: source=prng needs the machine's PRNG");
 		free(r);

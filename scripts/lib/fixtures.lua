@@ -4,9 +4,26 @@ local F = {}
 F.RAM = 0x40000000
 F.BUF = 0x40100000     -- scratch buffers for raw rings (the driver heap is at the top)
 
+-- Refuse keys of opts outside allowed, naming the first in sorted order
+-- (as the C bindings do: never pairs() order).
+local function only(fn, opts, allowed)
+  local bad = {}
+  for k in pairs(opts) do
+    local ok = false
+    for _, a in ipairs(allowed) do ok = ok or k == a end
+    if not ok then bad[#bad + 1] = tostring(k) end
+  end
+  if #bad > 0 then
+    table.sort(bad)
+    error(string.format("%s: unknown option '%s' (accepted: %s)", fn, bad[1],
+                        table.concat(allowed, ", ")), 3)
+  end
+end
+
 --- F.rng{features=..., queues=..., seed=...} -> m, rng, d, q (driver initialised)
 function F.rng(opts)
   opts = opts or {}
+  only("F.rng", opts, {"features", "queues", "seed"})
   local m = vqsim.machine{seed = opts.seed or 1}
   local rng = m:add("rng", {name = "rng0"})
   local d = m:driver(rng)

@@ -1029,6 +1029,79 @@ START_TEST(bad_options_are_named)
 }
 END_TEST
 
+/* Every option goes through emu/opts: a path with a comma (escaped as ",,"
+ * in a string, literal when added key by key), decimal with leading zeros
+ * (never octal), the same size suffixes as everywhere, every boolean
+ * spelling, duplicates and out-of-range values refused by name. */
+START_TEST(options_one_syntax)
+{
+	static const char *const yes[] = {"on", "true", "yes"}, *const no[] = {"off", "false", "no"};
+	struct vq_machine *m = vq_machine_new(1);
+	char path[256], esc[600], opts[700], err[300];
+	const char *dir = getenv("TMPDIR");
+	struct vq_opts *o;
+	struct vq_dev *d;
+	size_t n = 0;
+	uint64_t base = MMIO;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/vqsim,blk-XXXXXX", dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 8192), 0);
+	for (const char *p = path; *p; p++) {
+		esc[n++] = *p;
+		if (*p == ',')
+			esc[n++] = ',';
+	}
+	esc[n] = '\0';
+	snprintf(opts, sizeof(opts), "backend=file,path=%s,readonly=yes", esc);
+	d = vq_machine_add_mmio(m, "blk", NULL, opts, base, IRQ, err, sizeof(err));
+	ck_assert_msg(d, "%s: %s", opts, err);
+	ck_assert_uint_eq(vq_blk_capacity(d), 16);
+	/* key by key, as the shell passes a Lua table: no escaping */
+	o = vq_opts_new(NULL);
+	ck_assert_int_eq(vq_opts_add(o, "backend", "file", err, sizeof(err)), 0);
+	ck_assert_int_eq(vq_opts_add(o, "path", path, err, sizeof(err)), 0);
+	base += VIRTIO_MMIO_SIZE;
+	d = vq_machine_add_mmio_opts(m, "blk", NULL, o, base, IRQ + 1, err, sizeof(err));
+	vq_opts_free(o);
+	ck_assert_msg(d, "%s", err);
+	ck_assert_uint_eq(vq_blk_capacity(d), 16);
+	close(fd);
+	unlink(path);
+
+	/* "1M" is a mebibyte here as for the machine's RAM; "01024" is 1024 */
+	base += VIRTIO_MMIO_SIZE;
+	d = vq_machine_add_mmio(m, "blk", NULL, "size=1M", base, IRQ + 2, err, sizeof(err));
+	ck_assert_msg(d, "%s", err);
+	ck_assert_uint_eq(vq_blk_capacity(d), 2048);
+	base += VIRTIO_MMIO_SIZE;
+	d = vq_machine_add_mmio(m, "blk", NULL, "size=01024,queues=010", base, IRQ + 3, err,
+				sizeof(err));
+	ck_assert_msg(d, "%s", err);
+	ck_assert_uint_eq(vq_blk_capacity(d), 2);
+	ck_assert_uint_eq(d->nqueues, 10);
+	for (int i = 0; i < 3; i++) {
+		base += VIRTIO_MMIO_SIZE;
+		snprintf(opts, sizeof(opts), "readonly=%s,flush=%s", yes[i], no[i]);
+		d = vq_machine_add_mmio(m, "blk", NULL, opts, base, IRQ + 4 + (unsigned)i, err,
+					sizeof(err));
+		ck_assert_msg(d, "%s: %s", opts, err);
+		ck_assert(d->host_features[0] & (1ull << VIRTIO_BLK_F_RO));
+		ck_assert(!(d->host_features[0] & (1ull << VIRTIO_BLK_F_FLUSH)));
+	}
+	vq_machine_free(m);
+	m = vq_machine_new(1); /* bad() places at MMIO */
+	bad(m, "size=1M,size=2M", "blk: option 'size' given twice");
+	bad(m, "size=1MB", "size '1MB'");
+	bad(m, "queues=0x41", "blk: queues '0x41' must be a number from 1 to 64");
+	bad(m, "readonly=1", "blk: readonly '1' must be on or off");
+	bad(m, "path", "blk: path needs a value");
+	vq_machine_free(m);
+}
+END_TEST
+
 static Suite *blk_suite(void)
 {
 	Suite *s = suite_create("blk");
@@ -1056,6 +1129,7 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, config_space_through_mmio_registers);
 	tcase_add_test(tc, wce_toggles_writeback_and_writethrough);
 	tcase_add_test(tc, bad_options_are_named);
+	tcase_add_test(tc, options_one_syntax);
 	suite_add_tcase(s, tc);
 	return s;
 }

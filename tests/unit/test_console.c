@@ -1289,7 +1289,7 @@ START_TEST(bad_options_are_named)
 		{"ports=2,port0=stdio,port1=stdio", "stdio can back only one port"},
 		{"cols=70000", "cols '70000' must be a number from 0 to 65535"},
 		{"emerg=maybe", "emerg 'maybe' must be on or off"},
-		{"buffer=0", "buffer '0' must be a number from 1"},
+		{"buffer=0", "buffer '0' must be a size from 1"},
 		{"ports=2,multiport=off", "ports=2 needs multiport"},
 		{"queue-size=100", "queue-size '100' must be a power of two"},
 		{"colour=blue", "unknown option 'colour'"},

@@ -4,7 +4,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lvq.h"
 #include "testutil.h"
@@ -250,6 +252,128 @@ START_TEST(test_library_summary_for_a_plain_script)
 }
 END_TEST
 
+/* Item 11: a number is an integer by Lua's own rule (2^20 and 1024.0 are,
+ * 1.5 is not) in every binding, and the error names the argument. */
+START_TEST(integral_floats_are_integers_everywhere)
+{
+	run("local m = vqsim.machine{ram=2^24, ram_base=2^30, seed=3.0}\n"
+	    "local rng = m:add('rng', {irq=20.0, base=0x0a000000 + 2^9, ['queue-size']=2^6})\n"
+	    "local blk = m:add('blk', {size=2^20, queues=1.0})\n"
+	    "local d = m:driver(blk)\n"
+	    "d:init()\n"
+	    "m.mem:write(2^30 + 4096.0, 'x')\n"
+	    "return tostring(m), rng.irq, rng.base, d:blk_capacity(), m.mem:read(2^30 + 4096, 1.0),\n"
+	    "  d:has(9.0) == d:has(9) and blk:has(32.0) == blk:has(32), m:device(0.0).name");
+	ck_assert_ptr_nonnull(strstr(lua_tostring(L, -7), "seed 3, 16 MiB RAM"));
+	ck_assert_int_eq(lua_tointeger(L, -6), 20);
+	ck_assert_int_eq(lua_tointeger(L, -5), 0x0a000200);
+	ck_assert_int_eq(lua_tointeger(L, -4), 2048);
+	ck_assert_str_eq(lua_tostring(L, -3), "x");
+	ck_assert(lua_toboolean(L, -2)); /* 9.0 is bit 9 */
+	ck_assert_str_eq(lua_tostring(L, -1), "rng0");
+	run_fails("vqsim.machine{ram=1.5}", "bad field 'ram' to 'machine'", "got 1.5");
+	run_fails("vqsim.machine{seed=0.5}", "bad field 'seed' to 'vqsim.machine'", "got 0.5");
+	run_fails("vqsim.machine{ram='16M'}:add('blk', {size=1.5})", "bad field 'size' to 'add'",
+		  "got 1.5");
+	run_fails("vqsim.machine{ram='16M'}:add('rng', {irq=16.5})", "bad field 'irq' to 'add'",
+		  "got 16.5");
+	run_fails("local m = vqsim.machine{ram='16M'}; m:driver(m:add('rng')):init{queues=0.5}",
+		  "bad field 'queues' to 'init'", "got 0.5");
+	run_fails("local m = vqsim.machine{ram='16M'}; m:device(0.5)", "bad argument #1",
+		  "index: integer expected, got 0.5");
+	run_fails("local m = vqsim.machine{ram='16M'}; m:add('rng'):has(1.5)", "feature",
+		  "got 1.5");
+}
+END_TEST
+
+/* Item 10: one syntax for sizes and paths, whether RAM or a blk size, a
+ * string or a Lua table; a value with a comma needs no escaping in a table. */
+START_TEST(one_option_syntax_from_lua)
+{
+	char code[600], path[] = "/tmp/vqsim,shell-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 4096), 0);
+	close(fd);
+	snprintf(code, sizeof(code),
+		 "local m = vqsim.machine{ram='1M', ram_base='01073741824'}\n"
+		 "local d = m:driver(m:add('blk', {size='1M', readonly='yes'}), {heap=0x40000000,"
+		 " heap_size='512K'})\n"
+		 "d:init()\n"
+		 "local f = m:driver(m:add('blk', {backend='file', path='%s', readonly=true}),"
+		 " {heap=0x40080000, heap_size='512K'})\n"
+		 "f:init()\n"
+		 "return tostring(m), d:blk_capacity(), f:blk_capacity()", path);
+	run(code);
+	unlink(path);
+	ck_assert_msg(strstr(lua_tostring(L, -3), "1 MiB RAM"), "%s", lua_tostring(L, -3));
+	ck_assert_int_eq(lua_tointeger(L, -2), 2048);
+	ck_assert_int_eq(lua_tointeger(L, -1), 8);
+	/* "1MB" is refused alike for RAM and for a blk size */
+	run_fails("vqsim.machine{ram='1MB'}", "bad field 'ram'", "'1MB'");
+	run_fails("vqsim.machine{ram='1M'}:add('blk', {size='1MB'})", "blk: size '1MB'", NULL);
+	run_fails("vqsim.machine{ram='1M'}:add('blk', {readonly=1})",
+		  "blk: readonly '1' must be on or off", NULL);
+}
+END_TEST
+
+/* Item 12: every options table refuses unknown keys, naming the key and
+ * the accepted ones. */
+START_TEST(unknown_keys_are_refused_everywhere)
+{
+	run_fails("vqsim.machine{sed=7}",
+		  "vqsim.machine: unknown option 'sed' (accepted: ram, ram_base, seed)", NULL);
+	run_fails("vqsim.machine{[1]=7}", "options must be given as name = value", NULL);
+	run_fails("local m = vqsim.machine{ram='16M'}; m:driver(m:add('rng'), {heep=1})",
+		  "unknown option 'heep' (accepted: heap, heap_size)", NULL);
+	run_fails("local m = vqsim.machine{ram='16M'}; m:driver(m:add('rng')):init{queue=1}",
+		  "unknown option 'queue' (accepted: features, queues)", NULL);
+	run_fails("local m = vqsim.machine{ram='16M'}; m:trace{kind={'reg'}}",
+		  "unknown option 'kind'", NULL);
+	run_fails("local m = vqsim.machine{ram='16M'}; m:watch{gpa=0x40000000, size=4}",
+		  "unknown option 'size' (accepted: gpa, len, on)", NULL);
+	run_fails("local m = vqsim.machine{ram='16M'}; m:fault{point='mem.read', when=1}",
+		  "fault: unknown option 'when'", NULL);
+	run_fails("local m = vqsim.machine{ram='16M'}; m:fault{point='mem.read', "
+		  "trigger={nht=1}}", "fault trigger: unknown option 'nht'", NULL);
+	run_fails("local m = vqsim.machine{ram='16M'}\n"
+		  "local d = m:driver(m:add('net'))\n"
+		  "d:net_init{rx_buf=1}", "net_init: unknown option 'rx_buf'", NULL);
+}
+END_TEST
+
+/* Several wrong keys: the one named is the same in every Lua state, whose
+ * hash seeds (and so pairs() orders) differ. */
+START_TEST(unknown_keys_named_deterministically)
+{
+	static const char *const chunks[] = {
+		"vqsim.machine{zeta=1, beta=2, kappa=3, omega=5, delta=6, gamma=7, sigma=8, "
+		"alpha=9, ram='1M'}",
+		"vqsim.machine{ram='16M'}:add('blk', {zeta=1, beta=2, kappa=3, omega=5, delta=6, "
+		"gamma=7, sigma=8, alpha=9})",
+		"local m = vqsim.machine{ram='16M'}; m:fault{point='mem.read', zeta=1, beta=2, "
+		"kappa=3, omega=5, delta=6, gamma=7, sigma=8, alpha=9}",
+	};
+
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		for (int run = 0; run < 16; run++) {
+			lua_State *S = luaL_newstate();
+			const char *msg;
+
+			luaL_openlibs(S);
+			luaopen_vqsim(S);
+			lua_pop(S, 1);
+			ck_assert_int_eq(luaL_loadstring(S, chunks[c]), LUA_OK);
+			ck_assert_int_ne(lua_pcall(S, 0, 0, 0), LUA_OK);
+			msg = lua_tostring(S, -1);
+			ck_assert_msg(strstr(msg, "unknown option 'alpha'"), "run %d: %s", run, msg);
+			lua_close(S);
+		}
+	}
+}
+END_TEST
+
 static Suite *shell_suite(void)
 {
 	Suite *s = suite_create("shell");
@@ -267,6 +391,10 @@ static Suite *shell_suite(void)
 	tcase_add_test(tc, machine_write_rejects_values_wider_than_the_access);
 	tcase_add_test(tc, test_library_raises_takes_a_message);
 	tcase_add_test(tc, test_library_summary_for_a_plain_script);
+	tcase_add_test(tc, integral_floats_are_integers_everywhere);
+	tcase_add_test(tc, one_option_syntax_from_lua);
+	tcase_add_test(tc, unknown_keys_are_refused_everywhere);
+	tcase_add_test(tc, unknown_keys_named_deterministically);
 	suite_add_tcase(s, tc);
 	return s;
 }
