@@ -5,11 +5,13 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lvq.h"
 
 #define RUN_CHUNK 4096u        /* events between two Ctrl-C checks */
 #define RUN_UNTIL_DEFAULT 1000000
+#define POLL_SLICE_MS 50       /* m:poll waits this long between Ctrl-C checks */
 
 struct lvq_machine *lvq_checkmachine(lua_State *L, int arg)
 {
@@ -340,14 +342,36 @@ static int m_run_until(lua_State *L)
 	return 2;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* m:poll([ms]): wait up to ms (-1: for ever) in slices of POLL_SLICE_MS,
+ * so that Ctrl-C (lvq_interrupted) ends even an endless wait with an
+ * "interrupted!" error. */
 static int m_poll(lua_State *L)
 {
 	struct lvq_machine *lm = lvq_checkmachine(L, 1);
-	int ms = (int)luaL_optinteger(L, 2, 0);
-	int rc = vq_machine_poll(lm->m, ms < -1 ? -1 : ms);
+	lua_Integer ms = luaL_optinteger(L, 2, 0);
+	int64_t end = ms >= 0 ? now_ms() + (ms > INT32_MAX ? INT32_MAX : ms) : 0;
+	int rc;
 
-	if (rc < 0)
-		lvq_fail(L, "machine: poll", rc);
+	for (;;) {
+		int64_t left = ms >= 0 ? end - now_ms() : POLL_SLICE_MS;
+
+		rc = vq_machine_poll(lm->m, (int)(left < 0 ? 0
+						  : left > POLL_SLICE_MS ? POLL_SLICE_MS : left));
+		if (rc < 0)
+			lvq_fail(L, "machine: poll", rc);
+		check_interrupt(L);
+		if (rc > 0 || (ms >= 0 && left <= POLL_SLICE_MS) ||
+		    vq_machine_watch_count(lm->m) == 0)
+			break;
+	}
 	lua_pushinteger(L, rc);
 	return 1;
 }

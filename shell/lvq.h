@@ -72,6 +72,15 @@ struct lvq_queue {
 
 /* Set by the SIGINT handler; long-running C loops poll it. */
 extern volatile sig_atomic_t lvq_interrupted;
+/* Set by the REPL: a breakpoint hit is announced on stdout as it is
+ * returned ("breakpoint 2 hit: ..."), whether or not the value is printed. */
+extern bool lvq_announce_hits;
+/* A fatal signal's handler: remove the UNIX socket files this process
+ * bound (vq_unix_unlink_all), then die of sig as if unhandled. */
+void lvq_on_fatal_signal(int sig);
+/* Install lvq_on_fatal_signal for SIGINT, SIGTERM, SIGHUP and SIGQUIT
+ * (those not ignored). */
+void lvq_fatal_signals(void);
 
 /* ---- module setup (l_vqsim.c and one file per type) ---- */
 

@@ -214,6 +214,7 @@ int main(int argc, char **argv)
 		progname = argv[0];
 	if (!chunks)
 		return 1;
+	lvq_fatal_signals(); /* a kill removes the socket files we made */
 	opterr = 0;
 	/* "+": options stop at the script name; its arguments are its own */
 	while ((c = getopt_long(argc, argv, "+e:ihv", longopts, NULL)) != -1) {

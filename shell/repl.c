@@ -12,6 +12,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "backend/unix_sock.h"
 #include "lvq.h"
 
 #define PROMPT "vqsim> "
@@ -32,13 +33,31 @@ static void lstop(lua_State *L, lua_Debug *ar)
 	luaL_error(L, "interrupted!");
 }
 
-/* SIGINT while Lua runs: stop at the next hook (lua.c's laction); a second
- * Ctrl-C before that kills the process (stuck in C). */
+void lvq_on_fatal_signal(int sig)
+{
+	vq_unix_unlink_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void lvq_fatal_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+	/* a signal the parent set to ignored stays ignored (nohup, &) */
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (signal(sigs[i], lvq_on_fatal_signal) == SIG_IGN)
+			signal(sigs[i], SIG_IGN);
+}
+
+/* SIGINT while Lua runs: stop at the next hook (lua.c's laction), or at the
+ * next check in a long C call (m:run, m:poll); a second Ctrl-C before that
+ * kills the process (stuck in C), removing its socket files first. */
 static void on_sigint_running(int sig)
 {
 	int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
 
-	signal(sig, SIG_DFL);
+	signal(sig, lvq_on_fatal_signal);
 	lvq_interrupted = 1;
 	if (running_L)
 		lua_sethook(running_L, lstop, flag, 1);
@@ -68,7 +87,7 @@ int lvq_docall(lua_State *L, int nargs, int nres)
 	lvq_interrupted = 0;
 	signal(SIGINT, on_sigint_running);
 	status = lua_pcall(L, nargs, nres, base);
-	signal(SIGINT, SIG_DFL);
+	signal(SIGINT, lvq_on_fatal_signal);
 	running_L = NULL;
 	lua_sethook(L, NULL, 0, 0);
 	lvq_interrupted = 0;
@@ -489,6 +508,7 @@ int lvq_repl(lua_State *L)
 	rl_attempted_completion_function = complete;
 	rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(,+-*/%^~#[]";
 	rl_catch_signals = 0;
+	lvq_announce_hits = true;
 	history_open();
 	if (isatty(STDIN_FILENO))
 		printf("vqsim %s (%s)  help() for help, Ctrl-D to quit\n",
