@@ -291,6 +291,8 @@ static const struct help_entry entries[] = {
 	{"debug", "machine:breakpoint", "m:breakpoint{kind=, dev=, queue=, field=value...}",
 	 "stop at a matching event (head=3, to=0, err=\"RING_LOOP\"...); returns an id;\n"
 	 "      also m[\"break\"](m, {...}) (break is a Lua keyword)"},
+	{"debug", "machine:break", "m[\"break\"](m, {kind=, dev=, queue=, field=value...})",
+	 "m:breakpoint under its other name (break is a Lua keyword)"},
 	{"debug", "machine:watch", "m:watch{gpa=, len=, on=\"write\"}",
 	 "stop when a write (chain writable segment, used ring, m.mem) touches the range"},
 	{"debug", "machine:delete", "m:delete(id)", "remove a breakpoint or watchpoint"},

@@ -155,6 +155,9 @@ const char *lvq_hex(char *buf, uint64_t v);
 #define LVQ_HEX(v) lvq_hex((char[24]){0}, (uint64_t)(v))
 /* Set t[k] = integer v for the table on top of the stack. */
 void lvq_setint(lua_State *L, const char *k, lua_Integer v);
+/* Push f as a function of its own named name ("machine:run") for help()
+ * (each alias of one C function is a distinct value). */
+void lvq_push_named_function(lua_State *L, lua_CFunction f, const char *name);
 /* Record fn (at index -1) as the documented name "type:method" for help. */
 void lvq_name_function(lua_State *L, const char *name);
 

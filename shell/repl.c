@@ -3,6 +3,7 @@
  * methods, multi-line chunks, printed values. Modelled on lua.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -139,29 +140,43 @@ static void history_open(void)
 		return;
 	}
 	stifle_history(HISTORY_MAX);
+	/* a multi-line chunk is one entry: each entry is written after a
+	 * "#<time>" line, and lines between two of those read back as one
+	 * entry (readline >= 8.0); an old file without them reads as before */
+	history_comment_char = '#'; /* timestamps are "#<time>" (as in bash) */
+	history_write_timestamps = 1;
+	history_multiline_entries = 1;
 	read_history(history_path);
 }
 
 static void history_add(const char *line)
 {
 	HIST_ENTRY *last = history_length ? history_get(history_base + history_length - 1) : NULL;
-	FILE *f;
+	int fd;
 
 	if (!*line || (last && strcmp(last->line, line) == 0))
 		return;
 	add_history(line);
 	if (!history_path[0])
 		return;
-	/* append at once, so a crash or a second session keeps it */
-	if ((f = fopen(history_path, "a")))
-		fclose(f);
+	/* append at once, so a crash or a second session keeps it; the file
+	 * may hold secrets typed at the prompt: only its owner reads it */
+	if ((fd = open(history_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) >= 0)
+		close(fd);
 	append_history(1, history_path);
 }
 
 static void history_close(void)
 {
-	if (history_path[0])
-		history_truncate_file(history_path, HISTORY_MAX);
+	/* keep the last HISTORY_MAX entries: read the file back (with what
+	 * other sessions appended; stifled, so only the newest stay) and
+	 * rewrite it. history_truncate_file() counts lines, and could cut a
+	 * multi-line entry in two. */
+	if (history_path[0]) {
+		clear_history();
+		if (read_history(history_path) == 0)
+			write_history(history_path);
+	}
 }
 
 /* ---- completion ---- */
