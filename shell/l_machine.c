@@ -51,6 +51,25 @@ void lvq_pushdevice(lua_State *L, int mobj, struct vq_slot *s)
 	lua_remove(L, -2);
 }
 
+/* The collector sees a machine as a small userdata, not as the memfds,
+ * mappings and backend descriptors it holds, so a loop that drops
+ * machines without closing them piles up hundreds before a collection
+ * comes. Like CPython's generation thresholds: count the open machines and
+ * collect in full when a new one would pass collect_at; after that the
+ * threshold is twice the machines still open (never below MACHINES_MIN),
+ * so keeping many machines alive costs amortised O(1) collections. */
+#define MACHINES_MIN 8
+static unsigned machines_open, collect_at = MACHINES_MIN;
+
+static void account_new_machine(lua_State *L)
+{
+	if (machines_open >= collect_at) {
+		lua_gc(L, LUA_GCCOLLECT);
+		collect_at = machines_open * 2 > MACHINES_MIN ? machines_open * 2 : MACHINES_MIN;
+	}
+	machines_open++;
+}
+
 int lvq_machine_new(lua_State *L)
 {
 	struct lvq_machine *lm;
@@ -77,12 +96,15 @@ int lvq_machine_new(lua_State *L)
 			ram_base = lvq_fieldsize(L, lua_gettop(L), "machine", "ram_base");
 		lua_settop(L, 1);
 	}
+	account_new_machine(L);
 	lm = lvq_newobj(L, sizeof(*lm), LVQ_MACHINE, 0);
 	lua_newtable(L);
 	lua_setiuservalue(L, -2, 1);
 	lm->m = vq_machine_new(seed);
-	if (!lm->m)
+	if (!lm->m) {
+		machines_open--;
 		return luaL_error(L, "vqsim.machine: out of memory");
+	}
 	lm->seed = seed;
 	if (lvq_trace_default)
 		vq_machine_trace_sink(lm->m, lvq_trace_default, lvq_trace_format,
@@ -114,6 +136,7 @@ static int m_gc(lua_State *L)
 		lvq_debug_release(lm);
 		vq_machine_free(lm->m);
 		lm->m = NULL;
+		machines_open--;
 	}
 	return 0;
 }
