@@ -228,7 +228,20 @@ int main(int argc, char **argv)
 			return 0;
 		case OPT_TEST: test = true; break;
 		case OPT_COVERAGE: coverage = true; break;
-		case OPT_RECORD: record = optarg; break;
+		case OPT_RECORD: {
+			/* checked here, like --trace: a usage error, not a Lua one */
+			FILE *f = fopen(optarg, "w");
+
+			if (!f) {
+				fprintf(stderr, "%s: --record: cannot open '%s': %s\n", progname,
+					optarg, strerror(errno));
+				free(chunks);
+				return EXIT_USAGE;
+			}
+			fclose(f);
+			record = optarg;
+			break;
+		}
 		case OPT_SEED:
 			if (!parse_u64(optarg, &seed)) {
 				fprintf(stderr, "%s: --seed: '%s' is not a non-negative integer\n",
