@@ -252,7 +252,10 @@ lua_State *lvq_newstate(uint64_t seed);
  * print TAP to stdout; with coverage, list the spec sections that passing
  * tests checked. Returns the exit status: 0 if tests ran and all passed
  * (skips count as passes), 1 if one failed or none ran, 2 if a path
- * cannot be opened (nothing run). */
-int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage);
+ * cannot be opened (nothing run). With nfilters > 0 only the tests that
+ * match one of filters run (name substring, spec section or below, tag);
+ * each test's wall time follows its TAP line as "# time=N.NNNms". */
+int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage,
+		  const char *const *filters, int nfilters);
 
 #endif

@@ -4,6 +4,7 @@
 --   test "name" (function() ... end)
 --   test("name", {spec = "2.7.5"}, function() ... end)
 --   test("name", {spec = {"2.7.5", "2.7.6"}}) (function() ... end)
+--   test("name", {spec = "2.7.5", tags = {"hostile"}}, function() ... end)
 --
 -- A test runs as soon as it is defined and prints one TAP line. `vqsim
 -- --test` calls begin/finish around each file; a plain `vqsim file.lua`
@@ -13,7 +14,7 @@
 local M = {}
 
 local state = {number = 0, passed = 0, failed = 0, skipped = 0, sections = {},
-               file = nil, in_test = false}
+               file = nil, in_test = false, filtered = 0}
 
 local function yaml_str(s)
   s = tostring(s)
@@ -151,6 +152,32 @@ local function handler(err)
   return debug.traceback(tostring(err), 2)
 end
 
+-- Does the test match one of the --filter patterns? A pattern matches a
+-- test whose name contains it (plain text), a spec section equal to it or
+-- below it ("2.7" matches "2.7.5"), or one of its tags (opts.tags).
+local function selected(name, secs, opts)
+  local pats = state.filters
+  if not pats or #pats == 0 then return true end
+  local tags = opts.tags
+  if type(tags) == "string" then tags = {tags} end
+  for _, p in ipairs(pats) do
+    if name:find(p, 1, true) then return true end
+    for _, s in ipairs(secs) do
+      if s == p or s:sub(1, #p + 1) == p .. "." then return true end
+    end
+    for _, t in ipairs(tags or {}) do
+      if t == p then return true end
+    end
+  end
+  return false
+end
+
+-- A skip that names a known bug is a failure: a known bug must fail.
+local function names_a_bug(reason)
+  return tostring(reason):find("^%s*[Bb][Uu][Gg]%f[%W]") ~= nil or
+    tostring(reason):lower():find("known bug", 1, true) ~= nil
+end
+
 local function run(name, opts, fn)
   if type(name) ~= "string" then
     error("bad argument #1 to 'test' (test name expected, got " .. type(name) .. ")", 3)
@@ -162,12 +189,22 @@ local function run(name, opts, fn)
     error("test '" .. name .. "' defined inside another test", 3)
   end
   local secs = sections_of(opts)
+  if not selected(name, secs, opts) then
+    state.filtered = state.filtered + 1
+    return nil
+  end
   state.number = state.number + 1
   state.in_test = true
+  local t0 = state.clock and state.clock()
   local okc, err = xpcall(fn, handler)
+  local elapsed = t0 and state.clock() - t0
   state.in_test = false
   collectgarbage() -- machines hold memfds: free them between tests
   local tag = #secs > 0 and (" # spec " .. table.concat(secs, ", ")) or ""
+  if not okc and getmetatable(err) == Skip and names_a_bug(err.reason) then
+    err = setmetatable({message = "a known bug must fail, not skip: " .. tostring(err.reason),
+                        where = "skip"}, Failure)
+  end
   if okc then
     state.passed = state.passed + 1
     for _, s in ipairs(secs) do state.sections[s] = (state.sections[s] or 0) + 1 end
@@ -180,6 +217,9 @@ local function run(name, opts, fn)
     io.write(string.format("not ok %d - %s%s\n", state.number, name, tag))
     report_failure(err)
   end
+  -- wall time, under vqsim --test only; a comment line, so TAP consumers
+  -- and output comparisons of plain runs are unaffected
+  if elapsed then io.write(string.format("# time=%.3fms\n", elapsed * 1000)) end
   io.flush()
   return okc
 end
@@ -198,10 +238,15 @@ function M.test(name, opts, fn)
 end
 
 -- Runner interface (vqsim --test).
-function M.begin(number, file)
+-- begin(number, file [, opts]): opts.filters (a list of patterns, see
+-- selected) and opts.clock (a function returning seconds, for times).
+function M.begin(number, file, opts)
   state.number, state.file = number, file
   state.passed, state.failed, state.skipped, state.sections = 0, 0, 0, {}
+  state.filtered = 0
   state.runner = true
+  opts = opts or {}
+  state.filters, state.clock = opts.filters, opts.clock
 end
 
 function M.file_error(file, err)
@@ -212,7 +257,8 @@ function M.file_error(file, err)
 end
 
 function M.finish()
-  return state.number, state.passed, state.failed, state.skipped, state.sections
+  return state.number, state.passed, state.failed, state.skipped, state.sections,
+    state.filtered
 end
 
 -- Plain `vqsim file.lua` (main.c calls this at exit): when tests ran,
