@@ -193,19 +193,23 @@ int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage,
 	if (nfilters)
 		printf("# %lld test(s) filtered out\n", (long long)filtered);
 	if (coverage) {
-		/* sort sections numerically: "2.7.10" after "2.7.9" */
+		/* test.coverage_report(counts): named sections sorted numerically,
+		 * then the normative sections of implemented areas none names */
+		const char *dir = lvq_libdir();
+
 		luaL_openlibs(cov);
-		if (luaL_loadstring(cov, "local t = ... local s = {} for k in pairs(t) do s[#s+1] = k end "
-				   "local function key(x) local r = {} for n in x:gmatch('%d+') do "
-				   "r[#r+1] = string.format('%05d', tonumber(n)) end "
-				   "return table.concat(r, '.') end "
-				   "table.sort(s, function(a, b) return key(a) < key(b) end) "
-				   "io.write(string.format('# coverage: %d spec section(s)\\n', #s)) "
-				   "for _, k in ipairs(s) do io.write(string.format("
-				   "'#   %-12s %d test(s)\\n', k, t[k])) end") == LUA_OK) {
+		lua_getglobal(cov, "package");
+		lua_pushfstring(cov, "%s/?.lua", dir ? dir : ".");
+		lua_setfield(cov, -2, "path");
+		lua_pop(cov, 1);
+		if (luaL_loadstring(cov, "return require('test').coverage_report(...)") != LUA_OK) {
+			lua_pop(cov, 1);
+		} else {
 			lua_pushvalue(cov, 1);
-			if (lua_pcall(cov, 1, 0, 0) != LUA_OK)
+			if (lua_pcall(cov, 1, 0, 0) != LUA_OK) {
+				fprintf(stderr, "vqsim: --coverage: %s\n", lua_tostring(cov, -1));
 				lua_pop(cov, 1);
+			}
 		}
 	}
 	lua_close(cov);
