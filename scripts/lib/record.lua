@@ -321,8 +321,8 @@ local function install_files()
   end
   io.open = function(path, mode, ...)
     local writes = type(mode) == "string" and mode:find("[wa+]") ~= nil
-    local existed = writes and type(path) == "string" and orig_io_open(path, "rb")
-    if existed then existed:close() end
+    -- exists? (rename to itself: no open, so a FIFO cannot block here)
+    local existed = writes and type(path) == "string" and os.rename(path, path)
     local f, err, code = orig_io_open(path, mode, ...)
     if f and writes and state then
       if state.files[path] then
