@@ -3,8 +3,11 @@
 
 Types into a real readline session and checks what comes back: an
 expression prints its value, Tab completes, history persists across two
-sessions, Ctrl-C interrupts a busy loop and the shell survives, an error
-prints and the prompt returns, multi-line chunks continue.
+sessions (a multi-line chunk as one entry; the file mode 0600), Ctrl-C
+interrupts a busy loop and a blocking m:poll(-1) and the shell survives,
+an error prints and the prompt returns, multi-line chunks continue, help
+follows aliases (m.run, m.breakpoint), SIGTERM removes the socket files
+vqsim bound, a stale socket file is replaced and a live one is not.
 
 usage: test_repl.py [path/to/vqsim]   (default: $VQSIM or ./vqsim)
 Prints TAP; exit status 0 only if every check passed.
