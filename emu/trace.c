@@ -297,18 +297,21 @@ static void debug_observe(void *ctx, const struct vq_trace_event *ev)
 			vq_trace_rec_copy(&d->log[d->nlog], ev);
 		d->nlog++;
 	}
-	if (d->hit) /* the first hit wins until it is taken */
+	if (d->hit) /* the first hit event wins until it is taken */
 		return;
+	/* every breakpoint matching this one event hits (and counts it) */
 	for (unsigned i = 0; i < VQ_DEBUG_MAX_BPS; i++) {
 		struct vq_bp *b = &d->bp[i];
 
 		if (b->id > 0 && !b->watch && bp_match(b, ev)) {
 			b->hits++;
-			d->hit = true;
-			d->hit_id = b->id;
-			vq_trace_rec_copy(&d->hit_ev, ev);
-			return;
+			d->hit_ids[d->nhit++] = b->id;
 		}
+	}
+	if (d->nhit) {
+		d->hit = true;
+		d->hit_id = d->hit_ids[0];
+		vq_trace_rec_copy(&d->hit_ev, ev);
 	}
 }
 
@@ -319,29 +322,33 @@ static void debug_write(void *ctx, uint64_t gpa, uint64_t len)
 
 	if (d->hit)
 		return;
+	/* every watchpoint the write overlaps hits; the event names the first */
 	for (unsigned i = 0; i < VQ_DEBUG_MAX_BPS; i++) {
 		struct vq_bp *b = &d->bp[i];
 
 		if (b->id > 0 && b->watch && gpa <= b->gpa + b->len - 1 && b->gpa <= last) {
-			struct vq_trace_rec *r = &d->hit_ev;
-
 			b->hits++;
-			d->hit = true;
-			d->hit_id = b->id;
-			memset(r, 0, sizeof(*r));
-			r->time = vq_machine_now(d->m);
-			r->kind = VQ_EV_WATCH;
-			r->queue = -1;
-			copy_str(r->dev, sizeof(r->dev), "mem");
-			snprintf(r->text, sizeof(r->text),
-				 "write gpa=0x%" PRIx64 " len=%" PRIu64 " (watch %d)", gpa, len, b->id);
-			r->args[0].key = "gpa";
-			r->args[0].u = gpa;
-			r->args[1].key = "len";
-			r->args[1].u = len;
-			r->nargs = 2;
-			return;
+			d->hit_ids[d->nhit++] = b->id;
 		}
+	}
+	if (d->nhit) {
+		struct vq_trace_rec *r = &d->hit_ev;
+		const struct vq_bp *b = vq_debug_get(d, d->hit_ids[0]);
+
+		d->hit = true;
+		d->hit_id = b->id;
+		memset(r, 0, sizeof(*r));
+		r->time = vq_machine_now(d->m);
+		r->kind = VQ_EV_WATCH;
+		r->queue = -1;
+		copy_str(r->dev, sizeof(r->dev), "mem");
+		snprintf(r->text, sizeof(r->text),
+			 "write gpa=0x%" PRIx64 " len=%" PRIu64 " (watch %d)", gpa, len, b->id);
+		r->args[0].key = "gpa";
+		r->args[0].u = gpa;
+		r->args[1].key = "len";
+		r->args[1].u = len;
+		r->nargs = 2;
 	}
 }
 
@@ -452,5 +459,6 @@ int vq_debug_take_hit(struct vq_debug *d, struct vq_trace_rec *ev)
 	if (ev)
 		*ev = d->hit_ev;
 	d->hit = false;
+	d->nhit = 0;
 	return d->hit_id;
 }

@@ -164,7 +164,9 @@ struct vq_debug {
 	int next_id;
 	unsigned nwatch;             /* watchpoints in use */
 	bool hit;                    /* a breakpoint hit since vq_debug_take_hit() */
-	int hit_id;
+	int hit_id;                  /* the first (lowest slot) breakpoint that hit */
+	unsigned nhit;               /* every breakpoint that matched the hit event */
+	int hit_ids[VQ_DEBUG_MAX_BPS];
 	struct vq_trace_rec hit_ev;
 	bool logging;                /* keep events in log (for stepping) */
 	unsigned nlog;               /* events seen while logging (log keeps the first) */
@@ -192,7 +194,9 @@ const struct vq_bp *vq_debug_get(const struct vq_debug *d, int id);
 /* Start (true) or stop keeping every event in d->log (clears it). */
 void vq_debug_log(struct vq_debug *d, bool on);
 /* If a breakpoint hit, copy its event into *ev (may be NULL), clear the
- * hit and return its id; else 0. */
+ * hit and return its id (the first of d->hit_ids when several breakpoints
+ * matched the same event: all of them are listed there and all counted a
+ * hit); else 0. */
 int vq_debug_take_hit(struct vq_debug *d, struct vq_trace_rec *ev);
 
 #endif

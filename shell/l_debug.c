@@ -160,20 +160,51 @@ uint64_t lvq_debug_run(struct lvq_machine *lm, uint64_t max)
 	return n;
 }
 
+bool lvq_announce_hits;
+
+/* Print "breakpoint 1 hit: <event line>" (or "breakpoints 1, 2 hit") for
+ * the hit table at -1. */
+static void announce(lua_State *L, const int *ids, unsigned n)
+{
+	const char *line;
+
+	fflush(stdout);
+	printf("%s ", n > 1 ? "breakpoints" : "breakpoint");
+	for (unsigned i = 0; i < n; i++)
+		printf("%s%d", i ? ", " : "", ids[i]);
+	lua_getfield(L, -1, "line");
+	line = lua_tostring(L, -1);
+	printf(" hit: %s\n", line ? line : "?");
+	lua_pop(L, 1);
+	fflush(stdout);
+}
+
 int lvq_debug_push_hit(lua_State *L, struct lvq_machine *lm)
 {
 	struct vq_trace_rec *r;
-	int id;
+	int id, ids[VQ_DEBUG_MAX_BPS];
+	unsigned nhit;
 
 	if (!lm->dbg || !lm->dbg->hit)
 		return 0;
 	r = malloc(sizeof(*r));
 	if (!r)
 		return luaL_error(L, "machine: out of memory");
+	nhit = lm->dbg->nhit;
+	memcpy(ids, lm->dbg->hit_ids, sizeof(ids));
 	id = vq_debug_take_hit(lm->dbg, r);
 	lvq_push_trace_rec(L, r);
 	free(r);
 	lvq_setint(L, "bp", id);
+	/* every breakpoint that matched the event, in slot order */
+	lua_createtable(L, (int)nhit, 0);
+	for (unsigned i = 0; i < nhit; i++) {
+		lua_pushinteger(L, ids[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "bps");
+	if (lvq_announce_hits)
+		announce(L, ids, nhit);
 	return 1;
 }
 

@@ -307,6 +307,24 @@ static int d_port_state(lua_State *L)
 	lua_setfield(L, -2, "host_connected");
 	lvq_setint(L, "to_guest", (lua_Integer)to);
 	lvq_setint(L, "from_guest", (lua_Integer)from);
+	if (vq_console_port_pty_path(d, port)) {
+		lua_pushstring(L, vq_console_port_pty_path(d, port));
+		lua_setfield(L, -2, "pty");
+	}
+	return 1;
+}
+
+/* console:pty_path(port) -> the slave path of a pty port ("/dev/pts/N"),
+ * or nil when the port has another backend */
+static int d_pty_path(lua_State *L)
+{
+	struct vq_dev *d = check_type(L, VIRTIO_ID_CONSOLE, "console", "pty_path");
+	const char *p = vq_console_port_pty_path(d, check_cport(L, d, 2));
+
+	if (p)
+		lua_pushstring(L, p);
+	else
+		lua_pushnil(L);
 	return 1;
 }
 
@@ -588,7 +606,7 @@ static const luaL_Reg methods[] = {
 	{"set_target", d_set_target}, {"target", d_target}, {"actual", d_actual},
 	{"request_stats", d_request_stats}, {"inflated", d_inflated},
 	{"port_write", d_port_write}, {"port_read", d_port_read}, {"resize", d_resize},
-	{"port_state", d_port_state}, {NULL, NULL},
+	{"port_state", d_port_state}, {"pty_path", d_pty_path}, {NULL, NULL},
 };
 
 static const luaL_Reg meta[] = {{"__tostring", d_tostring}, {NULL, NULL}};

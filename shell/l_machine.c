@@ -6,11 +6,13 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lvq.h"
 
 #define RUN_CHUNK 4096u        /* events between two Ctrl-C checks */
 #define RUN_UNTIL_DEFAULT 1000000
+#define POLL_SLICE_MS 50       /* m:poll waits this long between Ctrl-C checks */
 
 struct lvq_machine *lvq_checkmachine(lua_State *L, int arg)
 {
@@ -50,6 +52,25 @@ void lvq_pushdevice(lua_State *L, int mobj, struct vq_slot *s)
 	lua_remove(L, -2);
 }
 
+/* The collector sees a machine as a small userdata, not as the memfds,
+ * mappings and backend descriptors it holds, so a loop that drops
+ * machines without closing them piles up hundreds before a collection
+ * comes. Like CPython's generation thresholds: count the open machines and
+ * collect in full when a new one would pass collect_at; after that the
+ * threshold is twice the machines still open (never below MACHINES_MIN),
+ * so keeping many machines alive costs amortised O(1) collections. */
+#define MACHINES_MIN 8
+static unsigned machines_open, collect_at = MACHINES_MIN;
+
+static void account_new_machine(lua_State *L)
+{
+	if (machines_open >= collect_at) {
+		lua_gc(L, LUA_GCCOLLECT);
+		collect_at = machines_open * 2 > MACHINES_MIN ? machines_open * 2 : MACHINES_MIN;
+	}
+	machines_open++;
+}
+
 int lvq_machine_new(lua_State *L)
 {
 	struct lvq_machine *lm;
@@ -79,12 +100,15 @@ int lvq_machine_new(lua_State *L)
 			ram_base = lvq_fieldsize(L, lua_gettop(L), "machine", "ram_base");
 		lua_settop(L, 1);
 	}
+	account_new_machine(L);
 	lm = lvq_newobj(L, sizeof(*lm), LVQ_MACHINE, 0);
 	lua_newtable(L);
 	lua_setiuservalue(L, -2, 1);
 	lm->m = vq_machine_new(seed);
-	if (!lm->m)
+	if (!lm->m) {
+		machines_open--;
 		return luaL_error(L, "vqsim.machine: out of memory");
+	}
 	lm->seed = seed;
 	if (lvq_trace_default)
 		vq_machine_trace_sink(lm->m, lvq_trace_default, lvq_trace_format,
@@ -116,6 +140,7 @@ static int m_gc(lua_State *L)
 		lvq_debug_release(lm);
 		vq_machine_free(lm->m);
 		lm->m = NULL;
+		machines_open--;
 	}
 	return 0;
 }
@@ -349,14 +374,36 @@ static int m_run_until(lua_State *L)
 	return 2;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* m:poll([ms]): wait up to ms (-1: for ever) in slices of POLL_SLICE_MS,
+ * so that Ctrl-C (lvq_interrupted) ends even an endless wait with an
+ * "interrupted!" error. */
 static int m_poll(lua_State *L)
 {
 	struct lvq_machine *lm = lvq_checkmachine(L, 1);
-	int ms = (int)luaL_optinteger(L, 2, 0);
-	int rc = vq_machine_poll(lm->m, ms < -1 ? -1 : ms);
+	lua_Integer ms = luaL_optinteger(L, 2, 0);
+	int64_t end = ms >= 0 ? now_ms() + (ms > INT32_MAX ? INT32_MAX : ms) : 0;
+	int rc;
 
-	if (rc < 0)
-		lvq_fail(L, "machine: poll", rc);
+	for (;;) {
+		int64_t left = ms >= 0 ? end - now_ms() : POLL_SLICE_MS;
+
+		rc = vq_machine_poll(lm->m, (int)(left < 0 ? 0
+						  : left > POLL_SLICE_MS ? POLL_SLICE_MS : left));
+		if (rc < 0)
+			lvq_fail(L, "machine: poll", rc);
+		check_interrupt(L);
+		if (rc > 0 || (ms >= 0 && left <= POLL_SLICE_MS) ||
+		    vq_machine_watch_count(lm->m) == 0)
+			break;
+	}
 	lua_pushinteger(L, rc);
 	return 1;
 }

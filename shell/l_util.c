@@ -33,9 +33,8 @@ void lvq_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
 		luaL_setfuncs(L, meta, 0);
 	lua_newtable(L); /* methods */
 	for (const luaL_Reg *r = methods; r->name; r++) {
-		lua_pushcfunction(L, r->func);
 		snprintf(name, sizeof(name), "%s:%s", type, r->name);
-		lvq_name_function(L, name);
+		lvq_push_named_function(L, r->func, name);
 		lua_setfield(L, -2, r->name);
 	}
 	lua_pushvalue(L, -1);
@@ -82,6 +81,16 @@ void lvq_pushowner(lua_State *L, int idx)
 		lua_getiuservalue(L, -1, 1);
 		lua_remove(L, -2);
 	}
+}
+
+void lvq_push_named_function(lua_State *L, lua_CFunction f, const char *name)
+{
+	/* a closure (its name as upvalue), not a light C function: two names
+	 * for one C function (m:run, m:continue) are two values, so help()
+	 * finds each under its own name */
+	lua_pushstring(L, name);
+	lua_pushcclosure(L, f, 1);
+	lvq_name_function(L, name);
 }
 
 void lvq_name_function(lua_State *L, const char *name)

@@ -79,12 +79,11 @@ int luaopen_vqsim(lua_State *L)
 	lvq_open_driver(L);
 	lvq_open_ring(L);
 
-	luaL_newlib(L, funcs);
+	luaL_newlibtable(L, funcs);
 	for (const luaL_Reg *r = funcs; r->name; r++) {
-		lua_getfield(L, -1, r->name);
 		snprintf(name, sizeof(name), "vqsim.%s", r->name);
-		lvq_name_function(L, name);
-		lua_pop(L, 1);
+		lvq_push_named_function(L, r->func, name);
+		lua_setfield(L, -2, r->name);
 	}
 	lua_pushliteral(L, PACKAGE_VERSION);
 	lua_setfield(L, -2, "version");

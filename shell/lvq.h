@@ -72,6 +72,15 @@ struct lvq_queue {
 
 /* Set by the SIGINT handler; long-running C loops poll it. */
 extern volatile sig_atomic_t lvq_interrupted;
+/* Set by the REPL: a breakpoint hit is announced on stdout as it is
+ * returned ("breakpoint 2 hit: ..."), whether or not the value is printed. */
+extern bool lvq_announce_hits;
+/* A fatal signal's handler: remove the UNIX socket files this process
+ * bound (vq_unix_unlink_all), then die of sig as if unhandled. */
+void lvq_on_fatal_signal(int sig);
+/* Install lvq_on_fatal_signal for SIGINT, SIGTERM, SIGHUP and SIGQUIT
+ * (those not ignored). */
+void lvq_fatal_signals(void);
 
 /* ---- module setup (l_vqsim.c and one file per type) ---- */
 
@@ -171,6 +180,9 @@ const char *lvq_hex(char *buf, uint64_t v);
 #define LVQ_HEX(v) lvq_hex((char[24]){0}, (uint64_t)(v))
 /* Set t[k] = integer v for the table on top of the stack. */
 void lvq_setint(lua_State *L, const char *k, lua_Integer v);
+/* Push f as a function of its own named name ("machine:run") for help()
+ * (each alias of one C function is a distinct value). */
+void lvq_push_named_function(lua_State *L, lua_CFunction f, const char *name);
 /* Record fn (at index -1) as the documented name "type:method" for help. */
 void lvq_name_function(lua_State *L, const char *name);
 
@@ -265,7 +277,10 @@ lua_State *lvq_newstate(uint64_t seed);
  * print TAP to stdout; with coverage, list the spec sections that passing
  * tests checked. Returns the exit status: 0 if tests ran and all passed
  * (skips count as passes), 1 if one failed or none ran, 2 if a path
- * cannot be opened (nothing run). */
-int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage);
+ * cannot be opened (nothing run). With nfilters > 0 only the tests that
+ * match one of filters run (name substring, spec section or below, tag);
+ * each test's wall time follows its TAP line as "# time=N.NNNms". */
+int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage,
+		  const char *const *filters, int nfilters);
 
 #endif

@@ -15,6 +15,8 @@
 #endif
 
 #define EXIT_USAGE 2
+/* main's two argument lists, freed on every way out */
+#define FREE_ARGS() (free(chunks), free(filters))
 
 
 static const char *progname = "vqsim";
@@ -23,13 +25,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s [options] [script.lua [args...]]\n"
-		"       %s --test [--coverage] PATH...\n"
+		"       %s --test [--coverage] [--filter PATTERN]... PATH...\n"
 		"Options:\n"
 		"  -e CODE        run CODE (may be repeated; runs before the script)\n"
 		"  -i             enter the REPL after running the script or -e code\n"
 		"  --test         run test files and directories, print TAP\n"
 		"  --coverage     with --test: list the spec sections that passing tests\n"
-		"                 check, and how many passing tests check each\n"
+		"                 check, how many passing tests check each, and the\n"
+		"                 normative sections of implemented areas none checks\n"
+		"  --filter PATTERN\n"
+		"                 with --test: run only tests whose name contains\n"
+		"                 PATTERN, tagged with spec section PATTERN (or one\n"
+		"                 below it) or with tag PATTERN; may be repeated\n"
 		"  --seed N       default seed of new machines (vqsim.seed), default 1\n"
 		"  --trace FILE   trace every machine's events to FILE (- for stdout)\n"
 		"  --trace-format text|json\n"
@@ -187,7 +194,7 @@ static bool parse_u64(const char *s, uint64_t *v)
 int main(int argc, char **argv)
 {
 	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT,
-	       OPT_TRACE_FILTER, OPT_RECORD };
+	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
 		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
@@ -195,11 +202,13 @@ int main(int argc, char **argv)
 		{"trace", required_argument, NULL, OPT_TRACE},
 		{"trace-format", required_argument, NULL, OPT_TRACE_FORMAT},
 		{"trace-filter", required_argument, NULL, OPT_TRACE_FILTER},
-		{"record", required_argument, NULL, OPT_RECORD}, {NULL, 0, NULL, 0},
+		{"record", required_argument, NULL, OPT_RECORD},
+		{"filter", required_argument, NULL, OPT_FILTER}, {NULL, 0, NULL, 0},
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
+	const char **filters = calloc((size_t)argc, sizeof(*filters));
 	const char *record = NULL;
-	int nchunks = 0, c, rc = 0;
+	int nchunks = 0, nfilters = 0, c, rc = 0;
 	bool interactive = false, test = false, coverage = false;
 	uint64_t seed = 1;
 	lua_Integer failed;
@@ -209,27 +218,44 @@ int main(int argc, char **argv)
 		progname = strrchr(argv[0], '/') + 1;
 	else if (argv[0] && *argv[0])
 		progname = argv[0];
-	if (!chunks)
+	if (!chunks || !filters) {
+		FREE_ARGS();
 		return 1;
+	}
+	lvq_fatal_signals(); /* a kill removes the socket files we made */
 	opterr = 0;
 	/* "+": options stop at the script name; its arguments are its own */
 	while ((c = getopt_long(argc, argv, "+e:ihv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e': chunks[nchunks++] = optarg; break;
 		case 'i': interactive = true; break;
-		case 'h': usage(stdout); free(chunks); return 0;
+		case 'h': usage(stdout); FREE_ARGS(); return 0;
 		case 'v':
 			printf("vqsim %s (%s)\n", PACKAGE_VERSION, LUA_RELEASE);
-			free(chunks);
+			FREE_ARGS();
 			return 0;
 		case OPT_TEST: test = true; break;
 		case OPT_COVERAGE: coverage = true; break;
-		case OPT_RECORD: record = optarg; break;
+		case OPT_FILTER: filters[nfilters++] = optarg; break;
+		case OPT_RECORD: {
+			/* checked here, like --trace: a usage error, not a Lua one */
+			FILE *f = fopen(optarg, "w");
+
+			if (!f) {
+				fprintf(stderr, "%s: --record: cannot open '%s': %s\n", progname,
+					optarg, strerror(errno));
+				FREE_ARGS();
+				return EXIT_USAGE;
+			}
+			fclose(f);
+			record = optarg;
+			break;
+		}
 		case OPT_SEED:
 			if (!parse_u64(optarg, &seed)) {
 				fprintf(stderr, "%s: --seed: '%s' is not a non-negative integer\n",
 					progname, optarg);
-				free(chunks);
+				FREE_ARGS();
 				return EXIT_USAGE;
 			}
 			break;
@@ -240,7 +266,7 @@ int main(int argc, char **argv)
 			if (!lvq_trace_default) {
 				fprintf(stderr, "%s: --trace: cannot open '%s': %s\n", progname, optarg,
 					strerror(errno));
-				free(chunks);
+				FREE_ARGS();
 				return EXIT_USAGE;
 			}
 			break;
@@ -249,7 +275,7 @@ int main(int argc, char **argv)
 			if (lvq_trace_format < 0) {
 				fprintf(stderr, "%s: --trace-format: '%s' is not text or json\n",
 					progname, optarg);
-				free(chunks);
+				FREE_ARGS();
 				return EXIT_USAGE;
 			}
 			break;
@@ -258,7 +284,7 @@ int main(int argc, char **argv)
 
 			if (vq_trace_filter_parse(&lvq_trace_filter, optarg, err, sizeof(err)) < 0) {
 				fprintf(stderr, "%s: --trace-filter: %s\n", progname, err);
-				free(chunks);
+				FREE_ARGS();
 				return EXIT_USAGE;
 			}
 			break;
@@ -274,13 +300,14 @@ int main(int argc, char **argv)
 			else
 				fprintf(stderr, "%s: unknown option '%s'\n", progname, argv[optind - 1]);
 			fprintf(stderr, "Try '%s --help' for more information.\n", progname);
-			free(chunks);
+			FREE_ARGS();
 			return EXIT_USAGE;
 		}
 	}
-	if (coverage && !test) {
-		fprintf(stderr, "%s: --coverage goes with --test\n", progname);
-		free(chunks);
+	if ((coverage || nfilters) && !test) {
+		fprintf(stderr, "%s: %s goes with --test\n", progname,
+			coverage ? "--coverage" : "--filter");
+		FREE_ARGS();
 		return EXIT_USAGE;
 	}
 	if (test) {
@@ -288,24 +315,24 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"%s: --test needs one or more PATHs (and no -e, -i or --record)\n",
 				progname);
-			free(chunks);
+			FREE_ARGS();
 			return EXIT_USAGE;
 		}
-		free(chunks);
-		rc = lvq_run_tests(argv + optind, argc - optind, seed, coverage);
+		rc = lvq_run_tests(argv + optind, argc - optind, seed, coverage, filters, nfilters);
+		FREE_ARGS();
 		goto out;
 	}
 	if (lvq_trace_default)
 		setvbuf(lvq_trace_default, NULL, _IOLBF, 0);
 	L = lvq_newstate(seed);
 	if (!L) {
-		free(chunks);
+		FREE_ARGS();
 		rc = 1;
 		goto out;
 	}
 	set_args(L, argv, argc, optind < argc ? optind : argc);
 	if (record && start_recording(L, record) != 0) {
-		free(chunks);
+		FREE_ARGS();
 		lua_close(L);
 		rc = 1;
 		goto out;
@@ -325,7 +352,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %lld test(s) failed\n", progname, (long long)failed);
 		rc = 1;
 	}
-	free(chunks);
+	FREE_ARGS();
 	lua_close(L);
 out:
 	if (lvq_trace_default && lvq_trace_default != stdout)

@@ -3,6 +3,7 @@
  * methods, multi-line chunks, printed values. Modelled on lua.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -12,6 +13,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "backend/unix_sock.h"
 #include "lvq.h"
 
 #define PROMPT "vqsim> "
@@ -32,13 +34,31 @@ static void lstop(lua_State *L, lua_Debug *ar)
 	luaL_error(L, "interrupted!");
 }
 
-/* SIGINT while Lua runs: stop at the next hook (lua.c's laction); a second
- * Ctrl-C before that kills the process (stuck in C). */
+void lvq_on_fatal_signal(int sig)
+{
+	vq_unix_unlink_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void lvq_fatal_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+	/* a signal the parent set to ignored stays ignored (nohup, &) */
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (signal(sigs[i], lvq_on_fatal_signal) == SIG_IGN)
+			signal(sigs[i], SIG_IGN);
+}
+
+/* SIGINT while Lua runs: stop at the next hook (lua.c's laction), or at the
+ * next check in a long C call (m:run, m:poll); a second Ctrl-C before that
+ * kills the process (stuck in C), removing its socket files first. */
 static void on_sigint_running(int sig)
 {
 	int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
 
-	signal(sig, SIG_DFL);
+	signal(sig, lvq_on_fatal_signal);
 	lvq_interrupted = 1;
 	if (running_L)
 		lua_sethook(running_L, lstop, flag, 1);
@@ -68,7 +88,7 @@ int lvq_docall(lua_State *L, int nargs, int nres)
 	lvq_interrupted = 0;
 	signal(SIGINT, on_sigint_running);
 	status = lua_pcall(L, nargs, nres, base);
-	signal(SIGINT, SIG_DFL);
+	signal(SIGINT, lvq_on_fatal_signal);
 	running_L = NULL;
 	lua_sethook(L, NULL, 0, 0);
 	lvq_interrupted = 0;
@@ -120,29 +140,43 @@ static void history_open(void)
 		return;
 	}
 	stifle_history(HISTORY_MAX);
+	/* a multi-line chunk is one entry: each entry is written after a
+	 * "#<time>" line, and lines between two of those read back as one
+	 * entry (readline >= 8.0); an old file without them reads as before */
+	history_comment_char = '#'; /* timestamps are "#<time>" (as in bash) */
+	history_write_timestamps = 1;
+	history_multiline_entries = 1;
 	read_history(history_path);
 }
 
 static void history_add(const char *line)
 {
 	HIST_ENTRY *last = history_length ? history_get(history_base + history_length - 1) : NULL;
-	FILE *f;
+	int fd;
 
 	if (!*line || (last && strcmp(last->line, line) == 0))
 		return;
 	add_history(line);
 	if (!history_path[0])
 		return;
-	/* append at once, so a crash or a second session keeps it */
-	if ((f = fopen(history_path, "a")))
-		fclose(f);
+	/* append at once, so a crash or a second session keeps it; the file
+	 * may hold secrets typed at the prompt: only its owner reads it */
+	if ((fd = open(history_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) >= 0)
+		close(fd);
 	append_history(1, history_path);
 }
 
 static void history_close(void)
 {
-	if (history_path[0])
-		history_truncate_file(history_path, HISTORY_MAX);
+	/* keep the last HISTORY_MAX entries: read the file back (with what
+	 * other sessions appended; stifled, so only the newest stay) and
+	 * rewrite it. history_truncate_file() counts lines, and could cut a
+	 * multi-line entry in two. */
+	if (history_path[0]) {
+		clear_history();
+		if (read_history(history_path) == 0)
+			write_history(history_path);
+	}
 }
 
 /* ---- completion ---- */
@@ -489,6 +523,7 @@ int lvq_repl(lua_State *L)
 	rl_attempted_completion_function = complete;
 	rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(,+-*/%^~#[]";
 	rl_catch_signals = 0;
+	lvq_announce_hits = true;
 	history_open();
 	if (isatty(STDIN_FILENO))
 		printf("vqsim %s (%s)  help() for help, Ctrl-D to quit\n",

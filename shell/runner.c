@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "lvq.h"
 
@@ -85,10 +86,35 @@ static int call_test_lib(lua_State *L, const char *fn, int nargs, int nres)
 	return lvq_docall(L, nargs, nres);
 }
 
-int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage)
+/* Monotonic seconds, for the test library's per-test times. */
+static int l_clock(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/* Push begin()'s options: {filters = {...}, clock = l_clock}. */
+static void push_begin_opts(lua_State *L, const char *const *filters, int nfilters)
+{
+	lua_createtable(L, 0, 2);
+	lua_createtable(L, nfilters, 0);
+	for (int i = 0; i < nfilters; i++) {
+		lua_pushstring(L, filters[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "filters");
+	lua_pushcfunction(L, l_clock);
+	lua_setfield(L, -2, "clock");
+}
+
+int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage,
+		  const char *const *filters, int nfilters)
 {
 	struct files f = {0};
-	lua_Integer number = 0, failed = 0, passed = 0, skipped = 0;
+	lua_Integer number = 0, failed = 0, passed = 0, skipped = 0, filtered = 0;
 	lua_State *cov;
 	int rc = 0;
 
@@ -120,7 +146,8 @@ int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage)
 		}
 		lua_pushinteger(L, number);
 		lua_pushstring(L, f.v[i]);
-		if (call_test_lib(L, "begin", 2, 0) != LUA_OK) {
+		push_begin_opts(L, filters, nfilters);
+		if (call_test_lib(L, "begin", 3, 0) != LUA_OK) {
 			lvq_report(L, "vqsim");
 			lua_close(L);
 			rc = 1;
@@ -134,17 +161,20 @@ int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage)
 			lua_insert(L, -2);
 			call_test_lib(L, "file_error", 2, 0);
 		}
-		/* finish() returns number, passed, failed, skipped, {section = count} */
-		if (call_test_lib(L, "finish", 0, 5) != LUA_OK) {
+		/* finish() returns number, passed, failed, skipped, {section = count},
+		 * filtered out */
+		if (call_test_lib(L, "finish", 0, 6) != LUA_OK) {
 			lvq_report(L, "vqsim");
 			lua_close(L);
 			rc = 1;
 			break;
 		}
-		number = lua_tointeger(L, -5);
-		passed += lua_tointeger(L, -4);
-		failed += lua_tointeger(L, -3);
-		skipped += lua_tointeger(L, -2);
+		number = lua_tointeger(L, -6);
+		passed += lua_tointeger(L, -5);
+		failed += lua_tointeger(L, -4);
+		skipped += lua_tointeger(L, -3);
+		filtered += lua_tointeger(L, -1);
+		lua_pop(L, 1);
 		lua_pushnil(L);
 		while (lua_next(L, -2)) {
 			const char *sec = lua_tostring(L, -2);
@@ -160,20 +190,26 @@ int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage)
 	printf("1..%lld\n", (long long)number);
 	printf("# %lld passed, %lld failed, %lld skipped, %zu file(s)\n", (long long)passed,
 	       (long long)failed, (long long)skipped, f.n);
+	if (nfilters)
+		printf("# %lld test(s) filtered out\n", (long long)filtered);
 	if (coverage) {
-		/* sort sections numerically: "2.7.10" after "2.7.9" */
+		/* test.coverage_report(counts): named sections sorted numerically,
+		 * then the normative sections of implemented areas none names */
+		const char *dir = lvq_libdir();
+
 		luaL_openlibs(cov);
-		if (luaL_loadstring(cov, "local t = ... local s = {} for k in pairs(t) do s[#s+1] = k end "
-				   "local function key(x) local r = {} for n in x:gmatch('%d+') do "
-				   "r[#r+1] = string.format('%05d', tonumber(n)) end "
-				   "return table.concat(r, '.') end "
-				   "table.sort(s, function(a, b) return key(a) < key(b) end) "
-				   "io.write(string.format('# coverage: %d spec section(s)\\n', #s)) "
-				   "for _, k in ipairs(s) do io.write(string.format("
-				   "'#   %-12s %d test(s)\\n', k, t[k])) end") == LUA_OK) {
+		lua_getglobal(cov, "package");
+		lua_pushfstring(cov, "%s/?.lua", dir ? dir : ".");
+		lua_setfield(cov, -2, "path");
+		lua_pop(cov, 1);
+		if (luaL_loadstring(cov, "return require('test').coverage_report(...)") != LUA_OK) {
+			lua_pop(cov, 1);
+		} else {
 			lua_pushvalue(cov, 1);
-			if (lua_pcall(cov, 1, 0, 0) != LUA_OK)
+			if (lua_pcall(cov, 1, 0, 0) != LUA_OK) {
+				fprintf(stderr, "vqsim: --coverage: %s\n", lua_tostring(cov, -1));
 				lua_pop(cov, 1);
+			}
 		}
 	}
 	lua_close(cov);

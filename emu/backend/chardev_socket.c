@@ -3,7 +3,9 @@
  * "socket:PATH" binds and listens at PATH and serves one peer at a time:
  * while a peer is connected the listening fd is not watched, so a second
  * client waits in the backlog until the first hangs up. "socket-connect:PATH"
- * connects once at start and does not reconnect after a hang-up.
+ * connects once at start and does not reconnect after a hang-up. A socket
+ * file left at PATH by an earlier run that nobody listens on any more is
+ * replaced (like QEMU does); a live one is not stolen.
  *
  * A hang-up is seen as end of input (read returns 0 or ECONNRESET). A write
  * that finds the peer gone (EPIPE) stops output at once, but what the peer
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "backend/chardev.h"
+#include "backend/unix_sock.h"
 
 static int make_addr(const char *path, struct sockaddr_un *sa)
 {
@@ -95,7 +98,7 @@ static void socket_release(struct vq_chardev *c)
 		close(c->listen_fd);
 		c->listen_fd = -1;
 		if (c->unlink_on_close)
-			unlink(c->path);
+			vq_unix_unlink(c->path);
 	}
 }
 
@@ -136,11 +139,16 @@ int vq_chardev_socket_start(struct vq_chardev *c, char *err, size_t errlen)
 		c->hangup = socket_hangup; /* no listen fd: the port just closes */
 		return 0;
 	}
-	/* never unlink what is there: a stale socket is the user's to remove */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(err, errlen, "socket: cannot bind '%s': %s", c->path, strerror(errno));
-		close(fd);
-		return -VQ_E_SYS;
+	/* a stale socket file (nobody listening) is replaced; a live one or a
+	 * file that is not a socket is an error and left alone */
+	{
+		char why[200];
+
+		if (vq_unix_bind(fd, SOCK_STREAM, c->path, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "socket: %s", why);
+			close(fd);
+			return -VQ_E_SYS;
+		}
 	}
 	c->unlink_on_close = true;
 	c->listen_fd = fd;

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "backend/unix_sock.h"
 #include "../device.h"
 #include "../dev/net.h"
 #include "netdev.h"
@@ -106,7 +107,7 @@ static void dgram_close(struct vq_net_backend *be)
 		close(g->fd);
 	}
 	if (g->bound_path) {
-		unlink(g->bound_path);
+		vq_unix_unlink(g->bound_path);
 		free(g->bound_path);
 	}
 	free(g);
@@ -193,13 +194,19 @@ struct vq_net_backend *vq_net_dgram_open(const char *path, const char *peer, int
 		snprintf(err, errlen, "dgram: socket: %s", strerror(errno));
 		goto fail;
 	}
-	if (bind(g->fd, (struct sockaddr *)&local, local_len) < 0) {
-		snprintf(err, errlen, "dgram: cannot bind path '%s': %s", path, strerror(errno));
-		goto fail;
+	(void)local_len;
+	{
+		char why[200];
+
+		/* a stale socket file from an earlier run is replaced */
+		if (vq_unix_bind(g->fd, SOCK_DGRAM, path, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "dgram: %s", why);
+			goto fail;
+		}
 	}
 	g->bound_path = strdup(path);
 	if (!g->bound_path) {
-		unlink(path);
+		vq_unix_unlink(path);
 		snprintf(err, errlen, "dgram: out of memory");
 		goto fail;
 	}

@@ -65,6 +65,7 @@ function M.literal(v, names, seen)
   if t == "nil" or t == "boolean" then return tostring(v) end
   if t == "number" then return number_literal(v) end
   if t == "string" then
+    if names and names[v] then return names[v] end -- a temporary file's variable
     return (string.format("%q", v):gsub("\\\n", "\\n"):gsub("\r", "\\r"))
   end
   if t == "userdata" and classof(v) then
@@ -223,6 +224,130 @@ local function record_err(prefix, name, args)
     table.concat({recv, table.unpack(parts)}, ", ") .. ")")
 end
 
+-- ---- files the script makes: temporary images and the like ----
+--
+-- A script that makes a file (os.tmpname(), or io.open of a new path for
+-- writing), hands its path to a binding call (m:add("blk", {path = P}))
+-- and deletes it could not be replayed: the file is gone. So the recording
+-- follows such files: os.tmpname() is recorded as a new variable (T1 =
+-- os.tmpname()) that stands for the path in later calls; before the first
+-- binding call that names the file (and again after the script wrote it)
+-- its contents are written into the recording (restore_file: the size and
+-- the 4 KiB blocks that are not all zero); os.remove of it is recorded too.
+
+local BLOCK = 4096
+
+-- Recreate the file at path: size bytes, blocks = {[offset] = data}, zero
+-- elsewhere (holes). Used by recordings; returns path.
+function M.restore_file(path, size, blocks)
+  local f = assert(io.open(path, "wb"))
+  local offs = {}
+  for off in pairs(blocks) do offs[#offs + 1] = off end
+  table.sort(offs)
+  local endpos = 0
+  for _, off in ipairs(offs) do
+    f:seek("set", off)
+    f:write(blocks[off])
+    endpos = off + #blocks[off]
+  end
+  if size > endpos then
+    f:seek("set", size - 1)
+    f:write("\0")
+  end
+  f:close()
+  return path
+end
+
+-- Emit the contents of tracked file path (as its name expression).
+local function snapshot(path, info)
+  local f = io.open(path, "rb")
+  if not f then return end -- not there (yet): nothing to restore
+  local parts, off = {}, 0
+  while true do
+    local b = f:read(BLOCK)
+    if not b then break end
+    if b:find("[^%z]") then
+      parts[#parts + 1] = "[" .. off .. "] = " .. M.literal(b)
+    end
+    off = off + #b
+  end
+  f:close()
+  if not state.restore_loaded then
+    emit('vqsim_record_ = require "record"')
+    state.restore_loaded = true
+  end
+  emit("vqsim_record_.restore_file(" .. M.literal(path, state.names) .. ", " .. off .. ", {" ..
+       table.concat(parts, ", ") .. "})")
+  info.dirty = false
+end
+
+-- Before a recorded call: restore every tracked file its arguments name
+-- (strings anywhere in them, tables two levels down) that changed since.
+local function restore_named_files(args)
+  if not next(state.files) then return end
+  local function walk(v, d)
+    if type(v) == "string" then
+      local info = state.files[v]
+      if info and info.dirty then snapshot(v, info) end
+    elseif type(v) == "table" and d < 3 then
+      for _, x in pairs(v) do walk(x, d + 1) end
+    end
+  end
+  for i = 1, args.n do walk(args[i], 0) end
+end
+
+local orig_io_open, orig_tmpname, orig_remove
+
+local function track(path, var)
+  state.files[path] = {dirty = true}
+  if var then state.names[path] = var end
+end
+
+local function install_files()
+  orig_io_open, orig_tmpname, orig_remove = io.open, os.tmpname, os.remove
+  os.tmpname = function()
+    local p = orig_tmpname()
+    if state then
+      local var
+      repeat
+        state.counts.T = (state.counts.T or 0) + 1
+        var = "T" .. state.counts.T
+      until not state.used[var]
+      state.used[var] = true
+      emit(var .. " = os.tmpname()")
+      track(p, var)
+    end
+    return p
+  end
+  io.open = function(path, mode, ...)
+    local writes = type(mode) == "string" and mode:find("[wa+]") ~= nil
+    -- exists? (rename to itself: no open, so a FIFO cannot block here)
+    local existed = writes and type(path) == "string" and os.rename(path, path)
+    local f, err, code = orig_io_open(path, mode, ...)
+    if f and writes and state then
+      if state.files[path] then
+        state.files[path].dirty = true
+      elseif not existed then
+        track(path) -- a new file: its contents are recorded when a call names it
+      end
+    end
+    return f, err, code
+  end
+  os.remove = function(path, ...)
+    local info = state and type(path) == "string" and state.files[path]
+    local r, err, code = orig_remove(path, ...)
+    if info and r then
+      emit("os.remove(" .. M.literal(path, state.names) .. ")")
+      state.files[path] = nil
+    end
+    return r, err, code
+  end
+end
+
+local function uninstall_files()
+  io.open, os.tmpname, os.remove = orig_io_open, orig_tmpname, orig_remove
+end
+
 local depth = 0 -- binding calls in progress (only the outermost is recorded)
 
 -- A to-be-closed token for one call: records the call if it raised.
@@ -238,7 +363,10 @@ local function wrap(prefix, name, f)
     depth = depth + 1
     local tok = setmetatable({prefix = prefix, name = name, active = depth == 1 and state ~= nil},
                              Token)
-    if tok.active then tok.args = table.pack(...) end
+    if tok.active then
+      tok.args = table.pack(...)
+      restore_named_files(tok.args)
+    end
     return tok
   end
   local function post(tok, ...)
@@ -329,6 +457,7 @@ local function install()
   end
   fn[w] = fn[machine]
   vqsim.machine = w
+  install_files()
 end
 
 local function uninstall()
@@ -344,6 +473,7 @@ local function uninstall()
   end
   vqsim.machine = orig_machine
   orig_machine = nil
+  uninstall_files()
 end
 
 -- vqsim.record(file): start recording to file (replacing a recording in
@@ -358,7 +488,7 @@ function M.record(file)
   if type(file) ~= "string" then error("vqsim.record: expected a file name or false", 2) end
   local f, err = io.open(file, "w")
   if not f then error("vqsim.record: " .. err, 2) end
-  state = {f = f, names = setmetatable({}, {__mode = "k"}), counts = {}, used = {}}
+  state = {f = f, names = setmetatable({}, {__mode = "k"}), counts = {}, used = {}, files = {}}
   emit(("-- vqsim %s recording: replay with `vqsim FILE` (same trace options)"):format(
     vqsim.version))
   emit(("vqsim.seed = %d"):format(vqsim.seed))

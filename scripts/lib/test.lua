@@ -4,6 +4,7 @@
 --   test "name" (function() ... end)
 --   test("name", {spec = "2.7.5"}, function() ... end)
 --   test("name", {spec = {"2.7.5", "2.7.6"}}) (function() ... end)
+--   test("name", {spec = "2.7.5", tags = {"hostile"}}, function() ... end)
 --
 -- A test runs as soon as it is defined and prints one TAP line. `vqsim
 -- --test` calls begin/finish around each file; a plain `vqsim file.lua`
@@ -13,7 +14,7 @@
 local M = {}
 
 local state = {number = 0, passed = 0, failed = 0, skipped = 0, sections = {},
-               file = nil, in_test = false}
+               file = nil, in_test = false, filtered = 0}
 
 local function yaml_str(s)
   s = tostring(s)
@@ -151,6 +152,32 @@ local function handler(err)
   return debug.traceback(tostring(err), 2)
 end
 
+-- Does the test match one of the --filter patterns? A pattern matches a
+-- test whose name contains it (plain text), a spec section equal to it or
+-- below it ("2.7" matches "2.7.5"), or one of its tags (opts.tags).
+local function selected(name, secs, opts)
+  local pats = state.filters
+  if not pats or #pats == 0 then return true end
+  local tags = opts.tags
+  if type(tags) == "string" then tags = {tags} end
+  for _, p in ipairs(pats) do
+    if name:find(p, 1, true) then return true end
+    for _, s in ipairs(secs) do
+      if s == p or s:sub(1, #p + 1) == p .. "." then return true end
+    end
+    for _, t in ipairs(tags or {}) do
+      if t == p then return true end
+    end
+  end
+  return false
+end
+
+-- A skip that names a known bug is a failure: a known bug must fail.
+local function names_a_bug(reason)
+  return tostring(reason):find("^%s*[Bb][Uu][Gg]%f[%W]") ~= nil or
+    tostring(reason):lower():find("known bug", 1, true) ~= nil
+end
+
 local function run(name, opts, fn)
   if type(name) ~= "string" then
     error("bad argument #1 to 'test' (test name expected, got " .. type(name) .. ")", 3)
@@ -162,12 +189,22 @@ local function run(name, opts, fn)
     error("test '" .. name .. "' defined inside another test", 3)
   end
   local secs = sections_of(opts)
+  if not selected(name, secs, opts) then
+    state.filtered = state.filtered + 1
+    return nil
+  end
   state.number = state.number + 1
   state.in_test = true
+  local t0 = state.clock and state.clock()
   local okc, err = xpcall(fn, handler)
+  local elapsed = t0 and state.clock() - t0
   state.in_test = false
   collectgarbage() -- machines hold memfds: free them between tests
   local tag = #secs > 0 and (" # spec " .. table.concat(secs, ", ")) or ""
+  if not okc and getmetatable(err) == Skip and names_a_bug(err.reason) then
+    err = setmetatable({message = "a known bug must fail, not skip: " .. tostring(err.reason),
+                        where = "skip"}, Failure)
+  end
   if okc then
     state.passed = state.passed + 1
     for _, s in ipairs(secs) do state.sections[s] = (state.sections[s] or 0) + 1 end
@@ -180,6 +217,9 @@ local function run(name, opts, fn)
     io.write(string.format("not ok %d - %s%s\n", state.number, name, tag))
     report_failure(err)
   end
+  -- wall time, under vqsim --test only; a comment line, so TAP consumers
+  -- and output comparisons of plain runs are unaffected
+  if elapsed then io.write(string.format("# time=%.3fms\n", elapsed * 1000)) end
   io.flush()
   return okc
 end
@@ -198,10 +238,15 @@ function M.test(name, opts, fn)
 end
 
 -- Runner interface (vqsim --test).
-function M.begin(number, file)
+-- begin(number, file [, opts]): opts.filters (a list of patterns, see
+-- selected) and opts.clock (a function returning seconds, for times).
+function M.begin(number, file, opts)
   state.number, state.file = number, file
   state.passed, state.failed, state.skipped, state.sections = 0, 0, 0, {}
+  state.filtered = 0
   state.runner = true
+  opts = opts or {}
+  state.filters, state.clock = opts.filters, opts.clock
 end
 
 function M.file_error(file, err)
@@ -212,7 +257,8 @@ function M.file_error(file, err)
 end
 
 function M.finish()
-  return state.number, state.passed, state.failed, state.skipped, state.sections
+  return state.number, state.passed, state.failed, state.skipped, state.sections,
+    state.filtered
 end
 
 -- Plain `vqsim file.lua` (main.c calls this at exit): when tests ran,
@@ -223,6 +269,146 @@ function M.summary()
            state.number, state.passed, state.failed, state.skipped))
   io.flush()
   return state.failed
+end
+
+-- The normative sections ("Driver/Device Requirements: ...") of the areas
+-- vqsim implements, as numbered in virtio 1.2 (cs01), from the spec's TeX
+-- sources. Legacy-interface sections are left out, and so is RSS
+-- (5.1.6.5.7: VIRTIO_NET_F_RSS is not offered).
+M.NORMATIVE = {
+  {area = "device status, features, reset, config space (chapter 2)", sections = {
+    {"2.1.1", "Driver Requirements: Device Status Field"},
+    {"2.1.2", "Device Requirements: Device Status Field"},
+    {"2.2.1", "Driver Requirements: Feature Bits"},
+    {"2.2.2", "Device Requirements: Feature Bits"},
+    {"2.4.1", "Device Requirements: Device Reset"},
+    {"2.4.2", "Driver Requirements: Device Reset"},
+    {"2.5.1", "Driver Requirements: Device Configuration Space"},
+    {"2.5.2", "Device Requirements: Device Configuration Space"},
+  }},
+  {area = "virtqueue reset (2.6)", sections = {
+    {"2.6.1.1.1", "Device Requirements: Virtqueue Reset"},
+    {"2.6.1.1.2", "Driver Requirements: Virtqueue Reset"},
+    {"2.6.1.2.1", "Device Requirements: Virtqueue Re-enable"},
+    {"2.6.1.2.2", "Driver Requirements: Virtqueue Re-enable"},
+  }},
+  {area = "split virtqueues (2.7)", sections = {
+    {"2.7.1", "Driver Requirements: Virtqueues"},
+    {"2.7.4.1", "Device Requirements: Message Framing"},
+    {"2.7.4.2", "Driver Requirements: Message Framing"},
+    {"2.7.5.1", "Device Requirements: The Virtqueue Descriptor Table"},
+    {"2.7.5.2", "Driver Requirements: The Virtqueue Descriptor Table"},
+    {"2.7.5.3.1", "Driver Requirements: Indirect Descriptors"},
+    {"2.7.5.3.2", "Device Requirements: Indirect Descriptors"},
+    {"2.7.6.1", "Driver Requirements: The Virtqueue Available Ring"},
+    {"2.7.7.1", "Driver Requirements: Used Buffer Notification Suppression"},
+    {"2.7.7.2", "Device Requirements: Used Buffer Notification Suppression"},
+    {"2.7.8.2", "Device Requirements: The Virtqueue Used Ring"},
+    {"2.7.8.3", "Driver Requirements: The Virtqueue Used Ring"},
+    {"2.7.10.1", "Driver Requirements: Available Buffer Notification Suppression"},
+    {"2.7.10.2", "Device Requirements: Available Buffer Notification Suppression"},
+    {"2.7.13.3.1", "Driver Requirements: Updating idx"},
+    {"2.7.13.4.1", "Driver Requirements: Notifying The Device"},
+  }},
+  {area = "device initialization and cleanup (3)", sections = {
+    {"3.1.1", "Driver Requirements: Device Initialization"},
+    {"3.3.1", "Driver Requirements: Device Cleanup"},
+  }},
+  {area = "virtio-mmio (4.2)", sections = {
+    {"4.2.2.1", "Device Requirements: MMIO Device Register Layout"},
+    {"4.2.2.2", "Driver Requirements: MMIO Device Register Layout"},
+    {"4.2.3.1.1", "Driver Requirements: Device Initialization"},
+    {"4.2.3.4.1", "Driver Requirements: Notifications From The Device"},
+  }},
+  {area = "virtio-net (5.1)", sections = {
+    {"5.1.4.1", "Device Requirements: Device configuration layout"},
+    {"5.1.4.2", "Driver Requirements: Device configuration layout"},
+    {"5.1.6.2.1", "Driver Requirements: Packet Transmission"},
+    {"5.1.6.2.2", "Device Requirements: Packet Transmission"},
+    {"5.1.6.3.1", "Driver Requirements: Setting Up Receive Buffers"},
+    {"5.1.6.3.2", "Device Requirements: Setting Up Receive Buffers"},
+    {"5.1.6.4.1", "Device Requirements: Processing of Incoming Packets"},
+    {"5.1.6.4.2", "Driver Requirements: Processing of Incoming Packets"},
+    {"5.1.6.5.1.1", "Device Requirements: Packet Receive Filtering"},
+    {"5.1.6.5.1.2", "Driver Requirements: Packet Receive Filtering"},
+    {"5.1.6.5.2.1", "Device Requirements: Setting MAC Address Filtering"},
+    {"5.1.6.5.2.2", "Driver Requirements: Setting MAC Address Filtering"},
+    {"5.1.6.5.4.1", "Driver Requirements: Gratuitous Packet Sending"},
+    {"5.1.6.5.4.2", "Device Requirements: Gratuitous Packet Sending"},
+    {"5.1.6.5.6.1", "Driver Requirements: Automatic receive steering in multiqueue mode"},
+    {"5.1.6.5.6.2", "Device Requirements: Automatic receive steering in multiqueue mode"},
+    {"5.1.6.5.8.2", "Driver Requirements: Setting Offloads State"},
+  }},
+  {area = "virtio-blk (5.2)", sections = {
+    {"5.2.5.1", "Driver Requirements: Device Initialization"},
+    {"5.2.5.2", "Device Requirements: Device Initialization"},
+    {"5.2.6.1", "Driver Requirements: Device Operation"},
+    {"5.2.6.2", "Device Requirements: Device Operation"},
+  }},
+  {area = "virtio-console (5.3)", sections = {
+    {"5.3.5.1", "Device Requirements: Device Initialization"},
+    {"5.3.6.1", "Driver Requirements: Device Operation"},
+    {"5.3.6.2.1", "Device Requirements: Multiport Device Operation"},
+    {"5.3.6.2.2", "Driver Requirements: Multiport Device Operation"},
+  }},
+  {area = "virtio-rng (5.4)", sections = {
+    {"5.4.6.1", "Driver Requirements: Device Operation"},
+    {"5.4.6.2", "Device Requirements: Device Operation"},
+  }},
+  {area = "virtio-balloon (5.5)", sections = {
+    {"5.5.3.1", "Driver Requirements: Feature bits"},
+    {"5.5.3.2", "Device Requirements: Feature bits"},
+    {"5.5.6.1", "Driver Requirements: Device Operation"},
+    {"5.5.6.2", "Device Requirements: Device Operation"},
+    {"5.5.6.3.1", "Driver Requirements: Memory Statistics"},
+    {"5.5.6.3.2", "Device Requirements: Memory Statistics"},
+    {"5.5.6.5.1", "Driver Requirements: Free Page Hinting"},
+    {"5.5.6.5.2", "Device Requirements: Free Page Hinting"},
+    {"5.5.6.6.1", "Driver Requirements: Page Poison"},
+    {"5.5.6.6.2", "Device Requirements: Page Poison"},
+    {"5.5.6.7.1", "Driver Requirements: Free Page Reporting"},
+    {"5.5.6.7.2", "Device Requirements: Free Page Reporting"},
+  }},
+}
+
+local function section_key(x)
+  local r = {}
+  for n in x:gmatch("%d+") do r[#r + 1] = string.format("%05d", tonumber(n)) end
+  return table.concat(r, ".")
+end
+
+-- Is section s named by a test: tagged with it or with a section below it?
+local function covered(counts, s)
+  for k in pairs(counts) do
+    if k == s or k:sub(1, #s + 1) == s .. "." then return true end
+  end
+  return false
+end
+
+--- coverage_report(counts): the --coverage lines for {section = number of
+--- passing tests}: every section named, sorted numerically, then the
+--- normative sections of implemented areas (M.NORMATIVE) no passing test
+--- names.
+function M.coverage_report(counts, out)
+  out = out or io.write
+  local s = {}
+  for k in pairs(counts) do s[#s + 1] = k end
+  table.sort(s, function(a, b) return section_key(a) < section_key(b) end)
+  out(string.format("# coverage: %d spec section(s)\n", #s))
+  for _, k in ipairs(s) do out(string.format("#   %-12s %d test(s)\n", k, counts[k])) end
+  local missing, total = {}, 0
+  for _, area in ipairs(M.NORMATIVE) do
+    for _, sec in ipairs(area.sections) do
+      total = total + 1
+      if not covered(counts, sec[1]) then missing[#missing + 1] = {sec[1], sec[2], area.area} end
+    end
+  end
+  out(string.format("# not covered: %d of %d normative section(s) of implemented areas\n",
+                    #missing, total))
+  for _, m in ipairs(missing) do
+    out(string.format("#   %-12s %s (%s)\n", m[1], m[2], m[3]))
+  end
+  return #missing
 end
 
 M._state = state

@@ -82,3 +82,25 @@ test("m:trace with format, kinds, devices, queues", function()
   local f = assert(io.open(path)); local text = f:read("a"); f:close(); os.remove(path)
   ok(text:match('^{"time":'), text)
 end)
+
+test("two breakpoints on one event: both reported, both counted", function()
+  local m, rng, d, q = F.rng()
+  local a = m:breakpoint{kind = "chain"}
+  local b = m:breakpoint{dev = "rng0", head = 0}
+  q:add{{F.BUF, 16, "w"}}; q:kick()
+  local _, hit = m:run()
+  ok(hit, "a hit")
+  eq(hit.bp, a)
+  eq(hit.bps, {a, b})
+  local bps = m:breakpoints()
+  eq({bps[1].id, bps[1].hits, bps[2].id, bps[2].hits}, {a, 1, b, 1})
+  -- two overlapping watchpoints: one write hits both
+  m:delete(a); m:delete(b)
+  local w1 = m:watch{gpa = F.BUF + 128, len = 8}
+  local w2 = m:watch{gpa = F.BUF + 132, len = 8}
+  q:add{{F.BUF + 128, 16, "w"}}; q:kick()
+  _, hit = m:run()
+  eq(hit and hit.bps, {w1, w2})
+  bps = m:breakpoints()
+  eq({bps[1].hits, bps[2].hits}, {1, 1})
+end)

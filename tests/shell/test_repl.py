@@ -3,8 +3,11 @@
 
 Types into a real readline session and checks what comes back: an
 expression prints its value, Tab completes, history persists across two
-sessions, Ctrl-C interrupts a busy loop and the shell survives, an error
-prints and the prompt returns, multi-line chunks continue.
+sessions (a multi-line chunk as one entry; the file mode 0600), Ctrl-C
+interrupts a busy loop and a blocking m:poll(-1) and the shell survives,
+an error prints and the prompt returns, multi-line chunks continue, help
+follows aliases (m.run, m.breakpoint), SIGTERM removes the socket files
+vqsim bound, a stale socket file is replaced and a live one is not.
 
 usage: test_repl.py [path/to/vqsim]   (default: $VQSIM or ./vqsim)
 Prints TAP; exit status 0 only if every check passed.
@@ -13,6 +16,8 @@ import os
 import pty
 import select
 import shutil
+import signal
+import socket
 import sys
 import tempfile
 import time
@@ -148,6 +153,26 @@ def main():
         out = s.line("'after'")
         check("Ctrl-C at the prompt abandons the line", b'"after"' in out, out)
 
+        # Ctrl-C ends a blocking m:poll(-1) with an error, back at the prompt
+        sock = os.path.join(tmp, "con.sock")
+        s.line("pm = vqsim.machine{}; pc = pm:add('console', {port0 = 'socket:%s'})" % sock)
+        s.send(b"pm:poll(-1)\r")
+        time.sleep(0.5)
+        s.send(b"\x03")
+        out = s.read_until(PROMPT)
+        check("Ctrl-C interrupts m:poll(-1)", b"interrupted" in out, out)
+        out = s.line("40 + 3")
+        check("the shell survives Ctrl-C in m:poll", b"43" in out, out)
+
+        # help is keyed on the name looked up: aliases of one C function
+        out = s.line("help(pm.run)")
+        check("help(m.run) shows m:run", b"m:run(" in out and b"continue" not in out, out)
+        out = s.line("help(pm.breakpoint)")
+        check("help(m.breakpoint) shows m:breakpoint", b"m:breakpoint{" in out, out)
+
+        s.send(b"for i = 1, 2 do\r")
+        s.read_until(b"...> ")
+        s.line("io.write(i * 111, ' ') end")
         s.line("history_marker_12345 = 1")
         code = s.close()
         check("Ctrl-D exits with status 0", code == 0, str(code))
@@ -155,6 +180,9 @@ def main():
         hist = os.path.join(tmp, "state", "vqsim", "history")
         check("history file written", os.path.exists(hist) and
               b"history_marker_12345" in open(hist, "rb").read(), hist)
+        check("history file is private (0600)", os.path.exists(hist) and
+              (os.stat(hist).st_mode & 0o777) == 0o600, oct(os.stat(hist).st_mode))
+        check("the console socket went with the session", not os.path.exists(sock), sock)
 
         s = Session(exe, env)
         s.read_until(PROMPT)
@@ -162,6 +190,47 @@ def main():
         out = s.read_until(b"history_marker_12345")
         s.clear_line()
         check("history persists across sessions", b"history_marker_12345" in out, out)
+        s.send(b"\x10")  # Ctrl-P twice: the entry before, the whole multi-line chunk
+        s.read_until(b"history_marker_12345")
+        s.send(b"\x10")
+        time.sleep(0.3)
+        s.send(b"\r")
+        try:
+            out = s.read_until(b"111 222", timeout=3)
+        except TimeoutError as e:
+            out = str(e).encode()
+        check("a multi-line chunk comes back as one entry", b"111 222" in out, out)
+        s.read_until(PROMPT)
+        s.close()
+
+        # a kill removes the socket file; a stale one from an earlier run
+        # (nobody listening) is replaced by the next run
+        s = Session(exe, env)
+        s.read_until(PROMPT)
+        s.line("km = vqsim.machine{}; kc = km:add('console', {port0 = 'socket:%s'})" % sock)
+        existed = os.path.exists(sock)
+        os.kill(s.pid, signal.SIGTERM)
+        _, status = os.waitpid(s.pid, 0)
+        os.close(s.fd)
+        check("SIGTERM removes the socket files vqsim bound",
+              existed and not os.path.exists(sock) and os.WIFSIGNALED(status),
+              "existed=%s exists=%s" % (existed, os.path.exists(sock)))
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(sock)
+        stale.close()  # the file stays, nobody listens: stale
+        s = Session(exe, env)
+        s.read_until(PROMPT)
+        out = s.line("km = vqsim.machine{}; kc = km:add('console', {port0 = 'socket:%s'}); "
+                     "print('bound ok')" % sock)
+        check("a stale socket file is replaced", b"bound ok" in out, out)
+        live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        live2 = os.path.join(tmp, "live.sock")
+        live.bind(live2)
+        live.listen(1)
+        out = s.line("km:add('console', {port0 = 'socket:%s'})" % live2)
+        check("a live socket is not stolen", b"another process is listening" in out and
+              live2.encode() in out, out)
+        live.close()
         s.close()
     except Exception as e:  # report the failure as a test, then stop
         check("session ran to the end", False, repr(e))

@@ -532,8 +532,23 @@ START_TEST(socket_bad_paths_are_named)
 	snprintf(opts, sizeof(opts), "port0=socket:%s", t.path);
 	ck_assert_ptr_null(vq_machine_add_mmio(m, "console", NULL, opts, MMIO, IRQ, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "cannot bind"));
+	ck_assert_ptr_nonnull(strstr(err, "is not a socket"));
 	ck_assert_ptr_nonnull(strstr(err, t.path));
 	ck_assert_int_eq(access(t.path, F_OK), 0); /* not removed: not ours */
+	ck_assert_int_eq(unlink(t.path), 0);
+	/* a live socket at the path is not stolen */
+	fd = unix_listen(t.path);
+	ck_assert_ptr_null(vq_machine_add_mmio(m, "console", NULL, opts, MMIO, IRQ, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "another process is listening on it"));
+	ck_assert_ptr_nonnull(strstr(err, t.path));
+	close(fd); /* now stale: the file stays, nobody listens */
+	ck_assert_int_eq(access(t.path, F_OK), 0);
+	ck_assert_ptr_nonnull(vq_machine_add_mmio(m, "console", NULL, opts, MMIO, IRQ, err, sizeof(err)));
+	fd = unix_connect(t.path, false); /* the replacement is ours and listens */
+	close(fd);
+	vq_machine_free(m);
+	ck_assert_int_eq(access(t.path, F_OK), -1); /* and it went with the machine */
+	m = vq_machine_new(1);
 	memset(longp, 'a', 200);
 	longp[200] = '\0';
 	snprintf(opts, sizeof(opts), "port0=socket:/tmp/%s", longp);

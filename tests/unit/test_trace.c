@@ -335,6 +335,51 @@ START_TEST(breakpoint_on_status_and_error)
 }
 END_TEST
 
+START_TEST(two_breakpoints_on_one_event_both_hit)
+{
+	struct rig r;
+	struct vq_debug *d;
+	struct vq_bp chain = {.kinds = 1u << VQ_EV_CHAIN, .queue = -1};
+	struct vq_bp any_rng = {.queue = 0};
+	struct vq_trace_rec ev;
+	int a, b, w1, w2;
+
+	rig_up(&r);
+	rig_init(&r);
+	d = vq_debug_new(r.m);
+	strcpy(any_rng.dev, "rng0");
+	any_rng.kinds = 1u << VQ_EV_CHAIN;
+	a = vq_debug_break(d, &chain);
+	b = vq_debug_break(d, &any_rng);
+	offer(&r, 1);
+	while (!d->hit && vq_machine_step(r.m))
+		;
+	ck_assert_uint_eq(d->nhit, 2);
+	ck_assert_int_eq(d->hit_ids[0], a);
+	ck_assert_int_eq(d->hit_ids[1], b);
+	ck_assert_uint_eq(vq_debug_get(d, a)->hits, 1);
+	ck_assert_uint_eq(vq_debug_get(d, b)->hits, 1);
+	ck_assert_int_eq(vq_debug_take_hit(d, &ev), a);
+	ck_assert_uint_eq(d->nhit, 0);
+	ck_assert_int_eq(vq_debug_delete(d, a), 0);
+	ck_assert_int_eq(vq_debug_delete(d, b), 0);
+	vq_machine_run(r.m, 100);
+	/* overlapping watchpoints: one write hits both */
+	w1 = vq_debug_watch(d, BUF, 8);
+	w2 = vq_debug_watch(d, BUF + 4, 8);
+	offer(&r, 1);
+	while (!d->hit && vq_machine_step(r.m))
+		;
+	ck_assert_uint_eq(d->nhit, 2);
+	ck_assert_uint_eq(vq_debug_get(d, w1)->hits, 1);
+	ck_assert_uint_eq(vq_debug_get(d, w2)->hits, 1);
+	ck_assert_int_eq(vq_debug_take_hit(d, &ev), w1);
+	ck_assert_int_eq(ev.kind, VQ_EV_WATCH);
+	vq_debug_free(d);
+	rig_down(&r);
+}
+END_TEST
+
 START_TEST(watchpoint_on_a_written_range)
 {
 	struct rig r;
@@ -443,6 +488,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, breakpoint_hits_the_chain_with_its_head);
 	tcase_add_test(tc, breakpoint_on_status_and_error);
 	tcase_add_test(tc, watchpoint_on_a_written_range);
+	tcase_add_test(tc, two_breakpoints_on_one_event_both_hit);
 	tcase_add_test(tc, watchpoint_and_dirty_log_coexist);
 	tcase_add_test(tc, step_logs_the_events_it_ran);
 	suite_add_tcase(s, tc);

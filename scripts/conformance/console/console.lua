@@ -141,3 +141,17 @@ test("console helpers check ports and device type", {spec = "5.3"}, function()
   local _, blk = F.blk()
   raises(function() blk:port_write(0, "x") end, "blk0: port_write: not a virtio%-console")
 end)
+
+test("a pty port's slave path is reachable from Lua", function()
+  local m = vqsim.machine{}
+  local con = m:add("console", {port0 = "pty"})
+  local p = con:pty_path(0)
+  ok(type(p) == "string" and p:match("^/dev/pts/%d+$"), "pty_path is /dev/pts/N")
+  eq(con:port_state(0).pty, p)
+  local f = assert(io.open(p, "r+"))    -- the path is the live slave: it opens
+  f:close()
+  local _, plain = F.console()
+  eq(plain:pty_path(0), nil)
+  eq(plain:port_state(0).pty, nil)
+  raises(function() con:pty_path(5) end, "no port 5")
+end)
