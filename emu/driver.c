@@ -212,8 +212,14 @@ int vq_drv_init(struct vq_drv *d, const uint64_t *want, unsigned nqueues)
 {
 	int rc = vq_drv_negotiate(d, want);
 
-	for (unsigned q = 0; rc == 0 && q < nqueues; q++)
+	for (unsigned q = 0; rc == 0 && q < nqueues; q++) {
+		if (nqueues == VQ_DRV_ALL_QUEUES) {
+			if (q >= VQ_DEV_MAX_QUEUES || wr32(d, VIRTIO_MMIO_QUEUE_SEL, q) < 0 ||
+			    rd32v(d, VIRTIO_MMIO_QUEUE_NUM_MAX) == 0)
+				break;
+		}
 		rc = vq_drv_setup_queue(d, q, 0);
+	}
 	if (rc == 0)
 		rc = vq_drv_driver_ok(d);
 	return rc;

@@ -62,7 +62,12 @@ int vq_drv_negotiate(struct vq_drv *d, const uint64_t *want);
 int vq_drv_setup_queue(struct vq_drv *d, unsigned q, uint16_t num);
 /* Step 8: set DRIVER_OK. 0 or -VQ_E_STATUS. */
 int vq_drv_driver_ok(struct vq_drv *d);
-/* negotiate + setup queues 0..nqueues-1 at full size + driver_ok. */
+/* For vq_drv_init(): every queue the device has once the features are
+ * negotiated (a blk without MQ has one, whatever it was created with). */
+#define VQ_DRV_ALL_QUEUES (~0u)
+/* negotiate + setup queues 0..nqueues-1 at full size + driver_ok. With
+ * nqueues VQ_DRV_ALL_QUEUES: queues from 0 up to the first that reads
+ * QueueNumMax 0. 0 or the first step's error. */
 int vq_drv_init(struct vq_drv *d, const uint64_t *want, unsigned nqueues);
 /* Write 0 to status and forget queue state. */
 int vq_drv_reset(struct vq_drv *d);

@@ -27,7 +27,8 @@ static int r_init(lua_State *L)
 {
 	struct lvq_driver *dr = lvq_checkdriver(L, 1);
 	uint64_t want[VQ_FEATURE_WORDS] = {0}, before = dr->slot->dev.stats.errors;
-	lua_Integer nq = dr->slot->dev.nqueues;
+	/* by default every queue the device has after negotiation */
+	lua_Integer nq = VQ_DRV_ALL_QUEUES;
 	int rc;
 
 	if (!lua_isnoneornil(L, 2)) {

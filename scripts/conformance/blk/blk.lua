@@ -173,3 +173,18 @@ test("the helpers name the device type they need", {spec = "5.2"}, function()
   local _, _, db = F.blk()
   raises(function() db:blk_read(-1, 512) end, "out of range")
 end)
+
+-- A blk created with queues=2 has one queue until the driver negotiates MQ
+-- (5.2.3): d:init{} without MQ sets up that one and works; with MQ both.
+test("queues=2 without MQ negotiated: one queue, initialisation works", {spec = "5.2.3"},
+     function()
+  local m = vqsim.machine{seed = 7}
+  local b = m:add("blk", {queues = 2})
+  local d = m:driver(b)
+  d:init()
+  eq(b:queue(0).ready, true, "queue 0 ready")
+  eq(b:reg("QueueSel", 1) and b:reg("QueueNumMax"), 0, "queue 1 does not exist")
+  eq(d:blk_write(0, ("a"):rep(512)), "OK")
+  d:init{features = {"MQ"}}
+  eq(b:queue(1).ready, true, "with MQ, queue 1 ready too")
+end)
