@@ -102,6 +102,28 @@ static size_t bitmap_words(uint64_t size)
 	return (size_t)((pages + BITS_PER_WORD - 1) / BITS_PER_WORD);
 }
 
+/* Every host view of guest memory (a region's, a run's) sits between two
+ * PROT_NONE guard pages: an access that runs off the end of one (a bug in
+ * a bounds check) faults at once instead of landing in whatever mapping
+ * happens to follow, which no sanitizer would see. Address space only. */
+#define GUARD VQ_PAGE_SIZE
+
+/* Reserve len bytes of address space with a guard page on each side; the
+ * caller maps its pages over the middle with MAP_FIXED. NULL on failure. */
+static uint8_t *guarded_reserve(uint64_t len)
+{
+	uint8_t *p = mmap(NULL, (size_t)(len + 2 * GUARD), PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p + GUARD;
+}
+
+/* Unmap a view made by guarded_reserve(), guards and all. */
+static void guarded_unmap(uint8_t *host, uint64_t len)
+{
+	munmap(host - GUARD, (size_t)(len + 2 * GUARD));
+}
+
 struct vq_mem *vq_mem_new(void)
 {
 	struct vq_mem *m = calloc(1, sizeof(*m));
@@ -120,12 +142,12 @@ void vq_mem_free(struct vq_mem *m)
 		return;
 	for (unsigned i = 0; i < m->nregions; i++) {
 		struct vq_region *r = &m->regions[i];
-		munmap(r->host, (size_t)r->size);
+		guarded_unmap(r->host, r->size);
 		close(r->fd);
 		free(r->dirty);
 	}
 	for (unsigned i = 0; i < m->nruns; i++)
-		munmap(m->runs[i].host, (size_t)m->runs[i].size);
+		guarded_unmap(m->runs[i].host, m->runs[i].size);
 	free(m);
 }
 
@@ -133,17 +155,20 @@ void vq_mem_free(struct vq_mem *m)
  * becomes resident until the guest (or a test) writes to it. */
 static int region_map(struct vq_region *r)
 {
-	void *p;
+	uint8_t *p;
 
 	r->fd = memfd_create(r->name[0] ? r->name : "vqsim-mem", MFD_CLOEXEC);
 	if (r->fd < 0)
 		return -VQ_E_SYS;
 	if (ftruncate(r->fd, (off_t)r->size) < 0)
 		goto fail;
-	p = mmap(NULL, (size_t)r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-		 r->fd, 0);
-	if (p == MAP_FAILED)
+	if (!(p = guarded_reserve(r->size)))
 		goto fail;
+	if (mmap(p, (size_t)r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+		 r->fd, 0) == MAP_FAILED) {
+		guarded_unmap(p, r->size);
+		goto fail;
+	}
 	r->host = p;
 	return 0;
 fail:
@@ -267,16 +292,14 @@ static int run_map(struct vq_mem *m, unsigned first, unsigned last, struct vq_re
 		return -VQ_E_SYS;
 #endif
 	/* reserve the whole range first, so the pieces land side by side */
-	base = mmap(NULL, (size_t)total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		    -1, 0);
-	if (base == MAP_FAILED)
+	if (!(base = guarded_reserve(total)))
 		return -VQ_E_SYS;
 	for (unsigned i = first; i <= last; i++) {
 		const struct vq_region *r = &m->regions[i];
 
 		if (mmap(base + (r->gpa - start), (size_t)r->size, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED) {
-			munmap(base, (size_t)total);
+			guarded_unmap(base, total);
 			return -VQ_E_SYS;
 		}
 	}

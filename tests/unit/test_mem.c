@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -366,6 +367,47 @@ START_TEST(test_cross_adjacent_regions)
 	ck_assert_int_eq(vq_mem_read(m, hi + 128 * KiB, back, 8), 0);
 	ck_assert_uint_eq(back[7], 0xab);
 	ck_assert_uint_eq(p[101], 0xee);
+	vq_mem_free(m);
+}
+END_TEST
+
+/* Does reading *p kill a child process? (a guard page: SIGSEGV, or the
+ * sanitizer's report and a non-zero exit under ASan) */
+static bool read_faults(const volatile uint8_t *p)
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		uint8_t v = *p;
+		_exit(v == 0x5a ? 3 : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Issue 12: every host view of guest memory has a PROT_NONE page on each
+ * side, so code that runs one byte off a region (or off a view of two
+ * back-to-back regions) faults instead of reaching another mapping.
+ * Failed before: the byte after a region's mapping could be anything. */
+START_TEST(test_guard_pages)
+{
+	struct vq_mem *m = mem_abc();
+	uint8_t *a = vq_mem_translate(m, A_GPA, RSIZE, VQ_ACC_READ, NULL);
+	uint8_t *c = vq_mem_translate(m, C_GPA, RSIZE, VQ_ACC_READ, NULL);
+	uint8_t *run = vq_mem_translate(m, A_GPA, 2 * RSIZE, VQ_ACC_READ, NULL);
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(run);
+	ck_assert(!read_faults(a + RSIZE - 1));
+	ck_assert(read_faults(a + RSIZE));
+	ck_assert(read_faults(a - 1));
+	ck_assert(read_faults(c + RSIZE));
+	ck_assert(!read_faults(run + 2 * RSIZE - 1));
+	ck_assert(read_faults(run + 2 * RSIZE));
+	ck_assert(read_faults(run - 1));
 	vq_mem_free(m);
 }
 END_TEST
@@ -878,6 +920,7 @@ static Suite *mem_suite(void)
 	tcase_add_test(tc, test_translate_inside);
 	tcase_add_test(tc, test_translate_edges);
 	tcase_add_test(tc, test_cross_adjacent_regions);
+	tcase_add_test(tc, test_guard_pages);
 	tcase_add_test(tc, test_translate_stats);
 	tcase_add_test(tc, test_read_write_fill);
 	tcase_add_test(tc, test_le_accessors);
