@@ -1,0 +1,373 @@
+/* fuzz_dev.c - one harness per device type: the input decoded into what a
+ * guest can do to the device. Built once per type with FUZZ_DEV set to the
+ * type's name ("blk", "net", ...): tests/fuzz/fuzz_blk, fuzz_net, ...
+ *
+ * Operations: register writes and reads (offsets biased to the real ones,
+ * values to the meaningful ones), config accesses of every width, guest
+ * memory writes biased to the ring areas and the driver's buffers, the
+ * reference driver's initialisation with fuzzed features, chains of fuzzed
+ * buffers (payloads from the input) on any queue, notifications, machine
+ * steps, device resets and fault ranges. Checked after every operation:
+ * - the negotiated features are a subset of the offered ones;
+ * - DEVICE_NEEDS_RESET only ever comes with an error the device counted;
+ * - a machine run to idle is bounded (no notification makes endless work);
+ * - every used element of a chain the harness made has a length no larger
+ *   than the chain's writable bytes, and the chain's device-readable
+ *   buffers still hold what the harness put there (the device never writes
+ *   a buffer it was given to read; balloon excepted, whose inflate and
+ *   report requests ask it to give pages back, and any buffer the input
+ *   itself overwrote).
+ *
+ * The machine and its device are made once per process; each input starts
+ * from a device reset, zeroed RAM, no fault ranges and a fresh driver. */
+#include "fuzz.h"
+#include "driver.h"
+#include "machine.h"
+
+#ifndef FUZZ_DEV
+#error "FUZZ_DEV: the device type this harness drives"
+#endif
+
+#define RAM       0x40000000ull
+#define RAM_SIZE  (4ull << 20)
+#define HEAP      (RAM + RAM_SIZE / 2)   /* the driver's rings and buffers */
+#define MMIO      0x0a000000ull
+#define IRQ       5
+#define RUN_BOUND 20000                  /* events; a run to idle stays below */
+#define MAX_TOKENS 256
+
+/* What the harness knows of a chain it made. */
+struct sent {
+	uint64_t token;
+	uint64_t write_bytes;
+	unsigned nread;
+	uint64_t rgpa[4];
+	uint32_t rlen[4];
+	uint64_t rhash[4];     /* of the bytes the harness put there */
+	bool clobbered;        /* the input wrote over its buffers since */
+};
+
+static struct vq_machine *m;
+static struct vq_dev *dev;
+static struct vq_drv drv;
+static struct sent sent[MAX_TOKENS];
+static unsigned nsent;
+/* A raw register write placed or enabled a queue behind the driver's back
+ * since it last set the device up: the device may write a used ring over
+ * anything, so the readable-buffer check is off until the next init. */
+static bool raw_queue;
+
+/* FNV-1a: enough to tell whether a buffer's bytes changed. */
+static uint64_t hash(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void setup_once(void)
+{
+	char err[256];
+
+	m = vq_machine_new(1);
+	if (!m || vq_machine_add_ram(m, RAM, RAM_SIZE) < 0)
+		abort();
+	dev = vq_machine_add_mmio(m, FUZZ_DEV, NULL, NULL, MMIO, IRQ, err, sizeof(err));
+	if (!dev) {
+		fprintf(stderr, "fuzz_dev: %s\n", err);
+		abort();
+	}
+}
+
+/* The device as a fresh guest finds it. */
+static void start_input(void)
+{
+	if (!m)
+		setup_once();
+	vq_drv_detach(&drv);
+	vq_machine_write(m, MMIO + VIRTIO_MMIO_STATUS, 4, 0);
+	vq_machine_run(m, RUN_BOUND);
+	vq_mem_fault_clear(vq_machine_mem(m));
+	vq_mem_punch(vq_machine_mem(m), RAM, RAM_SIZE);
+	vq_machine_seed(m, 1);
+	if (vq_drv_attach(&drv, m, MMIO, IRQ, HEAP, RAM_SIZE / 2) < 0)
+		abort();
+	nsent = 0;
+	raw_queue = false;
+}
+
+/* An mmio offset: mostly a register of the v2 layout or config space. */
+static uint32_t pick_reg(struct fuzz_in *in)
+{
+	static const uint16_t regs[] = {
+		VIRTIO_MMIO_DEVICE_FEATURES_SEL, VIRTIO_MMIO_DRIVER_FEATURES,
+		VIRTIO_MMIO_DRIVER_FEATURES_SEL, VIRTIO_MMIO_QUEUE_SEL, VIRTIO_MMIO_QUEUE_NUM,
+		VIRTIO_MMIO_QUEUE_READY, VIRTIO_MMIO_QUEUE_NOTIFY, VIRTIO_MMIO_INTERRUPT_ACK,
+		VIRTIO_MMIO_STATUS, VIRTIO_MMIO_QUEUE_DESC_LOW, VIRTIO_MMIO_QUEUE_DESC_HIGH,
+		VIRTIO_MMIO_QUEUE_DRIVER_LOW, VIRTIO_MMIO_QUEUE_DRIVER_HIGH,
+		VIRTIO_MMIO_QUEUE_DEVICE_LOW, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, VIRTIO_MMIO_QUEUE_RESET,
+		VIRTIO_MMIO_SHM_SEL, VIRTIO_MMIO_CONFIG_GENERATION, VIRTIO_MMIO_INTERRUPT_STATUS,
+		VIRTIO_MMIO_QUEUE_NUM_MAX, VIRTIO_MMIO_DEVICE_FEATURES,
+	};
+	uint8_t b = fuzz_u8(in);
+
+	if (b < 200)
+		return regs[b % (sizeof(regs) / sizeof(regs[0]))];
+	if (b < 240)
+		return VIRTIO_MMIO_CONFIG + (fuzz_u8(in) & 0x7f);
+	return fuzz_u16(in) & 0x1ff;
+}
+
+/* A guest address: the driver's rings and buffers, RAM, or anything. */
+static uint64_t pick_gpa(struct fuzz_in *in)
+{
+	uint32_t off = fuzz_u32(in);
+
+	switch (fuzz_u8(in) & 3) {
+	case 0:
+		return HEAP + off % 0x20000;          /* the first rings and buffers */
+	case 1:
+		return RAM + off % RAM_SIZE;
+	case 2: {
+		unsigned q = off % VQ_DEV_MAX_QUEUES;  /* a live queue's rings */
+		return drv.queues[q].active ? drv.queues[q].ring_gpa + (off >> 8) % 0x3000
+					    : HEAP + off % 0x1000;
+	}
+	default:
+		return fuzz_u64(in);
+	}
+}
+
+static void op_guest_write(struct fuzz_in *in)
+{
+	uint64_t gpa = pick_gpa(in);
+	unsigned len = fuzz_u8(in) % 64 + 1;
+	uint8_t buf[64];
+
+	for (unsigned i = 0; i < len; i++)
+		buf[i] = fuzz_u8(in);
+	if (vq_mem_write(vq_machine_mem(m), gpa, buf, len) < 0)
+		return;
+	/* into a ring: descriptors may now point anywhere, with any flags */
+	for (unsigned q = 0; q < VQ_DEV_MAX_QUEUES; q++) {
+		struct vq_ring_addr a;
+		uint64_t bytes;
+
+		if (drv.queues[q].active &&
+		    vq_ring_size(VQ_RING_SPLIT, drv.queues[q].ring.num, drv.queues[q].ring_gpa, &a,
+				 &bytes) == 0 &&
+		    gpa < drv.queues[q].ring_gpa + bytes && drv.queues[q].ring_gpa < gpa + len)
+			raw_queue = true;
+	}
+	for (unsigned k = 0; k < nsent; k++)
+		for (unsigned i = 0; i < sent[k].nread; i++)
+			if (gpa < sent[k].rgpa[i] + sent[k].rlen[i] && sent[k].rgpa[i] < gpa + len)
+				sent[k].clobbered = true;
+}
+
+/* A chain of 1..4 buffers on a queue the driver set up, payloads from the
+ * input; remembered for the checks at reap time. */
+static void op_chain(struct fuzz_in *in)
+{
+	unsigned q = fuzz_u8(in) % VQ_DEV_MAX_QUEUES, n = fuzz_u8(in) % 4 + 1, nread;
+	struct vq_buf b[4];
+	struct sent *s;
+	uint64_t tok;
+
+	if (!drv.queues[q].active) {
+		for (q = 0; q < VQ_DEV_MAX_QUEUES && !drv.queues[q].active; q++)
+			;
+		if (q == VQ_DEV_MAX_QUEUES)
+			return;
+	}
+	nread = fuzz_u8(in) % (n + 1);
+	if (nsent == MAX_TOKENS || nsent >= 4 * (MAX_TOKENS / 4))
+		return;
+	s = &sent[nsent];
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t len = fuzz_u16(in) % 4096 + 1;
+		uint64_t gpa = vq_drv_alloc(&drv, len, 8);
+
+		if (!gpa)
+			return;
+		b[i] = (struct vq_buf){gpa, len, i >= nread};
+		if (i < nread) {
+			uint8_t payload[4096];
+			const uint8_t *p;
+
+			for (uint32_t k = 0; k < len; k++)
+				payload[k] = in->n ? fuzz_u8(in) : (uint8_t)k;
+			s->rgpa[i] = gpa;
+			s->rlen[i] = len;
+			/* a write fault range keeps the old bytes: the check is
+			 * against what the buffer holds */
+			vq_mem_write(vq_machine_mem(m), gpa, payload, len);
+			p = vq_mem_translate(vq_machine_mem(m), gpa, len, VQ_ACC_READ, NULL);
+			if (p)
+				s->rhash[i] = hash(p, len);
+			else
+				s->clobbered = true; /* unreadable: nothing to compare */
+		} else {
+			s->write_bytes += len;
+		}
+	}
+	s->nread = nread;
+	tok = 0x1000 + nsent;
+	if (vq_drv_add(&drv, q, b, n, tok) < 0)
+		return;
+	s->token = tok;
+	nsent++;
+	vq_drv_kick(&drv, q);
+}
+
+static const struct sent *find_sent(uint64_t tok)
+{
+	if (tok < 0x1000 || tok - 0x1000 >= nsent)
+		return NULL;
+	return &sent[tok - 0x1000];
+}
+
+/* Reap every queue; check each used element of the harness's chains. */
+static void op_reap(void)
+{
+	struct vq_mem *mem = vq_machine_mem(m);
+
+	for (unsigned q = 0; q < VQ_DEV_MAX_QUEUES; q++) {
+		uint64_t tok;
+		uint32_t len;
+
+		if (!drv.queues[q].active)
+			continue;
+		while (vq_drv_get_used(&drv, q, &tok, &len) == 1) {
+			const struct sent *s = find_sent(tok);
+
+			/* a driver helper's own chain; or the rings were
+			 * rewritten under the driver: the device saw other chains */
+			if (!s || raw_queue)
+				continue;
+			FUZZ_CHECK(len <= s->write_bytes, "queue %u: used.len %u, %llu writable bytes",
+				   q, len, (unsigned long long)s->write_bytes);
+			if (s->clobbered || dev->cls->device_id == VIRTIO_ID_BALLOON)
+				continue;
+			for (unsigned i = 0; i < s->nread; i++) {
+				/* read back past any fault range: faults model
+				 * what the device cannot reach, not the guest */
+				const uint8_t *p = vq_mem_translate(mem, s->rgpa[i], s->rlen[i],
+								    VQ_ACC_READ, NULL);
+
+				FUZZ_CHECK(!p || hash(p, s->rlen[i]) == s->rhash[i],
+					   "queue %u: device-readable buffer 0x%llx+%u was written", q,
+					   (unsigned long long)s->rgpa[i], s->rlen[i]);
+			}
+		}
+	}
+}
+
+static void check_state(void)
+{
+	uint8_t st = dev->status;
+
+	if (st & VIRTIO_STATUS_FEATURES_OK)
+		for (unsigned w = 0; w < VQ_FEATURE_WORDS; w++)
+			FUZZ_CHECK(!(dev->driver_features[w] & ~dev->host_features[w]),
+				   "negotiated 0x%llx not offered (word %u)",
+				   (unsigned long long)dev->driver_features[w], w);
+	FUZZ_CHECK(!(st & VIRTIO_STATUS_DEVICE_NEEDS_RESET) || dev->stats.errors > 0,
+		   "DEVICE_NEEDS_RESET with no error counted");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_in in = {data, size};
+	unsigned steps = 0;
+	bool debug = getenv("FUZZ_DEBUG") != NULL;
+
+	start_input();
+	while (in.n && steps++ < 128) {
+		unsigned op = fuzz_u8(&in) % 10;
+
+		if (debug)
+			fprintf(stderr, "op %u (%zu bytes left) nsent %u raw %d\n", op, in.n, nsent,
+				raw_queue);
+		switch (op) {
+		case 0: {
+			uint32_t off = pick_reg(&in), v;
+
+			switch (fuzz_u8(&in) & 7) {
+			case 0:
+				v = fuzz_u32(&in);
+				break;
+			case 1:
+				v = fuzz_u8(&in) & 0x7f; /* status bits */
+				break;
+			default:
+				v = fuzz_u8(&in) % 8; /* selectors, indices */
+				break;
+			}
+			unsigned width = (fuzz_u8(&in) & 3) ? 4 : 1u << (fuzz_u8(&in) % 4);
+
+			if (off >= VIRTIO_MMIO_QUEUE_SEL && off <= VIRTIO_MMIO_QUEUE_RESET)
+				raw_queue = true;
+			if (debug)
+				fprintf(stderr, "  write 0x%x width %u = 0x%x\n", off, width, v);
+			vq_machine_write(m, MMIO + off, width, v);
+			break;
+		}
+		case 1: {
+			uint32_t v;
+
+			vq_machine_read(m, MMIO + pick_reg(&in), 4, &v);
+			break;
+		}
+		case 2:
+			op_guest_write(&in);
+			break;
+		case 3: {
+			uint64_t want[VQ_FEATURE_WORDS] = {fuzz_u64(&in), fuzz_u8(&in) & 1 ? ~0ull : 0};
+
+			vq_drv_init(&drv, want, VQ_DRV_ALL_QUEUES);
+			nsent = 0; /* new rings: older tokens are gone */
+			raw_queue = false;
+			break;
+		}
+		case 4:
+			op_chain(&in);
+			break;
+		case 5:
+			FUZZ_CHECK(vq_machine_run(m, RUN_BOUND) < RUN_BOUND, "no end to the work");
+			break;
+		case 6:
+			op_reap();
+			break;
+		case 7:
+			vq_drv_reset(&drv);
+			nsent = 0;
+			break;
+		case 8:
+			vq_mem_fault_add(vq_machine_mem(m), pick_gpa(&in), fuzz_u16(&in) % 0x2000 + 1,
+					 fuzz_u8(&in) % 3 + 1);
+			break;
+		case 9: {
+			uint8_t buf[16] = {0};
+			uint32_t off = fuzz_u8(&in) % 0x80, len = fuzz_u8(&in) % 16 + 1;
+
+			if (fuzz_u8(&in) & 1) {
+				for (unsigned i = 0; i < len; i++)
+					buf[i] = fuzz_u8(&in);
+				vq_drv_config_write(&drv, off, buf, len);
+			} else {
+				vq_drv_config_read(&drv, off, buf, len);
+			}
+			break;
+		}
+		}
+		check_state();
+	}
+	FUZZ_CHECK(vq_machine_run(m, RUN_BOUND) < RUN_BOUND, "no end to the work");
+	op_reap();
+	check_state();
+	return 0;
+}
