@@ -312,6 +312,7 @@ static int lookup(struct vq_opts *o, const char *key, struct vq_opt **out, char 
 {
 	struct vq_opt *it = o ? find(o, key) : NULL;
 
+	*out = NULL;
 	if (!it)
 		return 0;
 	it->used = true;
@@ -341,21 +342,31 @@ static const char *range_text(char *buf, size_t len, uint64_t min, uint64_t max)
 	return buf;
 }
 
-int vq_opts_uint(struct vq_opts *o, const char *key, uint64_t min, uint64_t max,
-		 uint64_t *out, char *err, size_t errlen)
+/* vq_opts_uint() and vq_opts_size(): parse the value of key with parse,
+ * check the range; what names the syntax in the error. */
+static int number_opt(struct vq_opts *o, const char *key, uint64_t min, uint64_t max,
+		      uint64_t *out, char *err, size_t errlen,
+		      int (*parse)(const char *, uint64_t *), const char *what, const char *syntax)
 {
-	struct vq_opt *it;
+	struct vq_opt *it = NULL;
 	uint64_t v;
 	char r[64];
 	int rc = lookup(o, key, &it, err, errlen);
 
 	if (rc <= 0)
 		return rc;
-	if (vq_parse_uint(it->val, &v) < 0 || v < min || v > max)
-		return fail(o, err, errlen, "%s '%s' must be a number%s (decimal or 0x hex)", key,
-			    it->val, range_text(r, sizeof(r), min, max));
+	if (parse(it->val, &v) < 0 || v < min || v > max)
+		return fail(o, err, errlen, "%s '%s' must be a %s%s (%s)", key, it->val, what,
+			    range_text(r, sizeof(r), min, max), syntax);
 	*out = v;
 	return 1;
+}
+
+int vq_opts_uint(struct vq_opts *o, const char *key, uint64_t min, uint64_t max,
+		 uint64_t *out, char *err, size_t errlen)
+{
+	return number_opt(o, key, min, max, out, err, errlen, vq_parse_uint, "number",
+			  "decimal or 0x hex");
 }
 
 int vq_opts_pow2(struct vq_opts *o, const char *key, uint64_t min, uint64_t max,
@@ -378,19 +389,8 @@ int vq_opts_pow2(struct vq_opts *o, const char *key, uint64_t min, uint64_t max,
 int vq_opts_size(struct vq_opts *o, const char *key, uint64_t min, uint64_t max,
 		 uint64_t *out, char *err, size_t errlen)
 {
-	struct vq_opt *it;
-	uint64_t v;
-	char r[64];
-	int rc = lookup(o, key, &it, err, errlen);
-
-	if (rc <= 0)
-		return rc;
-	if (vq_parse_size(it->val, &v) < 0 || v < min || v > max)
-		return fail(o, err, errlen,
-			    "%s '%s' must be a size%s (bytes, or with suffix K, M, G or T)", key,
-			    it->val, range_text(r, sizeof(r), min, max));
-	*out = v;
-	return 1;
+	return number_opt(o, key, min, max, out, err, errlen, vq_parse_size, "size",
+			  "bytes, or with suffix K, M, G or T");
 }
 
 int vq_opts_bool(struct vq_opts *o, const char *key, bool *out, char *err, size_t errlen)
