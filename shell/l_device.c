@@ -394,9 +394,13 @@ static void push_type_stats(lua_State *L, struct vq_dev *d)
 		lua_setfield(L, -2, "ports");
 		break;
 	}
-	case VIRTIO_ID_RNG:
-		lvq_setint(L, "bytes_served", (lua_Integer)vq_rng_bytes_served(d));
+	case VIRTIO_ID_RNG: {
+		struct vq_rng_stats s;
+		if (vq_rng_get_stats(d, &s) < 0)
+			break;
+		SET(s, bytes_served); SET(s, requests); SET(s, capped);
 		break;
+	}
 	default:
 		break;
 	}
