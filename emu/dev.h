@@ -37,9 +37,9 @@ int vq_opt_check(const char *opts, const char *const *allowed, char *err, size_t
 extern const struct vq_dev_type vq_rng_type;
 /* Bytes one request is served at most: the spec lets the device use less
  * than the whole buffer (5.4.6.1), and a chain can alias one region up to
- * 4 GiB, so this bounds a notification's work by queue size x 4 KiB (and
+ * 4 GiB, so this bounds a notification's work by queue size x 64 KiB (and
  * keeps used.len far from a 32-bit wrap). Drivers ask again for more. */
-#define VQ_RNG_REQUEST_MAX 4096u
+#define VQ_RNG_REQUEST_MAX 65536u
 /* What an rng device has done since it was created (reset keeps them). */
 struct vq_rng_stats {
 	uint64_t bytes_served; /* random bytes written into guest buffers */
