@@ -349,7 +349,8 @@ static void push_type_stats(lua_State *L, struct vq_dev *d)
 		if (vq_balloon_counters(d, &s) < 0 || vq_balloon_stats(d, &g) < 0)
 			break;
 		SET(s, balloon_pages); SET(s, inflated); SET(s, inflate_repeat); SET(s, deflated);
-		SET(s, deflate_unknown); SET(s, refused); SET(s, bad_length); SET(s, punch_errors);
+		SET(s, deflate_unknown); SET(s, refused); SET(s, bad_length); SET(s, pfns_cut);
+		SET(s, punch_errors);
 		SET(s, reported_pages); SET(s, report_kept_pages); SET(s, report_refused);
 		SET(s, hinted_pages); SET(s, hint_ignored); SET(s, hint_errors);
 		SET(s, stats_buffers); SET(s, stats_errors); SET(s, stats_unknown);
