@@ -29,8 +29,22 @@ const struct vq_dev_type *vq_dev_type_at(unsigned i);
 
 /* ---- virtio-rng (spec 5.4) ---- */
 extern const struct vq_dev_type vq_rng_type;
+/* Bytes one request is served at most: the spec lets the device use less
+ * than the whole buffer (5.4.6.1), and a chain can alias one region up to
+ * 4 GiB, so this bounds a notification's work by queue size x 64 KiB (and
+ * keeps used.len far from a 32-bit wrap). Drivers ask again for more. */
+#define VQ_RNG_REQUEST_MAX 65536u
+/* What an rng device has done since it was created (reset keeps them). */
+struct vq_rng_stats {
+	uint64_t bytes_served; /* random bytes written into guest buffers */
+	uint64_t requests;     /* chains returned */
+	uint64_t capped;       /* requests with more than VQ_RNG_REQUEST_MAX
+				  writable bytes: served VQ_RNG_REQUEST_MAX */
+};
 /* Bytes of entropy served by an rng device (for tests and statistics). */
 uint64_t vq_rng_bytes_served(const struct vq_dev *d);
+/* Copy d's counters to st. 0, or -VQ_E_INVAL if d is not an rng device. */
+int vq_rng_get_stats(const struct vq_dev *d, struct vq_rng_stats *st);
 
 /* ---- the other device classes: one header each ---- */
 #include "dev/blk.h"

@@ -368,7 +368,8 @@ static void push_type_stats(lua_State *L, struct vq_dev *d)
 		if (vq_balloon_counters(d, &s) < 0 || vq_balloon_stats(d, &g) < 0)
 			break;
 		SET(s, balloon_pages); SET(s, inflated); SET(s, inflate_repeat); SET(s, deflated);
-		SET(s, deflate_unknown); SET(s, refused); SET(s, bad_length); SET(s, punch_errors);
+		SET(s, deflate_unknown); SET(s, refused); SET(s, bad_length); SET(s, pfns_cut);
+		SET(s, punch_errors);
 		SET(s, reported_pages); SET(s, report_kept_pages); SET(s, report_refused);
 		SET(s, hinted_pages); SET(s, hint_ignored); SET(s, hint_errors);
 		SET(s, stats_buffers); SET(s, stats_errors); SET(s, stats_unknown);
@@ -413,9 +414,13 @@ static void push_type_stats(lua_State *L, struct vq_dev *d)
 		lua_setfield(L, -2, "ports");
 		break;
 	}
-	case VIRTIO_ID_RNG:
-		lvq_setint(L, "bytes_served", (lua_Integer)vq_rng_bytes_served(d));
+	case VIRTIO_ID_RNG: {
+		struct vq_rng_stats s;
+		if (vq_rng_get_stats(d, &s) < 0)
+			break;
+		SET(s, bytes_served); SET(s, requests); SET(s, capped);
 		break;
+	}
 	default:
 		break;
 	}

@@ -542,7 +542,7 @@ static int r_net_send(lua_State *L)
 	int rc;
 
 	if (len > VQ_NET_FRAME_MAX)
-		return luaL_argerror(L, 2, "frame longer than 65535 bytes");
+		return luaL_argerror(L, 2, "frame longer than 65553 bytes (mtu 65535 + a tagged Ethernet header)");
 	if (!lua_isnoneornil(L, 4)) {
 		uint16_t v[7] = {0};
 		luaL_checktype(L, 4, LUA_TTABLE);

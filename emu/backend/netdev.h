@@ -26,7 +26,7 @@ struct vq_net_backend;
 
 /* Largest frame a backend passes on; frames read longer than this are
  * reported with their true length but only this many bytes of data. */
-#define VQ_NET_BACKEND_FRAME_MAX 65535u
+#define VQ_NET_BACKEND_FRAME_MAX (65535u + 18u) /* mtu 65535, one VLAN tag */
 
 /* Checksum offload state that travels with a frame between two virtio-net
  * drivers when the backend can carry it (loopback): the tx header's

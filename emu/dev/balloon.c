@@ -25,7 +25,11 @@
  * command id was issued, and it cannot tell, so it keeps the data.
  *
  * reporting_vq (5.5.6.6): each buffer of a report is a free range; it is
- * punched if page-aligned and inside RAM, refused and counted otherwise.
+ * punched if device-writable, page-aligned and inside RAM, refused and
+ * counted otherwise. A device-readable range is the driver's mistake
+ * (Linux adds reports as inbufs) and the device may not write it (2.7.4):
+ * it is left untouched, as QEMU does, rather than failing the device; the
+ * queue, the balloon and the rest of the report go on.
  * With PAGE_POISON negotiated the device must not change a reported page
  * to anything but poison_val (5.5.6.6.2): a zero poison_val is what a
  * punched page reads back as, so those ranges are still discarded; with a
@@ -250,10 +254,13 @@ static void run_flush(struct vq_dev *d, struct balloon *b, struct punch_run *run
 
 /* Queue the page at gpa (in region r) for punching, merging it with the
  * run when it directly follows it: a run that starts inside r and ends at
- * gpa lies wholly in r, as one punch must. */
+ * gpa lies wholly in r, as one punch must. A page already in the run (a
+ * PFN repeated) adds nothing: one punch covers it. */
 static void run_add(struct vq_dev *d, struct balloon *b, struct punch_run *run,
 		    const struct bal_region *r, uint64_t gpa)
 {
+	if (run->len && gpa >= run->gpa && gpa - run->gpa < run->len)
+		return;
 	if (run->len && run->gpa + run->len == gpa && run->gpa >= r->gpa) {
 		run->len += VQ_PAGE_SIZE;
 	} else {
@@ -299,15 +306,35 @@ static bool pfn_apply(struct vq_dev *d, struct balloon *b, bool inflate, uint32_
 	return true;
 }
 
+/* Pages of guest RAM a PFN can name (the bitmaps' size). */
+static uint64_t ram_pages(const struct balloon *b)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < b->nregions; i++)
+		n += b->regions[i].pages;
+	return n;
+}
+
+/* Apply the PFN arrays of every chain on q. The work of one notification
+ * is bounded by what a guest can mean, not by how many bytes its buffers
+ * claim (a chain may alias one page up to 4 GiB): each buffer may apply
+ * BAL_PFN_BATCH PFNs (Linux sends at most 256 a buffer), and beyond that
+ * they draw on a budget of one PFN per RAM page for the whole notification
+ * (more would name some page twice). PFNs past the budget are ignored and
+ * counted in pfns_cut; each applied PFN costs a bit operation, and punches
+ * merge adjacent and repeated pages. */
 static void do_pfns(struct vq_dev *d, struct balloon *b, unsigned q, bool inflate)
 {
 	struct vq_chain *c = &b->chain;
 	uint32_t pfns[BAL_PFN_BATCH];
+	uint64_t budget;
 	int rc;
 
 	regions_sync(d, b);
+	budget = ram_pages(b);
 	while ((rc = vq_dev_pop(d, q, c)) == 1) {
-		uint64_t total = c->read_bytes / 4, done = 0, refused = 0;
+		uint64_t total = c->read_bytes / 4, done = 0, refused = 0, take;
 		struct punch_run run = {0, 0};
 
 		if (c->read_bytes % 4) {
@@ -319,9 +346,20 @@ static void do_pfns(struct vq_dev *d, struct balloon *b, unsigned q, bool inflat
 				 (unsigned long long)c->read_bytes,
 				 (unsigned long long)(c->read_bytes % 4));
 		}
-		while (done < total) {
-			size_t n = total - done < BAL_PFN_BATCH ? (size_t)(total - done)
-								: BAL_PFN_BATCH;
+		budget += BAL_PFN_BATCH;
+		take = total < budget ? total : budget;
+		budget -= take;
+		if (take < total) {
+			b->cnt.pfns_cut += total - take;
+			vq_trace(d->tracer, VQ_EV_ERROR, d->name, (int)q,
+				 "balloon: %s buffer head=%u of %llu PFNs: only %llu applied, the "
+				 "rest is more than guest RAM has pages",
+				 inflate ? "inflate" : "deflate", c->head,
+				 (unsigned long long)total, (unsigned long long)take);
+		}
+		while (done < take) {
+			size_t n = take - done < BAL_PFN_BATCH ? (size_t)(take - done)
+							       : BAL_PFN_BATCH;
 			size_t got = vq_chain_read(c, done * 4, pfns, n * 4) / 4;
 
 			for (size_t k = 0; k < got; k++)
@@ -358,6 +396,16 @@ static void do_reporting(struct vq_dev *d, struct balloon *b, unsigned q)
 			uint64_t pages = s->len >> VIRTIO_BALLOON_PFN_SHIFT;
 			int prc = 0;
 
+			if (!s->writable) {
+				/* reported ranges are device-writable buffers; the
+				 * device must not write a readable one (2.7.4) */
+				b->cnt.report_refused++;
+				vq_trace(d->tracer, VQ_EV_ERROR, d->name, (int)q,
+					 "balloon: reported range 0x%llx+0x%x refused: "
+					 "device-readable, left untouched",
+					 (unsigned long long)s->gpa, s->len);
+				continue;
+			}
 			if ((s->gpa | s->len) & (VQ_PAGE_SIZE - 1))
 				prc = -VQ_E_INVAL;
 			else if (!vq_mem_translate(d->mem, s->gpa, s->len, VQ_ACC_WRITE, NULL))

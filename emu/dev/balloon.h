@@ -90,10 +90,13 @@ struct vq_balloon_counters {
 	uint64_t deflate_unknown;  /* deflate of a page not in the balloon (ignored) */
 	uint64_t refused;          /* PFNs outside guest memory (inflate + deflate) */
 	uint64_t bad_length;       /* inflate/deflate buffers not a multiple of 4 bytes */
+	uint64_t pfns_cut;         /* inflate/deflate PFNs ignored: past 256 a buffer
+				      plus one per RAM page a notification */
 	uint64_t punch_errors;     /* punches the host refused (-VQ_E_SYS) */
 	uint64_t reported_pages;   /* pages discarded by free page reporting */
 	uint64_t report_kept_pages;/* reported pages kept because of a poison value */
-	uint64_t report_refused;   /* reported ranges refused (unaligned, outside RAM) */
+	uint64_t report_refused;   /* reported ranges refused (unaligned, outside RAM,
+				      device-readable: left untouched) */
 	uint64_t hinted_pages;     /* pages hinted under the current command id */
 	uint64_t hint_ignored;     /* hinted pages under a stale command id (ignored) */
 	uint64_t hint_errors;      /* malformed free_page_vq buffers */

@@ -8,12 +8,22 @@
  * byte goes into the last device-writable byte of the chain, wherever the
  * driver put it (spec 2.7.4: no assumption on descriptor layout).
  *
+ * Used length: every answered request reports all its writable bytes,
+ * status included (the driver may not look past used.len, 2.7.8.2), and
+ * the device writes all of them (2.7.8.1): the data area a request did not
+ * fill (an error, a short read, a GET_ID buffer past 20 bytes, writable
+ * bytes before the status of an OUT/FLUSH) is zeroed. QEMU reports the same
+ * length without writing those bytes; zeroing makes the length true at a
+ * cost no larger than a read of the same size.
+ *
  * Answers to malformed requests (spec 5.2.6, and where the spec is silent):
  * - no device-writable byte at all: there is nowhere to put a status, so
  *   the chain is returned with used length 0 (the used length is the one
  *   honest thing left to say: nothing was written) and counted in
  *   no_status; the device stays usable for well-formed requests, which a
- *   DEVICE_NEEDS_RESET would take down with it.
+ *   DEVICE_NEEDS_RESET would take down with it. The same for exactly 4 GiB
+ *   writable: the status byte at 2^32 - 1 is past what a 32-bit used
+ *   length can cover, so no answer could be reported.
  * - fewer than 16 readable bytes (the type cannot be read): IOERR, the
  *   spec's status for a driver error.
  * - sectors beyond capacity, data not a multiple of 512 (IN/OUT) or of 16
@@ -76,6 +86,8 @@ struct blk {
 	struct virtio_blk_discard_write_zeroes ranges[BLK_DWZ_SEG_MAX];
 	struct vq_blk_stats stats;
 	const char *why;              /* why the current request failed, for the trace */
+	uint64_t filled;              /* data bytes the current request placed from
+					 writable offset 0 on (the rest is zeroed) */
 };
 
 static const struct vq_dev_class blk_class;
@@ -263,16 +275,20 @@ static uint8_t blk_injected(struct blk *b, const struct vq_fault *f, bool write,
 	if (f && f->spec.action == VQ_FA_SHORT) {
 		uint64_t keep = f->spec.arg ? f->spec.arg : len / 2 / VIRTIO_BLK_SECTOR_SIZE *
 							  VIRTIO_BLK_SECTOR_SIZE;
+		uint64_t moved = 0;
 		unsigned k = 0;
 
 		for (; k < n && keep; k++) { /* trim the iovec to keep bytes */
 			if (b->iov[k].iov_len > keep)
 				b->iov[k].iov_len = (size_t)keep;
 			keep -= b->iov[k].iov_len;
+			moved += b->iov[k].iov_len;
 		}
 		if (k)
 			(void)(write ? b->be->ops->write(b->be, off, b->iov, k)
 				     : b->be->ops->read(b->be, off, b->iov, k));
+		if (!write)
+			b->filled = moved; /* the short read's bytes stay in place */
 		b->why = write ? "injected fault: short write" : "injected fault: short read";
 	}
 	return VIRTIO_BLK_S_IOERR;
@@ -293,7 +309,7 @@ static uint8_t blk_after_write(struct vq_dev *d, struct blk *b)
 }
 
 static uint8_t blk_in(struct vq_dev *d, struct blk *b, const struct vq_chain *c,
-		      uint64_t sector, uint32_t *written)
+		      uint64_t sector)
 {
 	uint64_t len = c->write_bytes - 1; /* all writable bytes but the status */
 	const struct vq_fault *f;
@@ -318,7 +334,7 @@ static uint8_t blk_in(struct vq_dev *d, struct blk *b, const struct vq_chain *c,
 	if (rc < 0)
 		return blk_backend_failed(d, b, "read", rc);
 	b->stats.bytes_read += len;
-	*written = (uint32_t)len + 1;
+	b->filled = len;
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -369,7 +385,7 @@ static uint8_t blk_flush(struct vq_dev *d, struct blk *b)
 	return rc < 0 ? blk_backend_failed(d, b, "flush", rc) : VIRTIO_BLK_S_OK;
 }
 
-static uint8_t blk_get_id(struct blk *b, const struct vq_chain *c, uint32_t *written)
+static uint8_t blk_get_id(struct blk *b, const struct vq_chain *c)
 {
 	b->stats.req_get_id++;
 	if (!b->has_serial)
@@ -377,8 +393,7 @@ static uint8_t blk_get_id(struct blk *b, const struct vq_chain *c, uint32_t *wri
 	if (c->write_bytes - 1 < VIRTIO_BLK_ID_BYTES) {
 		return blk_refuse(b, &b->stats.bad_length, VIRTIO_BLK_S_IOERR, "data length not whole sectors/ranges");
 	}
-	vq_chain_write(c, 0, b->serial, VIRTIO_BLK_ID_BYTES);
-	*written = VIRTIO_BLK_ID_BYTES + 1;
+	b->filled = vq_chain_write(c, 0, b->serial, VIRTIO_BLK_ID_BYTES);
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -443,23 +458,57 @@ static uint8_t blk_dwz(struct vq_dev *d, struct blk *b, const struct vq_chain *c
 	return blk_after_write(d, b);
 }
 
-/* Serve one chain; returns the used length (bytes written into it). */
+/* Zero the writable bytes [from, to) of c: the part of the data area a
+ * request did not fill, so that the used length (which must cover the
+ * status byte, the last writable byte) counts only bytes the device wrote
+ * (spec 2.7.8.1). Walks the segments once. */
+static void blk_zero_gap(const struct vq_chain *c, uint64_t from, uint64_t to)
+{
+	const struct vq_seg *s;
+	struct vq_chain_iter it;
+	uint64_t pos = 0;
+
+	for (vq_chain_iter_init(&it, c); from < to && vq_chain_next(&it, &s);) {
+		uint64_t end;
+
+		if (!s->writable)
+			continue;
+		end = pos + s->len;
+		if (end > from) {
+			uint64_t a = from - pos, b = (end < to ? end : to) - pos;
+
+			memset((uint8_t *)s->host + a, 0, (size_t)(b - a));
+			from = pos + b;
+		}
+		pos = end;
+	}
+}
+
+/* Serve one chain; returns the used length (bytes written into it).
+ * used.len rule: an answered request reports every writable byte (the
+ * status byte is the last of them, and a driver may not look past len:
+ * 2.7.8.2); whatever data the request did not place there is zeroed first,
+ * so that len never claims bytes the device did not write (2.7.8.1). */
 static uint32_t blk_request(struct vq_dev *d, struct blk *b, unsigned q,
 			    const struct vq_chain *c)
 {
 	struct virtio_blk_outhdr h;
-	uint32_t written = 1, type = 0;
+	uint32_t written, type = 0;
 	uint64_t sector = 0;
 	bool have_hdr = false;
 	uint8_t st;
 
-	if (c->write_bytes == 0) {
+	if (c->write_bytes == 0 || c->write_bytes > UINT32_MAX) {
 		b->stats.no_status++;
 		vq_trace(d->tracer, VQ_EV_DEVICE, d->name, (int)q,
-			 "blk head=%u has no device-writable status byte: returned with "
-			 "used length 0, unanswered", c->head);
+			 "blk head=%u has %s: returned with used length 0, unanswered", c->head,
+			 c->write_bytes ? "its status byte at 4 GiB, past what a used length "
+					  "can count"
+					: "no device-writable status byte");
 		return 0;
 	}
+	written = (uint32_t)c->write_bytes;
+	b->filled = 0;
 	b->why = NULL;
 	if (vq_chain_read(c, 0, &h, sizeof(h)) < sizeof(h)) {
 		st = blk_refuse(b, &b->stats.short_header, VIRTIO_BLK_S_IOERR,
@@ -470,7 +519,7 @@ static uint32_t blk_request(struct vq_dev *d, struct blk *b, unsigned q,
 		sector = VQ_LE64(h.sector);
 		switch (type) {
 		case VIRTIO_BLK_T_IN:
-			st = blk_in(d, b, c, sector, &written);
+			st = blk_in(d, b, c, sector);
 			break;
 		case VIRTIO_BLK_T_OUT:
 			st = blk_out(d, b, c, sector);
@@ -479,7 +528,7 @@ static uint32_t blk_request(struct vq_dev *d, struct blk *b, unsigned q,
 			st = blk_flush(d, b);
 			break;
 		case VIRTIO_BLK_T_GET_ID:
-			st = blk_get_id(b, c, &written);
+			st = blk_get_id(b, c);
 			break;
 		case VIRTIO_BLK_T_DISCARD:
 			st = blk_dwz(d, b, c, true);
@@ -493,8 +542,9 @@ static uint32_t blk_request(struct vq_dev *d, struct blk *b, unsigned q,
 			break;
 		}
 	}
-	if (st != VIRTIO_BLK_S_OK)
-		written = 1; /* data is not reported on failure: only the status counts */
+	if (b->filled > c->write_bytes - 1)
+		b->filled = c->write_bytes - 1;
+	blk_zero_gap(c, b->filled, c->write_bytes - 1);
 	vq_chain_write(c, c->write_bytes - 1, &st, 1);
 	if (st == VIRTIO_BLK_S_OK)
 		b->stats.status_ok++;

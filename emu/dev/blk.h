@@ -105,7 +105,8 @@ struct vq_blk_stats {
 	/* answers by status */
 	uint64_t status_ok, status_ioerr, status_unsupp;
 	/* malformed requests */
-	uint64_t no_status;       /* no device-writable byte: used with len 0, no status */
+	uint64_t no_status;       /* no status byte a used length can cover (none
+				     writable, or 4 GiB writable): used len 0 */
 	uint64_t short_header;    /* fewer than 16 readable bytes: IOERR */
 	uint64_t bad_length;      /* data not a multiple of 512 / 16, GET_ID < 20: IOERR */
 	uint64_t out_of_range;    /* sectors beyond capacity or the max_* limits: IOERR */

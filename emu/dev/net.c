@@ -6,7 +6,7 @@
  * Transmit: each tx chain is a 12-byte virtio_net_hdr and a frame in the
  * readable part. The frame is copied out and handed to the backend; the
  * chain is used with length 0. A chain that cannot be sent (shorter than
- * the header, a frame under 14 or over mtu+18 bytes, GSO asked for, checksum
+ * the header, a frame under 14 bytes or over the mtu limit, GSO asked for, checksum
  * offsets outside the frame, an inactive pair, link down, backend refusal)
  * is still used with length 0 and counted: the spec gives no answer for a
  * malformed tx header, and dropping keeps the device usable (QEMU marks
@@ -24,8 +24,13 @@
  * carry plain frames: the device completes the checksum before sending.
  * Other tx flag bits are ignored, as is NEEDS_CSUM without CSUM.
  *
- * Receive: a frame arriving from the backend is checked (link up, 14 to
- * mtu+18 bytes, rx filter) and placed in guest buffers at once when the
+ * MTU (5.1.4.1: mtu plus the Ethernet header): an untagged frame may be
+ * mtu + 14 bytes, a frame tagged 802.1Q/802.1ad (ethertype 0x8100 or
+ * 0x88a8) mtu + 18, both ways: accepting mtu + 18 untagged would pass a
+ * payload 4 bytes over the mtu to a driver that sized for it.
+ *
+ * Receive: a frame arriving from the backend is checked (link up, 14 bytes
+ * to the mtu limit, rx filter) and placed in guest buffers at once when the
  * device can, else it waits in a FIFO of at most rx-queue frames; beyond
  * that it is dropped and counted. Pull backends (pcap reader) are read only
  * when the FIFO is empty, so they never overflow it. Without MRG_RXBUF a
@@ -303,6 +308,16 @@ static bool net_filter_pass(const struct net *n, const uint8_t *dst)
 	       mac_in((const uint8_t(*)[6])n->uni, n->nuni, dst);
 }
 
+/* Longest frame f (len >= 14) may be: mtu plus its Ethernet header, 4
+ * bytes longer when the frame carries a VLAN tag. */
+static uint32_t net_frame_limit(const struct net *n, const uint8_t *f)
+{
+	unsigned type = (unsigned)(f[12] << 8 | f[13]);
+	bool tagged = type == 0x8100 || type == 0x88a8;
+
+	return n->mtu + (tagged ? VQ_NET_L2_OVERHEAD : VQ_NET_ETH_HLEN);
+}
+
 /* Arrival checks; false (and counted) when the frame is dropped. */
 static bool net_accept(struct net *n, const uint8_t *f, size_t len)
 {
@@ -310,14 +325,16 @@ static bool net_accept(struct net *n, const uint8_t *f, size_t len)
 		net_count(n, &n->st.rx_drop_link_down, -1, "rx drop: link down (%zu bytes)", len);
 		return false;
 	}
-	if (len > n->max_frame) {
-		net_count(n, &n->st.rx_drop_too_big, -1, "rx drop: %zu bytes > %u (mtu %u + %u)",
-			  len, n->max_frame, n->mtu, VQ_NET_L2_OVERHEAD);
-		return false;
-	}
 	if (len < VQ_NET_ETH_HLEN) {
 		net_count(n, &n->st.rx_drop_runt, -1, "rx drop: %zu bytes, not an Ethernet frame",
 			  len);
+		return false;
+	}
+	if (len > net_frame_limit(n, f)) {
+		net_count(n, &n->st.rx_drop_too_big, -1, "rx drop: %zu bytes > %u (mtu %u + %s)",
+			  len, net_frame_limit(n, f), n->mtu,
+			  net_frame_limit(n, f) - n->mtu == VQ_NET_ETH_HLEN ? "14"
+									 : "18, tagged");
 		return false;
 	}
 	if (!net_filter_pass(n, f)) {
@@ -770,6 +787,14 @@ static void net_tx_one(struct net *n, unsigned q, unsigned pair, const struct vq
 	}
 	vq_chain_read(c, 0, &h, VIRTIO_NET_HDR_LEN);
 	vq_chain_read(c, VIRTIO_NET_HDR_LEN, n->txbuf, (size_t)flen);
+	if (flen > net_frame_limit(n, n->txbuf)) {
+		net_count(n, &n->st.tx_bad_frame, (int)q,
+			  "tx drop: head=%u frame of %llu bytes > mtu %u + %s", c->head,
+			  (unsigned long long)flen, n->mtu,
+			  net_frame_limit(n, n->txbuf) - n->mtu == VQ_NET_ETH_HLEN ? "14"
+										   : "18, tagged");
+		goto drop;
+	}
 	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
 		net_count(n, &n->st.tx_bad_offload, (int)q,
 			  "tx drop: head=%u gso_type %u, no HOST_TSO/UFO offered", c->head,
@@ -795,7 +820,11 @@ static void net_tx_one(struct net *n, unsigned q, unsigned pair, const struct vq
 		net_count(n, &n->st.tx_link_down, (int)q, "tx drop: link down");
 		goto drop;
 	}
-	n->flow[net_flow_hash(n->txbuf, (uint32_t)flen) % NET_FLOW_SLOTS] = (uint8_t)pair;
+	/* learn the flow's pair for rx steering; with one active pair there
+	 * is nothing to steer, and an entry would only pin replies to pair 0
+	 * once more pairs are set */
+	if (n->pairs > 1)
+		n->flow[net_flow_hash(n->txbuf, (uint32_t)flen) % NET_FLOW_SLOTS] = (uint8_t)pair;
 	if ((n->dev->faults && n->dev->faults->armed[VQ_FP_NET_TX]) || n->held[0])
 		rc = net_fault_pass(n, VQ_FP_NET_TX, (int)q, n->txbuf, (size_t)flen, &meta,
 				    net_tx_pass);
@@ -1352,9 +1381,7 @@ static int net_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *prng
 	n->mtu = (uint16_t)o->mtu;
 	n->max_pairs = (unsigned)o->queues;
 	n->rxq_cap = (unsigned)o->rxq;
-	n->max_frame = n->mtu + VQ_NET_L2_OVERHEAD;
-	if (n->max_frame > VQ_NET_FRAME_MAX)
-		n->max_frame = VQ_NET_FRAME_MAX;
+	n->max_frame = n->mtu + VQ_NET_L2_OVERHEAD; /* a tagged frame; <= VQ_NET_FRAME_MAX */
 	n->link_up = true;
 	vq_chain_init(&n->chain);
 	n->wait = calloc(n->rxq_cap, sizeof(*n->wait));

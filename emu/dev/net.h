@@ -123,7 +123,11 @@ struct virtio_net_hdr {
 #define VQ_NET_MAX_PAIRS      31u     /* 2*31 + 1 queues fit VQ_DEV_MAX_QUEUES */
 #define VQ_NET_ETH_HLEN       14u     /* destination, source, ethertype */
 #define VQ_NET_L2_OVERHEAD    18u     /* Ethernet header + one 802.1Q tag */
-#define VQ_NET_FRAME_MAX      65535u  /* no frame longer than this, any MTU */
+/* Frame size limit (spec 5.1.4.1: mtu plus the Ethernet header): an
+ * untagged frame may be mtu + 14 bytes, a frame whose ethertype is an
+ * 802.1Q or 802.1ad tag (0x8100, 0x88a8) mtu + 18, its header being 4
+ * bytes longer. No frame is longer than the largest mtu allows: */
+#define VQ_NET_FRAME_MAX      (65535u + VQ_NET_L2_OVERHEAD)
 #define VQ_NET_MAC_TABLE_MAX  64u     /* entries per table before overflow */
 #define VQ_NET_CTRL_DATA_MAX  16384u  /* command-specific data accepted */
 #define VQ_NET_RX_QUEUE_MAX   4096u   /* largest rx-queue= */
@@ -137,7 +141,7 @@ struct vq_net_stats {
 	uint64_t rx_frames, rx_bytes;   /* placed in guest buffers */
 	uint64_t rx_queued;             /* frames that had to wait for guest buffers */
 	uint64_t rx_drop_queue_full;    /* no guest buffers and rx-queue frames waiting */
-	uint64_t rx_drop_too_big;       /* longer than mtu + 18 (and 65535) */
+	uint64_t rx_drop_too_big;       /* longer than mtu + 14 (+ 18 if tagged) */
 	uint64_t rx_drop_runt;          /* shorter than an Ethernet header */
 	uint64_t rx_drop_buf_small;     /* larger than the posted buffer (no MRG_RXBUF),
 					   or than a whole ring of buffers (MRG_RXBUF) */
@@ -147,7 +151,8 @@ struct vq_net_stats {
 	uint64_t rx_bad_buffers;        /* rx buffers under 12 writable bytes: used, len 0 */
 	uint64_t tx_errors;             /* tx chains not sent; one reason counter each: */
 	uint64_t tx_hdr_short;          /*   chain shorter than the 12-byte header */
-	uint64_t tx_bad_frame;          /*   frame under 14 bytes or over mtu + 18 */
+	uint64_t tx_bad_frame;          /*   frame under 14 bytes or over mtu + 14
+					     (+ 18 if tagged) */
 	uint64_t tx_bad_offload;        /*   gso_type set, or csum_start/offset outside */
 	uint64_t tx_inactive_queue;     /*   sent on a pair beyond the active pairs */
 	uint64_t tx_link_down;          /*   link down */

@@ -4,7 +4,9 @@
  * filled with random bytes, from the machine's seeded PRNG by default (so a
  * run is reproducible) or from /dev/urandom with source=urandom. Readable
  * buffers carry nothing for this device and are ignored. No config space,
- * no device features.
+ * no device features. A request is served at most VQ_RNG_REQUEST_MAX bytes
+ * (the first ones of its writable part; used.len says how many): the work
+ * of a notification stays bounded however large the buffers claim to be.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +24,7 @@ enum rng_source { RNG_PRNG, RNG_URANDOM };
 struct rng {
 	enum rng_source source;
 	int fd;                 /* /dev/urandom when source=urandom */
-	uint64_t bytes;         /* bytes served */
+	struct vq_rng_stats st;
 	struct vq_chain chain;  /* reused across requests */
 };
 
@@ -54,22 +56,28 @@ static void rng_queue_notify(struct vq_dev *d, unsigned q)
 	int rc;
 
 	while ((rc = vq_dev_pop(d, q, &r->chain)) == 1) {
-		uint64_t written = 0;
+		uint32_t written = 0, room = VQ_RNG_REQUEST_MAX;
 
-		for (vq_chain_iter_init(&it, &r->chain); vq_chain_next(&it, &s);) {
-			size_t n;
+		if (r->chain.write_bytes > VQ_RNG_REQUEST_MAX)
+			r->st.capped++;
+		else
+			room = (uint32_t)r->chain.write_bytes;
+		for (vq_chain_iter_init(&it, &r->chain); written < room && vq_chain_next(&it, &s);) {
+			size_t want = s->len < room - written ? s->len : room - written, n;
 
 			if (!s->writable)
 				continue;
-			n = rng_fill(d, r, s->host, s->len);
-			written += n;
-			if (n < s->len)
+			n = rng_fill(d, r, s->host, want);
+			written += (uint32_t)n;
+			if (n < want)
 				break; /* source ran dry: return what we have */
 		}
-		r->bytes += written;
-		vq_trace(d->tracer, VQ_EV_DEVICE, d->name, (int)q, "rng head=%u bytes=%llu",
-			 r->chain.head, (unsigned long long)written);
-		if (vq_dev_push(d, q, &r->chain, (uint32_t)written) == -VQ_E_RING_BROKEN)
+		r->st.bytes_served += written;
+		r->st.requests++;
+		vq_trace(d->tracer, VQ_EV_DEVICE, d->name, (int)q, "rng head=%u bytes=%u%s",
+			 r->chain.head, written,
+			 room < r->chain.write_bytes ? " (capped: VQ_RNG_REQUEST_MAX)" : "");
+		if (vq_dev_push(d, q, &r->chain, written) == -VQ_E_RING_BROKEN)
 			return;
 	}
 	if (rc == 0)
@@ -153,7 +161,17 @@ static int rng_create(struct vq_dev *d, struct vq_mem *mem, struct vq_prng *prng
 uint64_t vq_rng_bytes_served(const struct vq_dev *d)
 {
 	const struct rng *r = d && d->cls == &rng_class ? d->priv : NULL;
-	return r ? r->bytes : 0;
+	return r ? r->st.bytes_served : 0;
+}
+
+int vq_rng_get_stats(const struct vq_dev *d, struct vq_rng_stats *st)
+{
+	const struct rng *r = d && d->cls == &rng_class ? d->priv : NULL;
+
+	if (!r || !st)
+		return -VQ_E_INVAL;
+	*st = r->st;
+	return 0;
 }
 
 const struct vq_dev_type vq_rng_type = {

@@ -246,6 +246,40 @@ START_TEST(inflating_a_page_twice_counts_it_once)
 }
 END_TEST
 
+/* One inflate buffer naming one PFN 2M times (two 4 MiB descriptors over
+ * one 4 MiB array): the device applies 256 + one per RAM page and cuts the
+ * rest (it did 2M PFNs and as many hole punches, 5 s of CPU), counted. */
+START_TEST(inflate_work_is_bounded_by_guest_ram)
+{
+	struct rig r;
+	static uint32_t arr[1u << 20];
+	const uint64_t at = DATA + (4u << 20);
+	const uint64_t applied = RAM_SIZE / PG + 256, total = 2u << 20;
+	struct vq_buf b[2] = {{at, sizeof(arr), false}, {at, sizeof(arr), false}};
+	struct vq_balloon_counters c;
+
+	rig_up(&r, NULL, 0);
+	for (size_t i = 0; i < sizeof(arr) / sizeof(arr[0]); i++)
+		arr[i] = VQ_LE32(PFN(DATA));
+	ck_assert_int_eq(vq_mem_write(r.mem, at, arr, sizeof(arr)), 0);
+	ck_assert_int_eq(vq_mem_fill(r.mem, DATA, 0x5a, PG), 0);
+	ck_assert_uint_eq(raw_submit(&r, VQ_BALLOON_Q_INFLATE, b, 2), 0);
+	c = counters(&r);
+	ck_assert_uint_eq(c.inflated, applied);
+	ck_assert_uint_eq(c.inflate_repeat, applied - 1);
+	ck_assert_uint_eq(c.pfns_cut, total - applied);
+	ck_assert_uint_eq(c.balloon_pages, 1);
+	ck_assert(mem_is(r.mem, DATA, PG, 0));             /* punched once */
+	ck_assert(vq_balloon_page_inflated(r.dev, PFN(DATA)));
+	/* the budget is per notification: the next buffer is applied whole */
+	ck_assert_int_eq(vq_drv_balloon_deflate(&r.drv, arr, 1), 0);
+	ck_assert(!vq_balloon_page_inflated(r.dev, PFN(DATA)));
+	ck_assert_uint_eq(counters(&r).pfns_cut, total - applied);
+	ck_assert_uint_eq(vq_drv_status(&r.drv) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+	rig_down(&r);
+}
+END_TEST
+
 /* Spec 5.5.6 describes the buffer as an array of 32-bit PFNs and gives no
  * device requirement for a ragged one: the whole PFNs apply, the trailing
  * bytes are ignored and counted; the device does not need a reset. */
@@ -569,6 +603,30 @@ START_TEST(reporting_punches_ranges_and_refuses_unaligned_ones)
 }
 END_TEST
 
+/* Reported ranges are device-writable buffers (Linux adds them as
+ * inbufs); a device-readable one is left untouched and counted (it was
+ * punched: the device wrote a buffer it may only read, 2.7.4), while the
+ * writable ranges of the same report are discarded. */
+START_TEST(readable_reported_range_is_left_untouched)
+{
+	struct rig r;
+	struct vq_buf b[2] = {{DATA, 4 * PG, false}, {DATA + 0x10000, 2 * PG, true}};
+	struct vq_balloon_counters c;
+
+	rig_up(&r, "reporting=on", F_REPORT);
+	ck_assert_int_eq(vq_mem_fill(r.mem, DATA, 0x3c, 4 * PG), 0);
+	ck_assert_int_eq(vq_mem_fill(r.mem, DATA + 0x10000, 0x3c, 2 * PG), 0);
+	ck_assert_uint_eq(raw_submit(&r, VQ_BALLOON_Q_REPORTING, b, 2), 0);
+	ck_assert(mem_is(r.mem, DATA, 4 * PG, 0x3c));
+	ck_assert(mem_is(r.mem, DATA + 0x10000, 2 * PG, 0));
+	c = counters(&r);
+	ck_assert_uint_eq(c.report_refused, 1);
+	ck_assert_uint_eq(c.reported_pages, 2);
+	ck_assert_uint_eq(vq_drv_status(&r.drv) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+	rig_down(&r);
+}
+END_TEST
+
 /* A range outside RAM never reaches the device: the ring refuses the
  * descriptor (spec 2.7: buffers must be guest memory), so the queue breaks
  * and the device asks for a reset. */
@@ -761,6 +819,7 @@ static Suite *balloon_suite(void)
 	tcase_add_test(tc, pages_under_a_fault_range_are_refused);
 	tcase_add_test(tc, deflate_takes_pages_back);
 	tcase_add_test(tc, inflating_a_page_twice_counts_it_once);
+	tcase_add_test(tc, inflate_work_is_bounded_by_guest_ram);
 	tcase_add_test(tc, malformed_inflate_buffer_ignores_trailing_bytes);
 	tcase_add_test(tc, set_target_raises_a_config_interrupt);
 	tcase_add_test(tc, actual_is_written_by_the_driver);
@@ -771,6 +830,7 @@ static Suite *balloon_suite(void)
 	tcase_add_test(tc, malformed_stats_buffer_is_held_but_ignored);
 	tcase_add_test(tc, second_stats_buffer_returns_the_first);
 	tcase_add_test(tc, reporting_punches_ranges_and_refuses_unaligned_ones);
+	tcase_add_test(tc, readable_reported_range_is_left_untouched);
 	tcase_add_test(tc, reported_range_outside_memory_breaks_the_queue);
 	tcase_add_test(tc, poisoned_reported_pages_keep_their_value);
 	tcase_add_test(tc, free_page_hints_are_counted_under_the_current_id);

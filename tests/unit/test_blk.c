@@ -475,7 +475,8 @@ START_TEST(a_file_that_shrinks_gives_ioerr)
 	img_unlink(&t);
 	ck_assert_int_eq(ftruncate(t.fd, 0), 0);
 	ck_assert_int_eq(vq_drv_blk_read(&r.drv, 8, got, sizeof(got)), VIRTIO_BLK_S_IOERR);
-	ck_assert_uint_eq(vq_drv_blk_used_len(&r.drv), 1);
+	/* every writable byte: the status is the last one (2.7.8.1) */
+	ck_assert_uint_eq(vq_drv_blk_used_len(&r.drv), sizeof(got) + 1);
 	ck_assert_uint_eq(stats(&r).backend_errors, 1);
 	ck_assert_uint_eq(vq_drv_status(&r.drv) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
 	rig_down(&r);
@@ -496,10 +497,22 @@ START_TEST(get_id_returns_the_nul_padded_serial)
 	ck_assert_int_eq(vq_drv_blk_get_id(&r.drv, id), VIRTIO_BLK_S_OK);
 	ck_assert_uint_eq(vq_drv_blk_used_len(&r.drv), 21);
 	ck_assert_int_eq(memcmp(id, want, 20), 0);   /* 10 characters, 10 NULs */
-	/* a buffer shorter than 20 bytes is a driver error */
-	ck_assert_uint_eq(simple(&r, VIRTIO_BLK_T_GET_ID, 0, 10, true, &st), 1);
+	/* a buffer shorter than 20 bytes is a driver error; the used length
+	 * still covers the status byte, and the bytes before it were zeroed */
+	vq_mem_fill(r.mem, BUF + 0x1000, 0xcc, 10);
+	ck_assert_uint_eq(simple(&r, VIRTIO_BLK_T_GET_ID, 0, 10, true, &st), 11);
 	ck_assert_uint_eq(st, VIRTIO_BLK_S_IOERR);
 	ck_assert_uint_eq(stats(&r).bad_length, 1);
+	for (unsigned i = 0; i < 10; i++)
+		ck_assert_uint_eq(peek8(&r, BUF + 0x1000 + i), 0);
+	/* a 512-byte ID buffer: ID in the first 20 bytes, zeroes up to the
+	 * status byte, used length 513 (was 21: the status left outside) */
+	vq_mem_fill(r.mem, BUF + 0x1000, 0xcc, 512);
+	ck_assert_uint_eq(simple(&r, VIRTIO_BLK_T_GET_ID, 0, 512, true, &st), 513);
+	ck_assert_uint_eq(st, VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(peek8(&r, BUF + 0x1000), 'V');
+	for (unsigned i = 10; i < 512; i++)
+		ck_assert_uint_eq(peek8(&r, BUF + 0x1000 + i), 0);
 	rig_down(&r);
 
 	rig_up(&r, "serial=ABCDEFGHIJKLMNOPQRST"); /* exactly 20: no terminator */
@@ -570,14 +583,14 @@ START_TEST(out_of_range_sectors_get_ioerr)
 	memset(buf, 0x11, sizeof(buf));
 	ck_assert_int_eq(vq_drv_blk_read(&r.drv, 2047, buf, 512), VIRTIO_BLK_S_OK);   /* last one */
 	ck_assert_int_eq(vq_drv_blk_read(&r.drv, 2047, buf, 1024), VIRTIO_BLK_S_IOERR);
-	ck_assert_uint_eq(vq_drv_blk_used_len(&r.drv), 1);
+	ck_assert_uint_eq(vq_drv_blk_used_len(&r.drv), 1025); /* data zeroed + status */
 	ck_assert_int_eq(vq_drv_blk_read(&r.drv, 2048, buf, 512), VIRTIO_BLK_S_IOERR);
 	ck_assert_int_eq(vq_drv_blk_write(&r.drv, 2047, buf, 1024), VIRTIO_BLK_S_IOERR);
 	/* sector * 512 and sector + n wrap 2^64: still out of range */
 	ck_assert_int_eq(vq_drv_blk_read(&r.drv, UINT64_MAX, buf, 512), VIRTIO_BLK_S_IOERR);
 	ck_assert_int_eq(vq_drv_blk_write(&r.drv, UINT64_MAX / 512 + 1, buf, 512),
 			 VIRTIO_BLK_S_IOERR);
-	ck_assert_uint_eq(simple(&r, VIRTIO_BLK_T_IN, 1ull << 62, 512, true, &st), 1);
+	ck_assert_uint_eq(simple(&r, VIRTIO_BLK_T_IN, 1ull << 62, 512, true, &st), 513);
 	ck_assert_uint_eq(st, VIRTIO_BLK_S_IOERR);
 	/* ranges of DISCARD / WRITE_ZEROES too */
 	ck_assert_int_eq(vq_drv_blk_discard(&r.drv, 2000, 49), VIRTIO_BLK_S_IOERR);
@@ -606,9 +619,10 @@ START_TEST(short_header_gets_ioerr)
 	vq_mem_fill(r.mem, BUF + 0x1000, 0xab, 513);
 	b[0] = (struct vq_buf){BUF, 15, false};
 	b[1] = (struct vq_buf){BUF + 0x1000, 513, true};
-	ck_assert_uint_eq(submit(&r, 0, b, 2), 1);
+	ck_assert_uint_eq(submit(&r, 0, b, 2), 513);
 	ck_assert_uint_eq(peek8(&r, BUF + 0x1000 + 512), VIRTIO_BLK_S_IOERR);
-	ck_assert_uint_eq(peek8(&r, BUF + 0x1000), 0xab);   /* no data written */
+	for (unsigned i = 0; i < 512; i++)                  /* no data: zeroes */
+		ck_assert_uint_eq(peek8(&r, BUF + 0x1000 + i), 0);
 	/* no readable byte at all */
 	b[0] = (struct vq_buf){BUF + 0x100, 1, true};
 	ck_assert_uint_eq(submit(&r, 0, b, 1), 1);
@@ -649,6 +663,45 @@ START_TEST(missing_status_byte_is_returned_with_length_zero)
 }
 END_TEST
 
+START_TEST(used_len_counts_only_bytes_the_device_wrote)
+{
+	struct rig r;
+	struct vq_buf b[64];
+	uint8_t data[512];
+
+	rig_up(&r, "size=1M");
+	/* an OUT with 100 writable bytes before the status: the used length
+	 * covers the status (101) and the 100 bytes are zeroed (it was 1, the
+	 * status byte left outside the length) */
+	put_hdr(&r, BUF, VIRTIO_BLK_T_OUT, 0);
+	memset(data, 0x77, sizeof(data));
+	vq_mem_write(r.mem, BUF + 0x1000, data, sizeof(data));
+	vq_mem_fill(r.mem, BUF + 0x2000, 0xee, 100);
+	vq_mem_write8(r.mem, BUF + 0x100, S_UNSET);
+	b[0] = (struct vq_buf){BUF, 16, false};
+	b[1] = (struct vq_buf){BUF + 0x1000, 512, false};
+	b[2] = (struct vq_buf){BUF + 0x2000, 100, true};
+	b[3] = (struct vq_buf){BUF + 0x100, 1, true};
+	ck_assert_uint_eq(submit(&r, 0, b, 4), 101);
+	ck_assert_uint_eq(peek8(&r, BUF + 0x100), VIRTIO_BLK_S_OK);
+	for (unsigned i = 0; i < 100; i++)
+		ck_assert_uint_eq(peek8(&r, BUF + 0x2000 + i), 0);
+	ck_assert_int_eq(vq_drv_blk_read(&r.drv, 0, data, 512), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(data[0], 0x77);                   /* the write happened */
+	/* 64 x 64 MiB writable (aliasing all of RAM) = exactly 4 GiB: the status
+	 * byte would sit at 2^32 - 1, which no 32-bit used length can cover
+	 * (it was pushed with length 1, the status outside it) */
+	vq_mem_write8(r.mem, RAM + RAM_SIZE - 1, S_UNSET);
+	for (unsigned i = 0; i < 64; i++)
+		b[i] = (struct vq_buf){RAM, (uint32_t)RAM_SIZE, true};
+	ck_assert_uint_eq(submit(&r, 0, b, 64), 0);
+	ck_assert_uint_eq(peek8(&r, RAM + RAM_SIZE - 1), S_UNSET); /* not answered */
+	ck_assert_uint_eq(stats(&r).no_status, 1);
+	ck_assert_uint_eq(vq_drv_status(&r.drv) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+	rig_down(&r);
+}
+END_TEST
+
 START_TEST(data_not_a_multiple_of_512_gets_ioerr)
 {
 	struct rig r;
@@ -657,9 +710,11 @@ START_TEST(data_not_a_multiple_of_512_gets_ioerr)
 
 	rig_up(&r, "size=1M");
 	vq_mem_fill(r.mem, BUF + 0x1000, 0x3c, 1024);
-	ck_assert_uint_eq(simple(&r, VIRTIO_BLK_T_IN, 0, 1000, true, &st), 1);
+	ck_assert_uint_eq(simple(&r, VIRTIO_BLK_T_IN, 0, 1000, true, &st), 1001);
 	ck_assert_uint_eq(st, VIRTIO_BLK_S_IOERR);
-	ck_assert_uint_eq(peek8(&r, BUF + 0x1000), 0x3c);   /* no data written */
+	for (unsigned i = 0; i < 1000; i++)                 /* no data: zeroes */
+		ck_assert_uint_eq(peek8(&r, BUF + 0x1000 + i), 0);
+	ck_assert_uint_eq(peek8(&r, BUF + 0x1000 + 1000), 0x3c); /* not in the chain */
 	ck_assert_uint_eq(simple(&r, VIRTIO_BLK_T_OUT, 0, 100, false, &st), 1);
 	ck_assert_uint_eq(st, VIRTIO_BLK_S_IOERR);
 	ck_assert_int_eq(vq_drv_blk_read(&r.drv, 0, buf, 512), VIRTIO_BLK_S_OK);
@@ -691,7 +746,7 @@ START_TEST(unknown_types_get_unsupp)
 
 	rig_up(&r, "size=1M");
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		ck_assert_uint_eq(simple(&r, types[i], 0, 512, true, &st), 1);
+		ck_assert_uint_eq(simple(&r, types[i], 0, 512, true, &st), 513);
 		ck_assert_msg(st == VIRTIO_BLK_S_UNSUPP, "type %u: status %u", types[i], st);
 	}
 	ck_assert_uint_eq(stats(&r).req_other, sizeof(types) / sizeof(types[0]));
@@ -1122,6 +1177,7 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, short_header_gets_ioerr);
 	tcase_add_test(tc, missing_status_byte_is_returned_with_length_zero);
 	tcase_add_test(tc, data_not_a_multiple_of_512_gets_ioerr);
+	tcase_add_test(tc, used_len_counts_only_bytes_the_device_wrote);
 	tcase_add_test(tc, unknown_types_get_unsupp);
 	tcase_add_test(tc, features_not_negotiated_are_refused);
 	tcase_add_test(tc, discard_and_write_zeroes_ranges_are_checked_before_use);

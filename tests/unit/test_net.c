@@ -407,7 +407,23 @@ START_TEST(tx_frame_over_mtu_is_dropped)
 	ck_assert_uint_eq(stats(&r).tx_bad_frame, 1);
 	send_frame(&r, 0, f, 13, BCAST, 1);      /* under an Ethernet header */
 	ck_assert_uint_eq(stats(&r).tx_bad_frame, 2);
-	ck_assert_uint_eq(stats(&r).tx_errors, 2);
+	/* untagged: mtu + 14 at most (mtu + 18 went out) */
+	send_frame(&r, 0, f, 1515, BCAST, 1);
+	ck_assert_uint_eq(stats(&r).tx_bad_frame, 3);
+	ck_assert_uint_eq(stats(&r).tx_errors, 3);
+	expect_none(&r, 0);
+	send_frame(&r, 0, f, 1514, BCAST, 1);
+	expect_frame(&r, 0, f, 1514, NULL);
+	/* tagged (802.1Q, 802.1ad): mtu + 18 */
+	make_frame(f, 1518, BCAST, PEER_MAC, 0x8100, 2);
+	ck_assert_int_eq(vq_drv_net_send(&r.drv, 0, f, 1518, NULL), 0);
+	expect_frame(&r, 0, f, 1518, NULL);
+	make_frame(f, 1518, BCAST, PEER_MAC, 0x88a8, 3);
+	ck_assert_int_eq(vq_drv_net_send(&r.drv, 0, f, 1518, NULL), 0);
+	expect_frame(&r, 0, f, 1518, NULL);
+	make_frame(f, 1519, BCAST, PEER_MAC, 0x8100, 4);
+	ck_assert_int_eq(vq_drv_net_send(&r.drv, 0, f, 1519, NULL), 0);
+	ck_assert_uint_eq(stats(&r).tx_bad_frame, 4);
 	expect_none(&r, 0);
 	rig_down(&r);
 }
@@ -466,7 +482,7 @@ START_TEST(oversize_and_runt_frames_are_dropped_and_counted)
 	rig_up(&r, "mtu=1500", BASE_F, NULL);
 	make_frame(f, 1519, DEV_MAC, PEER_MAC, 0x88b5, 1);
 	ck_assert_int_eq(vq_net_receive(r.dev, f, 1519), 0);       /* mtu + 18 + 1 */
-	ck_assert_int_eq(vq_net_receive(r.dev, f, sizeof(f)), 0);  /* over 65535 */
+	ck_assert_int_eq(vq_net_receive(r.dev, f, sizeof(f)), 0);  /* over any mtu */
 	ck_assert_int_eq(vq_net_receive(r.dev, f, 13), 0);
 	ck_assert_int_eq(vq_net_receive(r.dev, NULL, 0), 0);
 	ck_assert_int_eq(vq_net_receive(r.dev, NULL, 5), -VQ_E_INVAL);
@@ -474,9 +490,49 @@ START_TEST(oversize_and_runt_frames_are_dropped_and_counted)
 	ck_assert_uint_eq(st.rx_drop_too_big, 2);
 	ck_assert_uint_eq(st.rx_drop_runt, 2);
 	expect_none(&r, 0);
-	/* mtu + 18 (Ethernet header and one VLAN tag) passes */
+	/* untagged: mtu + 14 passes, mtu + 15..18 does not (mtu + 18 passed:
+	 * 4 bytes of payload over the mtu, 5.1.4.1) */
+	ck_assert_int_eq(vq_net_receive(r.dev, f, 1518), 0);
+	ck_assert_int_eq(vq_net_receive(r.dev, f, 1515), 0);
+	ck_assert_uint_eq(stats(&r).rx_drop_too_big, 4);
+	expect_none(&r, 0);
+	ck_assert_int_eq(vq_net_receive(r.dev, f, 1514), 0);
+	expect_frame(&r, 0, f, 1514, NULL);
+	/* tagged: mtu + 18 (Ethernet header and one VLAN tag) passes */
+	make_frame(f, 1519, DEV_MAC, PEER_MAC, 0x8100, 1);
 	ck_assert_int_eq(vq_net_receive(r.dev, f, 1518), 0);
 	expect_frame(&r, 0, f, 1518, NULL);
+	ck_assert_int_eq(vq_net_receive(r.dev, f, 1519), 0);
+	ck_assert_uint_eq(stats(&r).rx_drop_too_big, 5);
+	expect_none(&r, 0);
+	rig_down(&r);
+}
+END_TEST
+
+/* mtu 65522..65535: an untagged frame of mtu + 14 is more than 65535
+ * bytes and must still pass both ways (it was dropped: a fixed 65535 cap),
+ * a tagged one mtu + 18. */
+START_TEST(largest_mtu_frames_pass)
+{
+	struct rig r;
+	struct vq_drv_net_cfg cfg = {.rx_buf_len = 12 + VQ_NET_FRAME_MAX};
+	static uint8_t f[VQ_NET_FRAME_MAX + 1];
+
+	rig_up(&r, "mtu=65535", BASE_F, &cfg);
+	send_frame(&r, 0, f, 65535 + 14, BCAST, 1);
+	expect_frame(&r, 0, f, 65535 + 14, NULL);
+	send_frame(&r, 0, f, 65535 + 15, BCAST, 1);
+	ck_assert_uint_eq(stats(&r).tx_bad_frame, 1);
+	make_frame(f, sizeof(f), DEV_MAC, PEER_MAC, 0x8100, 2);
+	ck_assert_int_eq(vq_net_receive(r.dev, f, 65535 + 18), 0);
+	expect_frame(&r, 0, f, 65535 + 18, NULL);
+	ck_assert_int_eq(vq_net_receive(r.dev, f, 65535 + 19), 0);
+	ck_assert_uint_eq(stats(&r).rx_drop_too_big, 1);
+	rig_down(&r);
+	rig_up(&r, "mtu=65522", BASE_F, &cfg);
+	make_frame(f, 65536, DEV_MAC, PEER_MAC, 0x88b5, 3);
+	ck_assert_int_eq(vq_net_receive(r.dev, f, 65536), 0);  /* 65522 + 14 */
+	expect_frame(&r, 0, f, 65536, NULL);
 	rig_down(&r);
 }
 END_TEST
@@ -883,6 +939,36 @@ START_TEST(mq_steering_follows_flows_and_spreads_new_ones)
 }
 END_TEST
 
+/* With one active pair tx does not learn flows: an entry would carry no
+ * information and, once more pairs are set, pin every reply to pair 0
+ * (sym_hash ran on every transmitted frame and did just that). */
+START_TEST(one_pair_tx_does_not_pin_flows)
+{
+	struct rig r;
+	uint64_t feat = BASE_F | F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_MQ);
+	uint8_t f[80], got[80];
+	unsigned seen[2] = {0};
+
+	rig_up(&r, "queues=2", feat, NULL);
+	for (unsigned i = 0; i < 32; i++) {
+		make_tcp(f, 80, PEER_MAC, DEV_MAC, 0x0a000001, 0x0b000000 + i, 40000, 80);
+		ck_assert_int_eq(vq_drv_net_send(&r.drv, 0, f, 80, NULL), 0);
+		expect_frame(&r, 0, f, 80, NULL);
+	}
+	ck_assert_int_eq(vq_drv_net_set_pairs(&r.drv, 2), VIRTIO_NET_OK);
+	for (unsigned i = 0; i < 32; i++) {
+		make_tcp(f, 80, DEV_MAC, PEER_MAC, 0x0b000000 + i, 0x0a000001, 80, 40000);
+		ck_assert_int_eq(vq_net_receive(r.dev, f, 80), 0);
+	}
+	for (unsigned p = 0; p < 2; p++)
+		while (vq_drv_net_recv(&r.drv, p, got, sizeof(got), NULL) == 80)
+			seen[p]++;
+	ck_assert_uint_eq(seen[0] + seen[1], 32);
+	ck_assert_uint_gt(seen[1], 0);   /* spread by hash, not pinned to pair 0 */
+	rig_down(&r);
+}
+END_TEST
+
 START_TEST(queue_without_a_role_ignores_notifications)
 {
 	struct rig r;
@@ -985,12 +1071,15 @@ START_TEST(mtu_and_mac_in_config)
 	ck_assert_uint_eq(VQ_LE16(c.status), VIRTIO_NET_S_LINK_UP);
 	ck_assert_uint_eq(c.mac[0], 0x02);
 	ck_assert_uint_eq(c.mac[5], 0x3f);
-	/* frames up to mtu + 18 pass both ways (the helper sized its buffers
-	 * from the config mtu) */
-	send_frame(&r, 0, f, 9018, BCAST, 1);
-	expect_frame(&r, 0, f, 9018, NULL);
-	send_frame(&r, 0, f, 9019, BCAST, 1);
+	/* frames up to mtu + 14 pass both ways (the helper sized its buffers
+	 * from the config mtu), mtu + 18 when tagged */
+	send_frame(&r, 0, f, 9014, BCAST, 1);
+	expect_frame(&r, 0, f, 9014, NULL);
+	send_frame(&r, 0, f, 9015, BCAST, 1);
 	ck_assert_uint_eq(stats(&r).tx_bad_frame, 1);
+	make_frame(f, 9018, BCAST, PEER_MAC, 0x8100, 2);
+	ck_assert_int_eq(vq_drv_net_send(&r.drv, 0, f, 9018, NULL), 0);
+	expect_frame(&r, 0, f, 9018, NULL);
 	rig_down(&r);
 }
 END_TEST
@@ -1397,12 +1486,12 @@ START_TEST(dgram_frames_from_a_process_are_checked)
 	rig_up_dgram(&r, sv[0], "52:54:00:12:34:56", ",rx-queue=2");
 	close(sv[0]);
 	make_frame(f, sizeof(f), DEV_MAC, PEER_MAC, 0x88b5, 1);
-	ck_assert_int_eq(send(sv[1], f, 1519, 0), 1519);        /* over mtu + 18 */
+	ck_assert_int_eq(send(sv[1], f, 1515, 0), 1515);        /* over mtu + 14 */
 	ck_assert_int_eq(send(sv[1], f, sizeof(f), 0), (ssize_t)sizeof(f)); /* truncated read */
 	ck_assert_int_eq(send(sv[1], f, 0, 0), 0);              /* empty datagram */
-	ck_assert_int_eq(send(sv[1], f, 1518, 0), 1518);
-	ck_assert_int_eq(poll_recv(&r, got, sizeof(got)), 1518);
-	ck_assert_int_eq(memcmp(got, f, 1518), 0);
+	ck_assert_int_eq(send(sv[1], f, 1514, 0), 1514);
+	ck_assert_int_eq(poll_recv(&r, got, sizeof(got)), 1514);
+	ck_assert_int_eq(memcmp(got, f, 1514), 0);
 	ck_assert_uint_eq(stats(&r).rx_drop_too_big, 2);
 	ck_assert_uint_eq(stats(&r).rx_drop_runt, 1);
 	/* a guest frame comes out of the socket byte for byte */
@@ -1738,6 +1827,7 @@ static Suite *net_suite(void)
 	tcase_add_test(core, offered_features_follow_options);
 	tcase_add_test(core, features_needing_ctrl_vq_are_refused_without_it);
 	tcase_add_test(limits, tx_frame_over_mtu_is_dropped);
+	tcase_add_test(limits, largest_mtu_frames_pass);
 	tcase_add_test(limits, no_rx_buffers_frames_wait_then_drop_beyond_bound);
 	tcase_add_test(limits, waiting_frames_dropped_by_reset_are_counted);
 	tcase_add_test(limits, oversize_and_runt_frames_are_dropped_and_counted);
@@ -1754,6 +1844,7 @@ static Suite *net_suite(void)
 	tcase_add_test(ctrl, ctrl_mac_addr_set_changes_config_mac);
 	tcase_add_test(ctrl, mq_pairs_set_then_traffic_on_pair_1);
 	tcase_add_test(ctrl, mq_steering_follows_flows_and_spreads_new_ones);
+	tcase_add_test(ctrl, one_pair_tx_does_not_pin_flows);
 	tcase_add_test(ctrl, queue_without_a_role_ignores_notifications);
 	tcase_add_test(ctrl, announce_sets_status_and_ack_clears_it);
 	tcase_add_test(backends, pcap_writer_output_parses_back);

@@ -239,6 +239,42 @@ START_TEST(chains_served_before_a_ring_error_are_published)
 }
 END_TEST
 
+/* A chain of exactly 4 GiB of writable buffers, all aliasing one 16 MiB
+ * region: the device serves VQ_RNG_REQUEST_MAX bytes and says so in
+ * used.len (it filled all 4 GiB and reported 0, a 32-bit wrap); a chain
+ * under the cap is served whole. */
+START_TEST(a_huge_request_is_capped_and_counted)
+{
+	struct rig r;
+	struct vq_mem *mem;
+	struct vq_rng_stats st;
+	static struct vq_buf b[256];
+	uint8_t got[VQ_RNG_REQUEST_MAX + 16];
+	const uint64_t alias = 0x80000000ull, asz = 16ull << 20;
+
+	rig_up(&r, NULL, SEED);
+	mem = vq_machine_mem(r.m);
+	ck_assert_int_eq(vq_machine_add_ram(r.m, alias, asz), 0);
+	for (unsigned i = 0; i < 256; i++)
+		b[i] = (struct vq_buf){.gpa = alias, .len = (uint32_t)asz, .writable = true};
+	ck_assert_uint_eq(serve(&r, b, 256), VQ_RNG_REQUEST_MAX);
+	ck_assert_int_eq(vq_mem_read(mem, alias, got, sizeof(got)), 0);
+	for (unsigned i = VQ_RNG_REQUEST_MAX; i < sizeof(got); i++)
+		ck_assert_uint_eq(got[i], 0);           /* nothing past the cap */
+	ck_assert_uint_eq(vq_rng_bytes_served(r.dev), VQ_RNG_REQUEST_MAX);
+	/* a request of exactly the cap is not a cut-off */
+	b[0] = (struct vq_buf){.gpa = BUF, .len = VQ_RNG_REQUEST_MAX, .writable = true};
+	ck_assert_uint_eq(serve(&r, b, 1), VQ_RNG_REQUEST_MAX);
+	ck_assert_int_eq(vq_rng_get_stats(r.dev, &st), 0);
+	ck_assert_uint_eq(st.capped, 1);
+	ck_assert_uint_eq(st.requests, 2);
+	ck_assert_uint_eq(st.bytes_served, 2 * VQ_RNG_REQUEST_MAX);
+	ck_assert_int_eq(vq_rng_get_stats(NULL, &st), -VQ_E_INVAL);
+	ck_assert_uint_eq(vq_drv_status(&r.drv) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+	rig_down(&r);
+}
+END_TEST
+
 static Suite *rng_suite(void)
 {
 	Suite *s = suite_create("rng");
@@ -253,6 +289,7 @@ static Suite *rng_suite(void)
 	tcase_add_test(tc, bad_options_are_named);
 	tcase_add_test(tc, malformed_chain_needs_reset_then_recovers);
 	tcase_add_test(tc, chains_served_before_a_ring_error_are_published);
+	tcase_add_test(tc, a_huge_request_is_capped_and_counted);
 	suite_add_tcase(s, tc);
 	return s;
 }

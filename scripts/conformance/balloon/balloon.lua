@@ -88,6 +88,34 @@ test("malformed: PFN outside guest memory is refused", {spec = "5.5.6.2"}, funct
   ok(not bal.needs_reset, "the device keeps working")
 end)
 
+test("hostile: aliased PFN arrays are cut at a budget of guest RAM pages", {spec = "5.5.6"},
+     function()
+  local m, bal, d = F.balloon()
+  local arr = string.pack("<I4", PFN0):rep(16384)         -- 64 KiB, one PFN
+  local buf = d:alloc(#arr)
+  m.mem:write(buf, arr)
+  local chain = {}
+  for i = 1, 64 do chain[i] = {buf, #arr, "r"} end          -- 1 M entries
+  eq(d:submit(0, chain), 0)
+  local st = bal:stats()
+  eq(st.inflated + st.pfns_cut, 64 * 16384, "every entry applied or cut")
+  ok(st.pfns_cut > 0 and st.inflated < 64 * 16384, "the rest was cut")
+  eq(st.balloon_pages, 1)
+  ok(not bal.needs_reset)
+end)
+
+test("free page reporting leaves a device-readable range untouched", {spec = "5.5.6.7"},
+     function()
+  local m, bal, d = F.balloon({reporting = true}, {"PAGE_REPORTING"})
+  m.mem:fill(F.BUF, 2 * PAGE, 0x3c)
+  eq(d:submit(2, {{F.BUF, PAGE, "r"}, {F.BUF + PAGE, PAGE, "w"}}), 0)  -- reportingq: 2 (5.5.2)
+  eq(m.mem:read(F.BUF, PAGE), ("\x3c"):rep(PAGE), "readable range kept")
+  eq(m.mem:read(F.BUF + PAGE, PAGE), ("\0"):rep(PAGE), "writable range discarded")
+  local st = bal:stats()
+  eq({st.report_refused, st.reported_pages}, {1, 1})
+  ok(not bal.needs_reset)
+end)
+
 test("malformed: PFN array not a multiple of 4 bytes", {spec = "5.5.6.2"}, function()
   local m, bal, d = F.balloon()
   eq(raw_pfns(m, d, 0, {PFN0}, "\1\2"), 0)

@@ -48,9 +48,11 @@ end)
 test("blk: header in a device-writable buffer answered IOERR", {spec = "5.2.6.2"}, function()
   local m, dev, d = blk()
   blk_req(m, 1, 0)
-  eq(submit(m, dev, d, 0, {{HDR, 16, "w"}, {ST, 1, "w"}}), 1)
+  -- used.len covers every writable byte, status last (2.7.8.2), and the
+  -- device writes them all (2.7.8.1): the 16 writable bytes are zeroed
+  eq(submit(m, dev, d, 0, {{HDR, 16, "w"}, {ST, 1, "w"}}), 17)
   eq(m.mem:u8(ST), S_IOERR)
-  eq(m.mem:read(HDR, 16), F.blk_hdr(1, 0), "header bytes not overwritten")
+  eq(m.mem:read(HDR, 16), ("\0"):rep(16), "writable bytes before the status zeroed")
   eq(dev:stats().req_out, 0, "no write from a writable header")
   H.good.blk(m, dev, d)
 end)

@@ -71,7 +71,8 @@ test("malformed: tx chain shorter than the header is dropped", {spec = "5.1.6.2"
   eq(net:stats().tx_frames, 1)
 end)
 
-test("malformed: tx frame over mtu + 18 is dropped", {spec = "5.1.6.2"}, function()
+test("malformed: tx frame over mtu + 14 (mtu + 18 tagged) is dropped", {spec = "5.1.4.1"},
+     function()
   local m, net, d = F.net()
   local f = F.frame(1600)
   local buf = d:alloc(HDR + #f)
@@ -81,6 +82,13 @@ test("malformed: tx frame over mtu + 18 is dropped", {spec = "5.1.6.2"}, functio
   eq(net:stats().tx_bad_frame, 1)
   eq(net:stats().tx_frames, 0)
   eq(d:net_recv(), nil, "nothing looped back")
+  d:net_send(F.frame(1501))                       -- 1515 bytes untagged
+  eq(net:stats().tx_bad_frame, 2)
+  local tagged = ("\255"):rep(6) .. "\2\0\0\0\0\1" .. "\x81\x00" .. ("x"):rep(1504)
+  d:net_send(tagged)                               -- 1518 bytes, 802.1Q
+  eq(d:net_recv(), tagged, "a tagged frame of mtu + 18 passes")
+  d:net_send(tagged .. "x")
+  eq(net:stats().tx_bad_frame, 3)
 end)
 
 test("rx: oversized and runt frames are dropped and counted", {spec = "5.1.6.4"}, function()
@@ -89,8 +97,15 @@ test("rx: oversized and runt frames are dropped and counted", {spec = "5.1.6.4"}
   net:receive(("r"):rep(10))
   local st = net:stats()
   eq({st.rx_drop_too_big, st.rx_drop_runt, st.rx_frames}, {1, 1, 0})
-  net:receive(F.frame(1518 - 14))
-  eq(#d:net_recv(), 1518, "the largest frame passes")
+  net:receive(F.frame(1515 - 14))        -- untagged: mtu + 14 at most (5.1.4.1)
+  eq(net:stats().rx_drop_too_big, 2)
+  net:receive(F.frame(1514 - 14))
+  eq(#d:net_recv(), 1514, "the largest untagged frame passes")
+  local tagged = ("\255"):rep(6) .. "\2\0\0\0\0\1" .. "\x81\x00" .. ("x"):rep(1504)
+  net:receive(tagged)
+  eq(#d:net_recv(), 1518, "the largest tagged frame passes")
+  net:receive(tagged .. "x")
+  eq(net:stats().rx_drop_too_big, 3)
 end)
 
 test("rx buffer under 12 bytes is returned with length 0", {spec = "5.1.6.3.1"}, function()

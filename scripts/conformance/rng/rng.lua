@@ -52,3 +52,17 @@ test("several chains in flight complete", {spec = "5.4.6"}, function()
   end
   eq(got, {100, 101, 102, 103})
 end)
+
+test("a request over 64 KiB is served its first 64 KiB and counted", {spec = "5.4.6.1"},
+     function()
+  local m, rng, d, q = F.rng()
+  m.mem:fill(F.BUF, 65536 + 64, 0)
+  q:add({{F.BUF, 65536 + 64, "w"}}, 7)
+  q:kick()
+  m:run()
+  local token, len = q:reap()
+  eq({token, len}, {7, 65536})
+  eq(m.mem:read(F.BUF + 65536, 64), ("\0"):rep(64), "nothing past the cap")
+  local st = rng:stats()
+  eq({st.capped, st.requests, st.bytes_served}, {1, 1, 65536})
+end)
