@@ -666,7 +666,7 @@ END_TEST
 START_TEST(used_len_counts_only_bytes_the_device_wrote)
 {
 	struct rig r;
-	struct vq_buf b[64];
+	struct vq_buf b[128];
 	uint8_t data[512];
 
 	rig_up(&r, "size=1M");
@@ -688,13 +688,14 @@ START_TEST(used_len_counts_only_bytes_the_device_wrote)
 		ck_assert_uint_eq(peek8(&r, BUF + 0x2000 + i), 0);
 	ck_assert_int_eq(vq_drv_blk_read(&r.drv, 0, data, 512), VIRTIO_BLK_S_OK);
 	ck_assert_uint_eq(data[0], 0x77);                   /* the write happened */
-	/* 64 x 64 MiB writable (aliasing all of RAM) = exactly 4 GiB: the status
-	 * byte would sit at 2^32 - 1, which no 32-bit used length can cover
-	 * (it was pushed with length 1, the status outside it) */
+	/* 128 x 32 MiB writable (aliasing the half of RAM above the driver's
+	 * heap and rings) = exactly 4 GiB: the status byte would sit at
+	 * 2^32 - 1, which no 32-bit used length can cover (it was pushed with
+	 * length 1, the status outside it) */
 	vq_mem_write8(r.mem, RAM + RAM_SIZE - 1, S_UNSET);
-	for (unsigned i = 0; i < 64; i++)
-		b[i] = (struct vq_buf){RAM, (uint32_t)RAM_SIZE, true};
-	ck_assert_uint_eq(submit(&r, 0, b, 64), 0);
+	for (unsigned i = 0; i < 128; i++)
+		b[i] = (struct vq_buf){BUF, (uint32_t)(RAM_SIZE - HEAP_SIZE), true};
+	ck_assert_uint_eq(submit(&r, 0, b, 128), 0);
 	ck_assert_uint_eq(peek8(&r, RAM + RAM_SIZE - 1), S_UNSET); /* not answered */
 	ck_assert_uint_eq(stats(&r).no_status, 1);
 	ck_assert_uint_eq(vq_drv_status(&r.drv) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
