@@ -1088,7 +1088,7 @@ START_TEST(pcap_writer_output_parses_back)
 		ck_assert_int_eq(pclose(p), 0);
 		ck_assert_uint_eq(count, 3);
 	} else {
-		fprintf(stderr, "test_net: tshark not installed: pcap file checked by the parser only\n");
+		fprintf(stderr, "test_net: tshark not installed: pcap file checked through libpcap only\n");
 	}
 	unlink(path);
 }
@@ -1266,11 +1266,18 @@ START_TEST(pcap_reader_stops_at_a_damaged_record)
 	uint8_t want[200];
 	char path[256], opts[300];
 
+	char *trace = NULL;
+	size_t tlen = 0;
+	FILE *tf = open_memstream(&trace, &tlen);
+
+	ck_assert_ptr_nonnull(tf);
 	tmp_path(path, sizeof(path), "vqsim-net-cut");
 	write_pcap(path, 0xa1b2c3d4, false, 1, lens, 3);
 	ck_assert_int_eq(truncate(path, 24 + 16 + 100 + 16 + 200 + 16 + 150), 0);
 	snprintf(opts, sizeof(opts), "backend=pcap,pcap-in=%s", path);
-	rig_up(&r, opts, BASE_F, NULL);
+	rig_make(&r, opts);
+	vq_machine_trace_file(r.m, tf, ~0u);
+	ck_assert_int_eq(vq_drv_net_init(&r.drv, BASE_F, NULL), 0);
 	make_frame(want, 100, DEV_MAC, PEER_MAC, 0x88b5, 0);
 	expect_frame(&r, 0, want, 100, NULL);
 	make_frame(want, 200, DEV_MAC, PEER_MAC, 0x88b5, 1);
@@ -1278,6 +1285,11 @@ START_TEST(pcap_reader_stops_at_a_damaged_record)
 	expect_none(&r, 0);
 	ck_assert_uint_eq(stats(&r).backend_read_errors, 1);
 	rig_down(&r);
+	fclose(tf);
+	/* the user gets libpcap's word on what is wrong with the file */
+	ck_assert_msg(strstr(trace, "pcap-in: input ends at record 3: truncated") != NULL,
+		      "trace: %s", trace);
+	free(trace);
 	unlink(path);
 }
 END_TEST
