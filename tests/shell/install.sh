@@ -1,9 +1,9 @@
 #!/bin/sh
-# pkgconfig.sh - make check: libvqsim as a user gets it. Installs the build
+# install.sh - make check: libvqsim as a user gets it. Installs the build
 # into a temporary DESTDIR, points pkg-config there (PKG_CONFIG_PATH, and
 # PKG_CONFIG_SYSROOT_DIR for the DESTDIR), checks the Cflags name the
 # include directory itself (so <vqsim/vqsim.h> resolves), then builds
-# tests/install/prog.c with the command libvqsim(3) documents,
+# tests/shell/install_prog.c with the command libvqsim(3) documents,
 #   cc prog.c $(pkg-config --cflags --libs vqsim)
 # and runs it against the installed library. TAP on stdout.
 # Environment (Makefile.am): MAKE, abs_top_builddir, srcdir, CC,
@@ -48,7 +48,7 @@ esac
 # exactly the documented command (plus the sanitizer runtime when the
 # library was built with one)
 # shellcheck disable=SC2046,SC2086 # pkg-config output is a list of words
-if $CC $SAN_CFLAGS "$srcdir/tests/install/prog.c" $(pkg-config --cflags --libs vqsim) \
+if $CC $SAN_CFLAGS "$srcdir/tests/shell/install_prog.c" $(pkg-config --cflags --libs vqsim) \
 	-o "$tmp/prog" >"$tmp/cc.log" 2>&1; then
 	echo "ok 3 - cc prog.c \$(pkg-config --cflags --libs vqsim)"
 else

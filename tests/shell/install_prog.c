@@ -1,6 +1,6 @@
-/* prog.c - a user's program built against an installed libvqsim, the way
+/* install_prog.c - a user's program built against an installed libvqsim, the way
  * libvqsim(3) says: #include <vqsim/...> and
- * cc prog.c $(pkg-config --cflags --libs vqsim). tests/install/pkgconfig.sh
+ * cc prog.c $(pkg-config --cflags --libs vqsim). tests/shell/install.sh
  * installs into a temporary directory, builds this and runs it.
  *
  * It includes a header of each installed directory by its documented path
