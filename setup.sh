@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 action=${1:-build}
 shift || true
 
-PACKAGES="build-essential autoconf automake libtool pkg-config liblua5.4-dev libreadline-dev check"
+PACKAGES="build-essential autoconf automake libtool pkg-config liblua5.4-dev libreadline-dev libpcap-dev check"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,9 +1,11 @@
 /* base.h - what every layer of vqsim shares: error codes, the trace hook,
  * the seeded PRNG and little-endian/atomic access helpers.
  *
- * Conventions used across libvqsim: functions that can fail return 0 (or a
- * non-negative count) on success and a negative VQ_E_* code on failure;
- * vq_strerror() names the rule that was broken.
+ * Conventions used across libvqsim: functions that can fail return a
+ * negative VQ_E_* code on failure and, on success, 0 or the non-negative
+ * value their comment names (a count, an id, a device's status or ack
+ * byte); functions returning pointers return NULL on failure (a message in
+ * err where they take one). vq_strerror() names the rule that was broken.
  */
 #ifndef VQSIM_BASE_H
 #define VQSIM_BASE_H

@@ -358,7 +358,7 @@ static void push_type_stats(lua_State *L, struct vq_dev *d)
 		SET(s, tx_errors); SET(s, tx_hdr_short); SET(s, tx_bad_frame); SET(s, tx_bad_offload);
 		SET(s, tx_inactive_queue); SET(s, tx_link_down); SET(s, tx_backend);
 		SET(s, ctrl_ok); SET(s, ctrl_err); SET(s, ignored_notifies); SET(s, announces);
-		SET(s, config_writes); SET(s, backend_read_errors);
+		SET(s, config_writes); SET(s, backend_read_errors); SET(s, rx_drop_truncated);
 		lvq_setint(L, "active_pairs", vq_net_active_pairs(d));
 		break;
 	}

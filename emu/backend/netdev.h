@@ -67,7 +67,9 @@ struct vq_net_backend {
 	struct vq_dev *dev;      /* set by the device before start(): the clock, fd watches */
 	bool carries_meta;       /* offload state survives the trip (loopback) */
 	int err;                 /* errno of the last -VQ_E_SYS */
-	uint64_t read_errors;    /* fd reads that failed (other than EAGAIN) */
+	uint64_t read_errors;    /* fd reads that failed (other than EAGAIN), capture
+				    records libpcap could not read */
+	uint64_t rx_truncated;   /* capture records cut short (caplen < len): dropped */
 	char msg[160];           /* why start() failed */
 };
 
@@ -75,14 +77,16 @@ struct vq_net_backend {
  * offload state included. NULL only when out of memory. */
 struct vq_net_backend *vq_net_loopback_open(char *err, size_t errlen);
 
-/* pcap: out_path (may be NULL) is created/truncated and receives every
- * frame sent, in classic libpcap format (microsecond magic 0xa1b2c3d4,
- * version 2.4, snaplen 65535, LINKTYPE_ETHERNET), stamped with the
- * machine's virtual clock. in_path (may be NULL) is a classic pcap file of
- * LINKTYPE_ETHERNET (either byte order, micro- or nanosecond magic) whose
- * frames are offered to the guest in file order through pull(); their
- * timestamps are not used. At least one path. NULL with a message naming
- * the file and the problem in err. */
+/* pcap, through libpcap: out_path (may be NULL) is created/truncated and
+ * receives every frame sent as a pcap file (nanosecond magic 0xa1b23c4d,
+ * version 2.4, snaplen 65535, LINKTYPE_ETHERNET, host byte order), stamped
+ * with the machine's virtual clock. in_path (may be NULL) is any capture
+ * libpcap reads (pcap of either byte order and precision, or pcapng) of
+ * Ethernet frames, offered to the guest in file order through pull();
+ * their timestamps are not used. Records cut short at capture time
+ * (caplen < len) are dropped and counted in rx_truncated; an unreadable
+ * record ends the input and counts in read_errors (both traced). At least
+ * one path. NULL with a message naming the file and the problem in err. */
 struct vq_net_backend *vq_net_pcap_open(const char *out_path, const char *in_path, char *err,
 					size_t errlen);
 

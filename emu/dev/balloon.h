@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "device.h"
+#include "../device.h"
 
 struct vq_dev_type;
 

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "device.h"
+#include "../device.h"
 
 struct vq_dev_type;
 /* Device type "console": options

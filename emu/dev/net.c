@@ -1457,6 +1457,7 @@ int vq_net_get_stats(const struct vq_dev *d, struct vq_net_stats *st)
 		return -VQ_E_INVAL;
 	*st = n->st;
 	st->backend_read_errors = n->be->read_errors;
+	st->rx_drop_truncated = n->be->rx_truncated;
 	return 0;
 }
 

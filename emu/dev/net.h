@@ -163,6 +163,8 @@ struct vq_net_stats {
 	uint64_t config_writes;         /* driver writes to read-only config, undone */
 	uint64_t backend_read_errors;   /* backend reads that failed: socket errors, a
 					   damaged capture record (input ends there) */
+	uint64_t rx_drop_truncated;     /* capture records cut short when captured
+					   (caplen < len, pcap-in): dropped */
 };
 
 /* Counters of net device d. 0, or -VQ_E_INVAL if d is not a net device. */

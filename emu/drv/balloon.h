@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "dev/balloon.h"
+#include "../dev/balloon.h"
 
 struct vq_drv;
 

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dev/console.h"
+#include "../dev/console.h"
 
 struct vq_drv;
 

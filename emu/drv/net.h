@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dev/net.h"
+#include "../dev/net.h"
 
 struct vq_drv;
 
