@@ -84,6 +84,20 @@ int vq_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int vq_parse_mac(const char *s, uint8_t mac[6])
+{
+	if (strlen(s) != 17)
+		return -VQ_E_INVAL;
+	for (int i = 0; i < 6; i++) {
+		int hi = hexdigit(s[3 * i]), lo = hexdigit(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -VQ_E_INVAL;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 int vq_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"on", "true", "yes"}, *const no[] = {"off", "false", "no"};

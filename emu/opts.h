@@ -95,5 +95,7 @@ int vq_opts_bool(struct vq_opts *o, const char *key, bool *out, char *err, size_
 int vq_parse_uint(const char *s, uint64_t *out);
 int vq_parse_size(const char *s, uint64_t *out);
 int vq_parse_bool(const char *s, bool *out);
+/* A MAC address, exactly "xx:xx:xx:xx:xx:xx" (hex, either case). */
+int vq_parse_mac(const char *s, uint8_t mac[6]);
 
 #endif

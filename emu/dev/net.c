@@ -1196,32 +1196,6 @@ static const struct vq_dev_class net_class = {
 
 /* ---- creation ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* "xx:xx:xx:xx:xx:xx", exactly. 0 or -1. */
-static int parse_mac(const char *v, uint8_t mac[6])
-{
-	if (strlen(v) != 17)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		int hi = hexval(v[3 * i]), lo = hexval(v[3 * i + 1]);
-
-		if (hi < 0 || lo < 0 || (i < 5 && v[3 * i + 2] != ':'))
-			return -1;
-		mac[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 struct net_opts {
 	const char *backend;
 	const char *pcap_out, *pcap_in, *path, *peer, *ifname; /* NULL: not given */
@@ -1302,7 +1276,7 @@ static int net_parse(struct vq_opts *opts, struct net_opts *o, char *err, size_t
 	if ((rc = vq_opts_str(opts, "mac", &v, err, errlen)) < 0)
 		return rc;
 	if (v) {
-		if (parse_mac(v, o->mac) < 0) {
+		if (vq_parse_mac(v, o->mac) < 0) {
 			snprintf(err, errlen,
 				 "net: mac '%s' must be six hex bytes xx:xx:xx:xx:xx:xx", v);
 			return -VQ_E_INVAL;
