@@ -283,4 +283,10 @@ lua_State *lvq_newstate(uint64_t seed);
 int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage,
 		  const char *const *filters, int nfilters);
 
+/* vqsim --from-fuzz HARNESS FILE: run the harness program on FILE so that
+ * it writes the input as a Lua script on stdout (fromfuzz.c). Returns the
+ * exit status: 0 written, 1 written and the input breaks an invariant (the
+ * script ends with the assertion that fails), 2 usage or no harness. */
+int lvq_from_fuzz(const char *progname, const char *harness, const char *file);
+
 #endif

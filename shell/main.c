@@ -26,6 +26,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s [options] [script.lua [args...]]\n"
 		"       %s --test [--coverage] [--filter PATTERN]... PATH...\n"
+		"       %s --from-fuzz HARNESS FILE\n"
 		"Options:\n"
 		"  -e CODE        run CODE (may be repeated; runs before the script)\n"
 		"  -i             enter the REPL after running the script or -e code\n"
@@ -44,11 +45,14 @@ static void usage(FILE *f)
 		"  --trace-filter 'kind=K,.. dev=D,.. queue=Q,..'\n"
 		"                 trace only matching events (see vqsim(1))\n"
 		"  --record FILE  record the session as a Lua script that replays it\n"
+		"  --from-fuzz HARNESS FILE\n"
+		"                 write a fuzzer input of HARNESS (rng, blk, net, balloon,\n"
+		"                 console) as a Lua script that replays it, on stdout\n"
 		"  -h, --help     print this help and exit\n"
 		"  -v, --version  print the version and exit\n"
 		"With no script and no -e, vqsim starts the REPL (reads stdin when it\n"
 		"is not a terminal). See vqsim(1) and vqsim-lua(7).\n",
-		progname, progname);
+		progname, progname, progname);
 }
 
 #if defined(VQSIM_PKGDATADIR) || defined(VQSIM_SRCDIR)
@@ -194,7 +198,7 @@ static bool parse_u64(const char *s, uint64_t *v)
 int main(int argc, char **argv)
 {
 	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT,
-	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER };
+	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
 		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
@@ -203,11 +207,12 @@ int main(int argc, char **argv)
 		{"trace-format", required_argument, NULL, OPT_TRACE_FORMAT},
 		{"trace-filter", required_argument, NULL, OPT_TRACE_FILTER},
 		{"record", required_argument, NULL, OPT_RECORD},
-		{"filter", required_argument, NULL, OPT_FILTER}, {NULL, 0, NULL, 0},
+		{"filter", required_argument, NULL, OPT_FILTER},
+		{"from-fuzz", required_argument, NULL, OPT_FROM_FUZZ}, {NULL, 0, NULL, 0},
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
 	const char **filters = calloc((size_t)argc, sizeof(*filters));
-	const char *record = NULL;
+	const char *record = NULL, *from_fuzz = NULL;
 	int nchunks = 0, nfilters = 0, c, rc = 0;
 	bool interactive = false, test = false, coverage = false;
 	uint64_t seed = 1;
@@ -237,6 +242,7 @@ int main(int argc, char **argv)
 		case OPT_TEST: test = true; break;
 		case OPT_COVERAGE: coverage = true; break;
 		case OPT_FILTER: filters[nfilters++] = optarg; break;
+		case OPT_FROM_FUZZ: from_fuzz = optarg; break;
 		case OPT_RECORD: {
 			/* checked here, like --trace: a usage error, not a Lua one */
 			FILE *f = fopen(optarg, "w");
@@ -303,6 +309,17 @@ int main(int argc, char **argv)
 			FREE_ARGS();
 			return EXIT_USAGE;
 		}
+	}
+	if (from_fuzz) {
+		if (optind + 1 != argc || test || nchunks || interactive || record) {
+			fprintf(stderr, "%s: --from-fuzz needs HARNESS and one input FILE, nothing "
+				"else\n", progname);
+			FREE_ARGS();
+			return EXIT_USAGE;
+		}
+		rc = lvq_from_fuzz(progname, from_fuzz, argv[optind]);
+		FREE_ARGS();
+		return rc;
 	}
 	if ((coverage || nfilters) && !test) {
 		fprintf(stderr, "%s: %s goes with --test\n", progname,

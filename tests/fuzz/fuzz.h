@@ -44,8 +44,19 @@ static inline uint16_t fuzz_u16(struct fuzz_in *in) { return (uint16_t)fuzz_byte
 static inline uint32_t fuzz_u32(struct fuzz_in *in) { return (uint32_t)fuzz_bytes(in, 4); }
 static inline uint64_t fuzz_u64(struct fuzz_in *in) { return fuzz_bytes(in, 8); }
 
+/* Where a harness that can writes the input it runs as a Lua script for
+ * the vqsim shell (replay.c's --lua, vqsim --from-fuzz), or NULL. A weak
+ * definition: replay.c sets it, a fuzzing engine leaves it NULL. */
+__attribute__((weak)) FILE *fuzz_lua;
+#define FUZZ_LUA(...)                                    \
+	do {                                             \
+		if (fuzz_lua)                            \
+			fprintf(fuzz_lua, __VA_ARGS__);  \
+	} while (0)
+
 /* An invariant of the code under test: when it does not hold, say which
- * and where, and abort (a finding for the fuzzer, a failure for replay). */
+ * and where, and abort (a finding for the fuzzer, a failure for replay).
+ * A reproducer being written ends with the same words as a comment. */
 #define FUZZ_CHECK(cond, ...)                                                         \
 	do {                                                                          \
 		if (!(cond)) {                                                        \
@@ -53,6 +64,12 @@ static inline uint64_t fuzz_u64(struct fuzz_in *in) { return fuzz_bytes(in, 8); 
 				#cond);                                               \
 			fprintf(stderr, __VA_ARGS__);                                 \
 			fputc('\n', stderr);                                          \
+			if (fuzz_lua) {                                               \
+				fprintf(fuzz_lua, "-- the harness stopped here: ");   \
+				fprintf(fuzz_lua, __VA_ARGS__);                       \
+				fputc('\n', fuzz_lua);                                \
+				fflush(fuzz_lua);                                     \
+			}                                                             \
 			abort();                                                      \
 		}                                                                     \
 	} while (0)

@@ -19,7 +19,12 @@
  *   itself overwrote).
  *
  * The machine and its device are made once per process; each input starts
- * from a device reset, zeroed RAM, no fault ranges and a fresh driver. */
+ * from a device reset, zeroed RAM, no fault ranges and a fresh driver.
+ *
+ * With fuzz_lua set (replay --lua, vqsim --from-fuzz) every operation is
+ * also written as the vqsim Lua that does the same, with the values the
+ * harness used (addresses, payloads, tokens), and every check as an assert:
+ * run in a fresh process, the script replays the input in the shell. */
 #include "fuzz.h"
 #include "driver.h"
 #include "machine.h"
@@ -67,6 +72,43 @@ static uint64_t hash(const uint8_t *p, size_t n)
 	return h;
 }
 
+/* bytes as a Lua hex[[...]] literal (see the script's hex()), 32 a line */
+static void lua_bytes(const uint8_t *p, size_t n)
+{
+	FUZZ_LUA("hex[[");
+	for (size_t i = 0; i < n; i++)
+		FUZZ_LUA("%s%02x", i % 32 == 0 && n > 32 ? "\n  " : "", p[i]);
+	FUZZ_LUA("]]");
+}
+
+/* The script's head: the same machine, device and driver heap. */
+static void lua_head(void)
+{
+	FUZZ_LUA("-- A reproducer of a fuzz_" FUZZ_DEV " input (vqsim --from-fuzz): the operations\n"
+		 "-- the harness ran, in order, with the values it used; check() and the\n"
+		 "-- asserts are its invariants. Run it with vqsim FILE.\n"
+		 "local m = vqsim.machine{seed = 1, ram = 0x%llx, ram_base = 0x%llx}\n"
+		 "local dev = m:add(\"" FUZZ_DEV "\", {base = 0x%llx, irq = %u})\n"
+		 "local d = m:driver(dev, {heap = 0x%llx, heap_size = 0x%llx})\n"
+		 "local function hex(s)\n"
+		 "  return (s:gsub(\"%%s\", \"\"):gsub(\"..\", function(x) return string.char(tonumber(x, 16)) end))\n"
+		 "end\n"
+		 "local R = {} -- device-readable buffers as the harness left them\n"
+		 "local function check()\n"
+		 "  if dev.status & vqsim.status.FEATURES_OK ~= 0 then\n"
+		 "    local offered = {}\n"
+		 "    for _, f in ipairs(dev.offered) do offered[f] = true end\n"
+		 "    for _, f in ipairs(dev.features) do\n"
+		 "      assert(offered[f], \"negotiated \" .. tostring(f) .. \" was not offered\")\n"
+		 "    end\n"
+		 "  end\n"
+		 "  assert(not dev.needs_reset or dev:stats().errors > 0,\n"
+		 "         \"DEVICE_NEEDS_RESET with no error counted\")\n"
+		 "end\n\n",
+		 (unsigned long long)RAM_SIZE, (unsigned long long)RAM, (unsigned long long)MMIO, IRQ,
+		 (unsigned long long)HEAP, (unsigned long long)(RAM_SIZE / 2));
+}
+
 static void setup_once(void)
 {
 	char err[256];
@@ -96,6 +138,7 @@ static void start_input(void)
 		abort();
 	nsent = 0;
 	raw_queue = false;
+	lua_head();
 }
 
 /* An mmio offset: mostly a register of the v2 layout or config space. */
@@ -148,6 +191,11 @@ static void op_guest_write(struct fuzz_in *in)
 
 	for (unsigned i = 0; i < len; i++)
 		buf[i] = fuzz_u8(in);
+	FUZZ_LUA("-- the guest writes %u bytes at 0x%llx (refused outside RAM or on a fault)\n"
+		 "pcall(m.mem.write, m.mem, 0x%llx, ", len, (unsigned long long)gpa,
+		 (unsigned long long)gpa);
+	lua_bytes(buf, len);
+	FUZZ_LUA(")\n");
 	if (vq_mem_write(vq_machine_mem(m), gpa, buf, len) < 0)
 		return;
 	/* into a ring: descriptors may now point anywhere, with any flags */
@@ -175,6 +223,7 @@ static void op_chain(struct fuzz_in *in)
 	struct vq_buf b[4];
 	struct sent *s;
 	uint64_t tok;
+	int rc;
 
 	if (!drv.queues[q].active) {
 		for (q = 0; q < VQ_DEV_MAX_QUEUES && !drv.queues[q].active; q++)
@@ -183,16 +232,25 @@ static void op_chain(struct fuzz_in *in)
 			return;
 	}
 	nread = fuzz_u8(in) % (n + 1);
-	if (nsent == MAX_TOKENS || nsent >= 4 * (MAX_TOKENS / 4))
+	if (nsent == MAX_TOKENS)
 		return;
 	s = &sent[nsent];
 	memset(s, 0, sizeof(*s));
+	tok = 0x1000 + nsent;
+	FUZZ_LUA("do -- a chain of %u buffers (%u device-readable) on queue %u, token 0x%llx\n"
+		 "  local b = {}\n  R[0x%llx] = {}\n", n, nread, q, (unsigned long long)tok,
+		 (unsigned long long)tok);
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t len = fuzz_u16(in) % 4096 + 1;
 		uint64_t gpa = vq_drv_alloc(&drv, len, 8);
 
-		if (!gpa)
+		if (!gpa) {
+			FUZZ_LUA("  -- %u more bytes do not fit in the driver's heap: no chain\nend\n",
+				 len);
 			return;
+		}
+		FUZZ_LUA("  b[%u] = d:alloc(%u, 8); assert(b[%u] == 0x%llx)\n", i + 1, len, i + 1,
+			 (unsigned long long)gpa);
 		b[i] = (struct vq_buf){gpa, len, i >= nread};
 		if (i < nread) {
 			uint8_t payload[4096];
@@ -202,21 +260,32 @@ static void op_chain(struct fuzz_in *in)
 				payload[k] = in->n ? fuzz_u8(in) : (uint8_t)k;
 			s->rgpa[i] = gpa;
 			s->rlen[i] = len;
+			FUZZ_LUA("  pcall(m.mem.write, m.mem, b[%u], ", i + 1);
+			lua_bytes(payload, len);
+			FUZZ_LUA(")\n");
 			/* a write fault range keeps the old bytes: the check is
 			 * against what the buffer holds */
 			vq_mem_write(vq_machine_mem(m), gpa, payload, len);
 			p = vq_mem_translate(vq_machine_mem(m), gpa, len, VQ_ACC_READ, NULL);
-			if (p)
+			if (p) {
 				s->rhash[i] = hash(p, len);
-			else
+				FUZZ_LUA("  R[0x%llx][%u] = m.mem:read(b[%u], %u)\n",
+					 (unsigned long long)tok, i + 1, i + 1, len);
+			} else {
 				s->clobbered = true; /* unreadable: nothing to compare */
+			}
 		} else {
 			s->write_bytes += len;
 		}
 	}
 	s->nread = nread;
-	tok = 0x1000 + nsent;
-	if (vq_drv_add(&drv, q, b, n, tok) < 0)
+	FUZZ_LUA("  local q = d:queue(%u)\n  if pcall(q.add, q, {", q);
+	for (unsigned i = 0; i < n; i++)
+		FUZZ_LUA("%s{b[%u], %u, \"%s\"}", i ? ", " : "", i + 1, b[i].len,
+			 b[i].writable ? "w" : "r");
+	FUZZ_LUA("}, 0x%llx) then q:kick() end\nend\n", (unsigned long long)tok);
+	rc = vq_drv_add(&drv, q, b, n, tok);
+	if (rc < 0)
 		return;
 	s->token = tok;
 	nsent++;
@@ -244,24 +313,39 @@ static void op_reap(void)
 		while (vq_drv_get_used(&drv, q, &tok, &len) == 1) {
 			const struct sent *s = find_sent(tok);
 
+			FUZZ_LUA("do -- reap queue %u\n  local tok, len = d:queue(%u):reap()\n"
+				 "  assert(tok == 0x%llx and len == %u, \"the harness reaped token "
+				 "0x%llx, %u bytes\")\n", q, q, (unsigned long long)tok, len,
+				 (unsigned long long)tok, len);
 			/* a driver helper's own chain; or the rings were
 			 * rewritten under the driver: the device saw other chains */
-			if (!s || raw_queue)
+			if (!s || raw_queue) {
+				FUZZ_LUA("end\n");
 				continue;
+			}
+			FUZZ_LUA("  assert(len <= %llu, \"used.len beyond the chain's %llu writable "
+				 "bytes\")\n", (unsigned long long)s->write_bytes,
+				 (unsigned long long)s->write_bytes);
 			FUZZ_CHECK(len <= s->write_bytes, "queue %u: used.len %u, %llu writable bytes",
 				   q, len, (unsigned long long)s->write_bytes);
-			if (s->clobbered || dev->cls->device_id == VIRTIO_ID_BALLOON)
-				continue;
-			for (unsigned i = 0; i < s->nread; i++) {
-				/* read back past any fault range: faults model
-				 * what the device cannot reach, not the guest */
+			for (unsigned i = 0; i < s->nread && !s->clobbered &&
+					     dev->cls->device_id != VIRTIO_ID_BALLOON; i++) {
+				/* a read fault range hides the bytes: nothing to compare */
 				const uint8_t *p = vq_mem_translate(mem, s->rgpa[i], s->rlen[i],
 								    VQ_ACC_READ, NULL);
 
-				FUZZ_CHECK(!p || hash(p, s->rlen[i]) == s->rhash[i],
+				if (!p)
+					continue;
+				FUZZ_LUA("  assert(m.mem:read(0x%llx, %u) == R[0x%llx][%u], "
+					 "\"device-readable buffer 0x%llx+%u was written\")\n",
+					 (unsigned long long)s->rgpa[i], s->rlen[i],
+					 (unsigned long long)tok, i + 1, (unsigned long long)s->rgpa[i],
+					 s->rlen[i]);
+				FUZZ_CHECK(hash(p, s->rlen[i]) == s->rhash[i],
 					   "queue %u: device-readable buffer 0x%llx+%u was written", q,
 					   (unsigned long long)s->rgpa[i], s->rlen[i]);
 			}
+			FUZZ_LUA("end\n");
 		}
 	}
 }
@@ -270,6 +354,7 @@ static void check_state(void)
 {
 	uint8_t st = dev->status;
 
+	FUZZ_LUA("check()\n");
 	if (st & VIRTIO_STATUS_FEATURES_OK)
 		for (unsigned w = 0; w < VQ_FEATURE_WORDS; w++)
 			FUZZ_CHECK(!(dev->driver_features[w] & ~dev->host_features[w]),
@@ -279,22 +364,56 @@ static void check_state(void)
 		   "DEVICE_NEEDS_RESET with no error counted");
 }
 
+/* A register's name, for the reproducer's comments. */
+static const char *reg_name(uint32_t off)
+{
+	static const struct {
+		uint16_t off;
+		const char *name;
+	} names[] = {
+		{VIRTIO_MMIO_MAGIC_VALUE, "MagicValue"}, {VIRTIO_MMIO_VERSION, "Version"},
+		{VIRTIO_MMIO_DEVICE_ID, "DeviceID"}, {VIRTIO_MMIO_VENDOR_ID, "VendorID"},
+		{VIRTIO_MMIO_DEVICE_FEATURES, "DeviceFeatures"},
+		{VIRTIO_MMIO_DEVICE_FEATURES_SEL, "DeviceFeaturesSel"},
+		{VIRTIO_MMIO_DRIVER_FEATURES, "DriverFeatures"},
+		{VIRTIO_MMIO_DRIVER_FEATURES_SEL, "DriverFeaturesSel"},
+		{VIRTIO_MMIO_QUEUE_SEL, "QueueSel"}, {VIRTIO_MMIO_QUEUE_NUM_MAX, "QueueNumMax"},
+		{VIRTIO_MMIO_QUEUE_NUM, "QueueNum"}, {VIRTIO_MMIO_QUEUE_READY, "QueueReady"},
+		{VIRTIO_MMIO_QUEUE_NOTIFY, "QueueNotify"},
+		{VIRTIO_MMIO_INTERRUPT_STATUS, "InterruptStatus"},
+		{VIRTIO_MMIO_INTERRUPT_ACK, "InterruptACK"}, {VIRTIO_MMIO_STATUS, "Status"},
+		{VIRTIO_MMIO_QUEUE_DESC_LOW, "QueueDescLow"},
+		{VIRTIO_MMIO_QUEUE_DESC_HIGH, "QueueDescHigh"},
+		{VIRTIO_MMIO_QUEUE_DRIVER_LOW, "QueueDriverLow"},
+		{VIRTIO_MMIO_QUEUE_DRIVER_HIGH, "QueueDriverHigh"},
+		{VIRTIO_MMIO_QUEUE_DEVICE_LOW, "QueueDeviceLow"},
+		{VIRTIO_MMIO_QUEUE_DEVICE_HIGH, "QueueDeviceHigh"},
+		{VIRTIO_MMIO_SHM_SEL, "SHMSel"}, {VIRTIO_MMIO_QUEUE_RESET, "QueueReset"},
+		{VIRTIO_MMIO_CONFIG_GENERATION, "ConfigGeneration"},
+	};
+
+	if (off >= VIRTIO_MMIO_CONFIG)
+		return "config space";
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].off == off)
+			return names[i].name;
+	return "no register";
+}
+
+/* The fuzzer's reads are sequenced one statement each: the order of a
+ * call's arguments is the compiler's choice, and gcc's replay and clang's
+ * fuzzer must decode an input the same way. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
 	unsigned steps = 0;
-	bool debug = getenv("FUZZ_DEBUG") != NULL;
 
 	start_input();
 	while (in.n && steps++ < 128) {
-		unsigned op = fuzz_u8(&in) % 10;
-
-		if (debug)
-			fprintf(stderr, "op %u (%zu bytes left) nsent %u raw %d\n", op, in.n, nsent,
-				raw_queue);
-		switch (op) {
+		switch (fuzz_u8(&in) % 10) {
 		case 0: {
 			uint32_t off = pick_reg(&in), v;
+			unsigned width;
 
 			switch (fuzz_u8(&in) & 7) {
 			case 0:
@@ -307,27 +426,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				v = fuzz_u8(&in) % 8; /* selectors, indices */
 				break;
 			}
-			unsigned width = (fuzz_u8(&in) & 3) ? 4 : 1u << (fuzz_u8(&in) % 4);
-
+			/* the widths a guest CPU makes (and the shell's m:write takes) */
+			width = (fuzz_u8(&in) & 3) ? 4 : 1u << (fuzz_u8(&in) % 3);
+			if (width < 4)
+				v &= (1u << (8 * width)) - 1; /* a narrow store has no more bits */
 			if (off >= VIRTIO_MMIO_QUEUE_SEL && off <= VIRTIO_MMIO_QUEUE_RESET)
 				raw_queue = true;
-			if (debug)
-				fprintf(stderr, "  write 0x%x width %u = 0x%x\n", off, width, v);
+			FUZZ_LUA("m:write(0x%llx, 0x%x, %u) -- %s\n", (unsigned long long)(MMIO + off),
+				 v, width, reg_name(off));
 			vq_machine_write(m, MMIO + off, width, v);
 			break;
 		}
 		case 1: {
-			uint32_t v;
+			uint32_t off = pick_reg(&in), v;
 
-			vq_machine_read(m, MMIO + pick_reg(&in), 4, &v);
+			FUZZ_LUA("m:read(0x%llx) -- %s\n", (unsigned long long)(MMIO + off),
+				 reg_name(off));
+			vq_machine_read(m, MMIO + off, 4, &v);
 			break;
 		}
 		case 2:
 			op_guest_write(&in);
 			break;
 		case 3: {
-			uint64_t want[VQ_FEATURE_WORDS] = {fuzz_u64(&in), fuzz_u8(&in) & 1 ? ~0ull : 0};
+			uint64_t want[VQ_FEATURE_WORDS];
 
+			want[0] = fuzz_u64(&in);
+			want[1] = fuzz_u8(&in) & 1 ? ~0ull : 0;
+			FUZZ_LUA("pcall(d.init, d, {features = {");
+			for (unsigned bit = 0, k = 0; bit < 64 * VQ_FEATURE_WORDS; bit++)
+				if (want[bit / 64] >> (bit % 64) & 1)
+					FUZZ_LUA("%s%u", k++ ? ", " : "", bit);
+			FUZZ_LUA("}}) -- the driver initialises the device again\n");
 			vq_drv_init(&drv, want, VQ_DRV_ALL_QUEUES);
 			nsent = 0; /* new rings: older tokens are gone */
 			raw_queue = false;
@@ -337,19 +467,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_chain(&in);
 			break;
 		case 5:
+			FUZZ_LUA("assert(m:run(%u) < %u, \"no end to the work\")\n", RUN_BOUND, RUN_BOUND);
 			FUZZ_CHECK(vq_machine_run(m, RUN_BOUND) < RUN_BOUND, "no end to the work");
 			break;
 		case 6:
 			op_reap();
 			break;
 		case 7:
+			FUZZ_LUA("d:reset()\n");
 			vq_drv_reset(&drv);
 			nsent = 0;
 			break;
-		case 8:
-			vq_mem_fault_add(vq_machine_mem(m), pick_gpa(&in), fuzz_u16(&in) % 0x2000 + 1,
-					 fuzz_u8(&in) % 3 + 1);
+		case 8: {
+			uint64_t gpa = pick_gpa(&in);
+			unsigned len = fuzz_u16(&in) % 0x2000 + 1, acc = fuzz_u8(&in) % 3 + 1;
+			static const char *const dir[] = {"", "r", "w", "rw"};
+
+			FUZZ_LUA("pcall(m.mem.fault, m.mem, 0x%llx, %u, \"%s\")\n", (unsigned long long)gpa,
+				 len, dir[acc]);
+			vq_mem_fault_add(vq_machine_mem(m), gpa, len, acc);
 			break;
+		}
 		case 9: {
 			uint8_t buf[16] = {0};
 			uint32_t off = fuzz_u8(&in) % 0x80, len = fuzz_u8(&in) % 16 + 1;
@@ -357,8 +495,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (fuzz_u8(&in) & 1) {
 				for (unsigned i = 0; i < len; i++)
 					buf[i] = fuzz_u8(&in);
+				FUZZ_LUA("pcall(d.config_write, d, %u, ", off);
+				lua_bytes(buf, len);
+				FUZZ_LUA(")\n");
 				vq_drv_config_write(&drv, off, buf, len);
 			} else {
+				FUZZ_LUA("pcall(d.config_read, d, %u, %u)\n", off, len);
 				vq_drv_config_read(&drv, off, buf, len);
 			}
 			break;
@@ -366,8 +508,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		check_state();
 	}
+	FUZZ_LUA("-- the end of the input: run to idle, reap, check\n"
+		 "assert(m:run(%u) < %u, \"no end to the work\")\n", RUN_BOUND, RUN_BOUND);
 	FUZZ_CHECK(vq_machine_run(m, RUN_BOUND) < RUN_BOUND, "no end to the work");
 	op_reap();
 	check_state();
+	FUZZ_LUA("print(\"every invariant held\")\n");
 	return 0;
 }

@@ -202,12 +202,8 @@ static unsigned drain(struct vq_ring *r, unsigned max)
 	int rca = 0, rcb = 0, got = 0;
 
 	vq_mem_get_stats(r->mem, &s0);
-	while (na <= r->num && (rca = vq_ring_pop(r, &ca[na])) == 1) {
-		if (getenv("FUZZ_DEBUG"))
-			fprintf(stderr, "pop %u: head %u last_avail %u shadow %u used_idx %u\n", na,
-				ca[na].head, r->last_avail, r->avail_shadow, r->used_idx);
+	while (na <= r->num && (rca = vq_ring_pop(r, &ca[na])) == 1)
 		na++;
-	}
 	vq_mem_get_stats(r->mem, &s1);
 	/* each buffer of each chain, its table, and a remap of the areas */
 	FUZZ_CHECK(s1.translations - s0.translations <= (uint64_t)(r->num + 1) * (r->num + 2) + 8,
@@ -279,31 +275,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (vq_ring_size(VQ_RING_SPLIT, num, pick_addr(&in), &a, &bytes) < 0) {
 		return 0;
 	}
-	if (fuzz_u8(&in) & 1)
-		vq_mem_fault_add(m, pick_addr(&in), (fuzz_u16(&in) & 0xfff) + 1, fuzz_u8(&in) % 3 + 1);
+	if (fuzz_u8(&in) & 1) {
+		uint64_t gpa = pick_addr(&in);
+		uint64_t len = (fuzz_u16(&in) & 0xfff) + 1;
+		unsigned acc = fuzz_u8(&in) % 3 + 1;
+
+		vq_mem_fault_add(m, gpa, len, acc);
+	}
 	if (vq_ring_init(&r, m, VQ_RING_SPLIT, num, &a, feat) < 0) {
 		FUZZ_CHECK(r.error == -VQ_E_RING_LAYOUT, "init failed with %d", r.error);
 		check_broken(&r);
 		return 0;
 	}
+	/* one read a statement: the order of a call's arguments is the
+	 * compiler's choice, and gcc's replay and clang's fuzzer must decode
+	 * an input the same way */
 	while (in.n && steps++ < 256) {
-		switch (fuzz_u8(&in) % 9) {
+		unsigned op = fuzz_u8(&in) % 9;
+
+		switch (op) {
 		case 0: /* a descriptor of the ring's table */
-			put_desc(m, a.desc + 16u * (fuzz_u16(&in) % num), pick_addr(&in), pick_len(&in),
-				 fuzz_u8(&in) & 7, pick_index(&in, num));
+		case 3: { /* an indirect table entry, anywhere */
+			uint64_t at = op == 0 ? a.desc + 16u * (fuzz_u16(&in) % num) : pick_addr(&in);
+			uint64_t addr = pick_addr(&in);
+			uint32_t len = pick_len(&in);
+			uint16_t flags = fuzz_u8(&in) & 7;
+
+			put_desc(m, at, addr, len, flags, pick_index(&in, num));
 			break;
-		case 1: /* an avail entry */
-			vq_mem_write16(m, a.driver + 4 + 2u * (fuzz_u16(&in) % num),
-				       pick_index(&in, num));
+		}
+		case 1: { /* an avail entry */
+			uint64_t at = a.driver + 4 + 2u * (fuzz_u16(&in) % num);
+
+			vq_mem_write16(m, at, pick_index(&in, num));
 			break;
+		}
 		case 2: /* avail idx: mostly a few more chains, sometimes anything */
 			avail_idx = (fuzz_u8(&in) & 1) ? fuzz_u16(&in)
 						      : (uint16_t)(avail_idx + fuzz_u8(&in) % (num + 2));
 			vq_mem_write16(m, a.driver + 2, avail_idx);
-			break;
-		case 3: /* an indirect table entry, anywhere */
-			put_desc(m, pick_addr(&in), pick_addr(&in), pick_len(&in), fuzz_u8(&in) & 7,
-				 pick_index(&in, num));
 			break;
 		case 4:
 			held = drain(&r, fuzz_u8(&in) % num + 1);

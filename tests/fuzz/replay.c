@@ -53,9 +53,19 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 int main(int argc, char **argv)
 {
 	unsigned files = 0;
-	int bad = 0;
+	int bad = 0, first = 1;
 
-	for (int i = 1; i < argc; i++) {
+	/* --lua FILE: run one input and write it as a Lua script on stdout
+	 * (harnesses that can; vqsim --from-fuzz runs this) */
+	if (argc > 1 && strcmp(argv[1], "--lua") == 0) {
+		if (argc != 3) {
+			fprintf(stderr, "usage: %s --lua INPUT\n", argv[0]);
+			return 2;
+		}
+		fuzz_lua = stdout;
+		first = 2;
+	}
+	for (int i = first; i < argc; i++) {
 		struct stat st;
 		struct dirent **ents;
 		int n;
@@ -88,6 +98,7 @@ int main(int argc, char **argv)
 		}
 		free(ents);
 	}
-	printf("replay: %u input%s, no invariant broken\n", files, files == 1 ? "" : "s");
+	if (!fuzz_lua)
+		printf("replay: %u input%s, no invariant broken\n", files, files == 1 ? "" : "s");
 	return bad ? 2 : 0;
 }
