@@ -16,7 +16,14 @@
  *   buffers still hold what the harness put there (the device never writes
  *   a buffer it was given to read; balloon excepted, whose inflate and
  *   report requests ask it to give pages back, and any buffer the input
- *   itself overwrote).
+ *   itself overwrote);
+ * - a run writes guest memory only where the device may: the writable
+ *   buffers of chains not yet reaped and the ring areas the device owns
+ *   (split: the used ring; packed: the descriptor ring and the device
+ *   event area). A shadow copy of the driver's heap (its rings and every
+ *   buffer, plus a page either side) taken before each run is compared
+ *   after it, byte by byte; balloon excepted (it gives pages back) and
+ *   off while the input has rewritten the rings behind the driver.
  *
  * The machine and its device are made once per process; each input starts
  * from a device reset, zeroed RAM, no fault ranges and a fresh driver.
@@ -50,6 +57,10 @@ struct sent {
 	uint32_t rlen[4];
 	uint64_t rhash[4];     /* of the bytes the harness put there */
 	bool clobbered;        /* the input wrote over its buffers since */
+	unsigned nwrite;
+	uint64_t wgpa[4];      /* device-writable buffers */
+	uint32_t wlen[4];
+	bool reaped;           /* its used element was seen: no more writes */
 };
 
 static struct vq_machine *m;
@@ -61,6 +72,11 @@ static unsigned nsent;
  * since it last set the device up: the device may write a used ring over
  * anything, so the readable-buffer check is off until the next init. */
 static bool raw_queue;
+/* Guest RAM as the host sees it (no fault ranges in the way), and the
+ * shadow of [shadow_lo, shadow_hi) taken before a run. */
+static uint8_t *ram_host;
+static uint8_t shadow[RAM_SIZE];
+static uint64_t shadow_lo, shadow_hi;
 
 /* FNV-1a: enough to tell whether a buffer's bytes changed. */
 static uint64_t hash(const uint8_t *p, size_t n)
@@ -121,6 +137,9 @@ static void setup_once(void)
 		fprintf(stderr, "fuzz_dev: %s\n", err);
 		abort();
 	}
+	ram_host = vq_mem_translate(vq_machine_mem(m), RAM, RAM_SIZE, VQ_ACC_READ, NULL);
+	if (!ram_host)
+		abort();
 }
 
 /* The device as a fresh guest finds it. */
@@ -276,6 +295,8 @@ static void op_chain(struct fuzz_in *in)
 			}
 		} else {
 			s->write_bytes += len;
+			s->wgpa[s->nwrite] = gpa;
+			s->wlen[s->nwrite++] = len;
 		}
 	}
 	s->nread = nread;
@@ -292,7 +313,7 @@ static void op_chain(struct fuzz_in *in)
 	vq_drv_kick(&drv, q);
 }
 
-static const struct sent *find_sent(uint64_t tok)
+static struct sent *find_sent(uint64_t tok)
 {
 	if (tok < 0x1000 || tok - 0x1000 >= nsent)
 		return NULL;
@@ -311,7 +332,7 @@ static void op_reap(void)
 		if (!drv.queues[q].active)
 			continue;
 		while (vq_drv_get_used(&drv, q, &tok, &len) == 1) {
-			const struct sent *s = find_sent(tok);
+			struct sent *s = find_sent(tok);
 
 			FUZZ_LUA("do -- reap queue %u\n  local tok, len = d:queue(%u):reap()\n"
 				 "  assert(tok == 0x%llx and len == %u, \"the harness reaped token "
@@ -319,6 +340,8 @@ static void op_reap(void)
 				 (unsigned long long)tok, len);
 			/* a driver helper's own chain; or the rings were
 			 * rewritten under the driver: the device saw other chains */
+			if (s)
+				s->reaped = true;
 			if (!s || raw_queue) {
 				FUZZ_LUA("end\n");
 				continue;
@@ -348,6 +371,85 @@ static void op_reap(void)
 			FUZZ_LUA("end\n");
 		}
 	}
+}
+
+/* Is the shadow check on? Not for balloon (inflating gives pages back to
+ * the host, which may zero them), nor once the input rewrote the rings. */
+static bool shadow_on(void)
+{
+	return dev->cls->device_id != VIRTIO_ID_BALLOON && !raw_queue;
+}
+
+/* Before a run: copy the driver's heap as far as it was used, a page
+ * either side. */
+static void shadow_take(void)
+{
+	shadow_lo = HEAP - 4096;
+	shadow_hi = drv.heap_next + 4096 < RAM + RAM_SIZE ? drv.heap_next + 4096 : RAM + RAM_SIZE;
+	memcpy(shadow + (shadow_lo - RAM), ram_host + (shadow_lo - RAM), shadow_hi - shadow_lo);
+}
+
+/* May the device have written the byte at gpa? */
+static bool device_may_write(uint64_t gpa)
+{
+	for (unsigned k = 0; k < nsent; k++)
+		for (unsigned i = 0; i < sent[k].nwrite && !sent[k].reaped; i++)
+			if (gpa - sent[k].wgpa[i] < sent[k].wlen[i])
+				return true;
+	for (unsigned q = 0; q < VQ_DEV_MAX_QUEUES; q++) {
+		const struct vq_drv_queue *dq = &drv.queues[q];
+		struct vq_ring_addr a;
+		uint64_t bytes;
+
+		if (!dq->active ||
+		    vq_ring_size(dq->ring.layout, dq->ring.num, dq->ring_gpa, &a, &bytes) < 0)
+			continue;
+		if (dq->ring.layout == VQ_RING_SPLIT) {
+			if (gpa - a.device < bytes - (a.device - dq->ring_gpa))
+				return true;
+		} else if (gpa - dq->ring_gpa < bytes) {
+			return true; /* packed: used descriptors and the device area */
+		}
+	}
+	return false;
+}
+
+/* After a run: every byte that changed is one the device may write. */
+static void shadow_check(void)
+{
+	const uint8_t *now = ram_host + (shadow_lo - RAM), *was = shadow + (shadow_lo - RAM);
+	uint64_t len = shadow_hi - shadow_lo;
+
+	for (uint64_t i = 0; i < len; i++) {
+		if (now[i] == was[i]) {
+			/* skip equal stretches a word at a time */
+			while (i + 8 < len && memcmp(now + i + 1, was + i + 1, 8) == 0)
+				i += 8;
+			continue;
+		}
+		if (!device_may_write(shadow_lo + i))
+			FUZZ_LUA("assert(m.mem:read(0x%llx, 1) == string.char(%u), \"the device wrote "
+				 "0x%llx: no writable buffer in flight and no device ring area there\")\n",
+				 (unsigned long long)(shadow_lo + i), was[i],
+				 (unsigned long long)(shadow_lo + i));
+		FUZZ_CHECK(device_may_write(shadow_lo + i),
+			   "the device wrote 0x%llx (0x%02x -> 0x%02x): no writable buffer "
+			   "in flight and no device ring area there",
+			   (unsigned long long)(shadow_lo + i), was[i], now[i]);
+	}
+}
+
+/* Run the machine to idle, bounded, with the shadow check around it. */
+static void run_checked(void)
+{
+	bool on = shadow_on();
+
+	FUZZ_LUA("assert(m:run(%u) < %u, \"no end to the work\")\n", RUN_BOUND, RUN_BOUND);
+	if (on)
+		shadow_take();
+	FUZZ_CHECK(vq_machine_run(m, RUN_BOUND) < RUN_BOUND, "no end to the work");
+	if (on)
+		shadow_check();
 }
 
 static void check_state(void)
@@ -467,8 +569,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_chain(&in);
 			break;
 		case 5:
-			FUZZ_LUA("assert(m:run(%u) < %u, \"no end to the work\")\n", RUN_BOUND, RUN_BOUND);
-			FUZZ_CHECK(vq_machine_run(m, RUN_BOUND) < RUN_BOUND, "no end to the work");
+			run_checked();
 			break;
 		case 6:
 			op_reap();
@@ -508,9 +609,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		check_state();
 	}
-	FUZZ_LUA("-- the end of the input: run to idle, reap, check\n"
-		 "assert(m:run(%u) < %u, \"no end to the work\")\n", RUN_BOUND, RUN_BOUND);
-	FUZZ_CHECK(vq_machine_run(m, RUN_BOUND) < RUN_BOUND, "no end to the work");
+	FUZZ_LUA("-- the end of the input: run to idle, reap, check\n");
+	run_checked();
 	op_reap();
 	check_state();
 	FUZZ_LUA("print(\"every invariant held\")\n");
