@@ -39,12 +39,6 @@ int lvq_from_fuzz(const char *progname, const char *harness, const char *file)
 	pid_t pid;
 	int status, rc;
 
-	if (strcmp(harness, "ring") == 0) {
-		fprintf(stderr, "%s: --from-fuzz: the ring harness works below the shell's objects "
-			"(a ring with no device): replay the input with %s/fuzz_ring %s\n", progname,
-			fuzz_dir(), file);
-		return 2;
-	}
 	if (stat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
 		fprintf(stderr, "%s: --from-fuzz: cannot read input '%s': %s\n", progname, file,
 			errno ? strerror(errno) : "not a file");
@@ -52,8 +46,8 @@ int lvq_from_fuzz(const char *progname, const char *harness, const char *file)
 	}
 	snprintf(path, sizeof(path), "%s/fuzz_%s", fuzz_dir(), harness);
 	if (access(path, X_OK) < 0) {
-		fprintf(stderr, "%s: --from-fuzz: no harness '%s' (%s: %s; the harnesses are rng, "
-			"blk, net, balloon and console, built by make check; VQSIM_FUZZ_DIR names "
+		fprintf(stderr, "%s: --from-fuzz: no harness '%s' (%s: %s; the harnesses are ring, "
+			"rng, blk, net, balloon and console, built by make check; VQSIM_FUZZ_DIR names "
 			"their folder)\n", progname, harness, path, strerror(errno));
 		return 2;
 	}

@@ -34,6 +34,9 @@ static const struct {
 	{"ring", "A queue (d:queue(i) or dev:ring(i)): the driver's operations and raw\n"
 		 "access to the split ring in guest memory, for playing a broken driver.\n"
 		 "print(q) shows the descriptor table, avail and used rings."},
+	{"devring", "A device-side ring (m:device_ring{...}): the script plays the device.\n"
+		    "Pops are validated as a device's are; ring errors are results (nil,\n"
+		    "ERRNAME, detail), and the ring stays broken until reset() + init()."},
 	{"trace", "Tracing: one line per event, stamped with the virtual clock, or one\n"
 		  "JSON object per line (format=\"json\": time, seq, kind, dev, queue, text,\n"
 		  "then the kind's fields). Kinds: reg notify chain used irq status features\n"
@@ -270,6 +273,26 @@ static const struct help_entry entries[] = {
 	{"ring", "queue:notify", "q:notify()", "write QueueNotify"},
 	{"ring", "queue:dump", "q:dump([all])", "the pretty table as a string"},
 	{"ring", "q.num", "q.num .index .name .kind .addrs .num_free .device", "queue facts"},
+
+	{"devring", "machine:device_ring",
+	 "m:device_ring{num=, desc=, driver=, device=, features={\"EVENT_IDX\", \"INDIRECT_DESC\"}, layout=\"split\"}",
+	 "the device side of a ring at those addresses, driven by the script"},
+	{"devring", "devring:pop", "r:pop()",
+	 "next chain {head=, ndesc=, read_bytes=, write_bytes=, segs={{gpa=, len=, write=}}};\n"
+	 "      nil when none; nil, ERRNAME, detail when the ring breaks"},
+	{"devring", "devring:pop_batch", "r:pop_batch(max)",
+	 "up to max chains through the batched path: list [, ERRNAME, detail]"},
+	{"devring", "devring:push", "r:push(chain | head, written)",
+	 "used element for a chain in flight: true, or nil, ERRNAME, detail"},
+	{"devring", "devring:publish", "r:publish()", "make used elements visible: true if an interrupt is due"},
+	{"devring", "devring:set_notify", "r:set_notify(bool)", "ask for notifications or not"},
+	{"devring", "devring:pending", "r:pending()", "chains available to pop"},
+	{"devring", "devring:reset", "r:reset()", "stop the ring (then r:init() sets it up again)"},
+	{"devring", "devring:init", "r:init()", "set the ring up again from its geometry"},
+	{"devring", "devring:clone", "r:clone()",
+	 "a second ring in the same state, nothing in flight (compare pop with pop_batch)"},
+	{"devring", "r.error", "r.error .error_detail .num .layout .last_avail .used_idx .in_flight",
+	 "ring facts"},
 
 	{"trace", "trace.on", "m:trace(true)", "trace every event to stdout"},
 	{"trace", "trace.file", "m:trace(\"file\", {kinds={\"notify\",\"irq\"}})",

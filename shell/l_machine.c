@@ -674,6 +674,7 @@ static const luaL_Reg methods[] = {
 	{"trace_log", m_trace_log}, {"irq", m_irq},     {"read", m_read},
 	{"write", m_write},       {"reseed", m_seed},
 	{"fault", lvq_m_fault},   {"unfault", lvq_m_unfault}, {"faults", lvq_m_faults},
+	{"device_ring", lvq_m_device_ring},
 	{NULL, NULL},
 };
 

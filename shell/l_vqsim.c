@@ -78,6 +78,7 @@ int luaopen_vqsim(lua_State *L)
 	lvq_open_device(L);
 	lvq_open_driver(L);
 	lvq_open_ring(L);
+	lvq_open_devring(L);
 
 	luaL_newlibtable(L, funcs);
 	for (const luaL_Reg *r = funcs; r->name; r++) {

@@ -95,6 +95,7 @@ void lvq_open_mem(lua_State *L);
 void lvq_open_device(lua_State *L);
 void lvq_open_driver(lua_State *L);
 void lvq_open_ring(lua_State *L);
+void lvq_open_devring(lua_State *L);
 void lvq_open_help(lua_State *L);
 
 /* ---- shared helpers (l_util.c) ---- */
@@ -207,6 +208,12 @@ unsigned lvq_checkbufs(lua_State *L, int arg, struct vq_buf *out, unsigned max);
 /* Name of a register offset ("Status"), or NULL; and the reverse (-1). */
 const char *lvq_reg_name(uint32_t off);
 long lvq_reg_offset(const char *name);
+
+/* ---- device-side rings driven by the script (l_devring.c) ---- */
+
+/* m:device_ring{num=, desc=, driver=, device=, features=, layout=} -> ring
+ * (vqsim-lua(7)); nil, error name, detail, ring when the geometry is refused. */
+int lvq_m_device_ring(lua_State *L);
 
 /* ---- fault injection (l_fault.c): machine methods ---- */
 

@@ -18,7 +18,13 @@
  * and at every push that used.len never exceeds the chain's writable bytes.
  *
  * Memory maps are built once per process and wiped per input, so an input
- * costs what the ring does, not a machine's set-up. */
+ * costs what the ring does, not a machine's set-up.
+ *
+ * With fuzz_lua set (replay --lua, vqsim --from-fuzz ring) the input is also
+ * written as a vqsim script over m:device_ring{}: the same memory map, the
+ * same guest writes, pops, pushes and resets, and the checks a script can
+ * make as asserts (chain shapes, single pops against batched pops of a
+ * clone, used elements, a broken ring staying broken). */
 #include "fuzz.h"
 #include "ring.h"
 
@@ -27,6 +33,88 @@
 #define SPAN 0x10000ull          /* and spans 64 KiB of guest-physical space */
 
 enum { MAP_ONE, MAP_ADJACENT, MAP_HOLE, MAP__COUNT };
+
+/* An address as the shell takes it: above 2^63 a Lua integer would be
+ * negative, so those are written as strings. */
+static const char *lua_addr(char buf[24], uint64_t v)
+{
+	snprintf(buf, 24, v >> 63 ? "\"0x%llx\"" : "0x%llx", (unsigned long long)v);
+	return buf;
+}
+#define LA(v) lua_addr((char[24]){0}, (v))
+
+/* The script's head: its checks as Lua functions. */
+static const char lua_prelude[] =
+	"-- A reproducer of a fuzz_ring input (vqsim --from-fuzz ring): the guest's\n"
+	"-- writes, the device's pops and pushes in order, the harness's checks as\n"
+	"-- asserts. Run it with vqsim FILE.\n"
+	"local function check_chain(r, c, areas)\n"
+	"  assert(c.head < r.num, \"head \" .. c.head .. \", num \" .. r.num)\n"
+	"  assert(#c.segs <= r.num, #c.segs .. \" segments, num \" .. r.num)\n"
+	"  local rd, wr, seen_w = 0, 0, false\n"
+	"  for i, s in ipairs(c.segs) do\n"
+	"    assert(s.len > 0, \"empty segment \" .. i)\n"
+	"    assert(s.write or not seen_w, \"readable segment \" .. i .. \" after a writable one\")\n"
+	"    if s.write then\n"
+	"      seen_w = true; wr = wr + s.len\n"
+	"      for _, a in ipairs(areas) do\n"
+	"        assert(not (s.gpa < a[1] + a[2] and a[1] < s.gpa + s.len),\n"
+	"               string.format(\"writable segment 0x%x+%d over a ring area\", s.gpa, s.len))\n"
+	"      end\n"
+	"    else rd = rd + s.len end\n"
+	"  end\n"
+	"  assert(rd == c.read_bytes and wr == c.write_bytes, \"byte counts\")\n"
+	"end\n"
+	"local function same(a, b)\n"
+	"  if a.head ~= b.head or #a.segs ~= #b.segs then return false end\n"
+	"  for i = 1, #a.segs do\n"
+	"    local x, y = a.segs[i], b.segs[i]\n"
+	"    if x.gpa ~= y.gpa or x.len ~= y.len or x.write ~= y.write then return false end\n"
+	"  end\n"
+	"  return true\n"
+	"end\n"
+	"-- pop everything one by one, and from a clone in batches of max: the same\n"
+	"local function drain(r, max, areas)\n"
+	"  local rb, held, err = r:clone(), {}, nil\n"
+	"  while #held <= r.num do\n"
+	"    local c, e = r:pop()\n"
+	"    if not c then err = e; break end\n"
+	"    held[#held + 1] = c\n"
+	"  end\n"
+	"  assert(#held <= r.num, #held .. \" chains popped from a queue of \" .. r.num)\n"
+	"  local batch = {}\n"
+	"  while #batch <= r.num do\n"
+	"    local got = rb:pop_batch(max)\n"
+	"    for _, c in ipairs(got) do batch[#batch + 1] = c end\n"
+	"    if #got == 0 then break end\n"
+	"  end\n"
+	"  assert(#held == #batch, \"single pops \" .. #held .. \" chains, batches \" .. #batch)\n"
+	"  assert(r.error == rb.error, \"errors differ: \" .. tostring(r.error) .. \" vs \" .. tostring(rb.error))\n"
+	"  for i, c in ipairs(held) do\n"
+	"    check_chain(r, c, areas)\n"
+	"    assert(same(c, batch[i]), \"chain \" .. i .. \" differs between single and batch\")\n"
+	"  end\n"
+	"  if r.error then\n"
+	"    assert(not r:pop() and not r:publish(), \"a broken ring answers\")\n"
+	"  end\n"
+	"  print(string.format(\"drain: %d chains%s\", #held, err and (\", then \" .. err .. \": \" .. r.error_detail) or \"\"))\n"
+	"  return held\n"
+	"end\n"
+	"-- push c with written bytes; the element as the driver will read it\n"
+	"local function push_one(m, r, c, written, used)\n"
+	"  local slot = r.used_idx % r.num\n"
+	"  local ok, e = r:push(c, written)\n"
+	"  assert(ok or e == \"RING_USED_LEN\" or e == \"RING_BROKEN\" or e == \"RING_RING_MEM\", \"push: \" .. tostring(e))\n"
+	"  assert((e == \"RING_USED_LEN\") == (written > c.write_bytes), \"USED_LEN for \" .. written)\n"
+	"  if ok or e == \"RING_USED_LEN\" then\n"
+	"    local okid, id = pcall(m.mem.u32, m.mem, used + 4 + 8 * slot)\n"
+	"    local oklen, len = pcall(m.mem.u32, m.mem, used + 8 + 8 * slot)\n"
+	"    if okid and oklen then\n"
+	"      assert(id == c.head, \"used id \" .. id .. \", head \" .. c.head)\n"
+	"      assert(len <= c.write_bytes, \"used.len \" .. len .. \" > \" .. c.write_bytes)\n"
+	"    end\n"
+	"  end\n"
+	"end\n\n";
 
 static struct vq_mem *maps[MAP__COUNT];
 static struct vq_chain ca[MAXQ], cb[MAXQ];
@@ -257,7 +345,8 @@ static void push_one(struct vq_ring *r, const struct vq_chain *c, uint32_t writt
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
-	struct vq_mem *m = map_get(fuzz_u8(&in) % MAP__COUNT);
+	unsigned map = fuzz_u8(&in) % MAP__COUNT;
+	struct vq_mem *m = map_get(map);
 	uint16_t num = (uint16_t)(1u << (fuzz_u8(&in) % 8));
 	unsigned feat = fuzz_u8(&in) & (VQ_RING_F_EVENT_IDX | VQ_RING_F_INDIRECT);
 	struct vq_ring_addr a;
@@ -267,26 +356,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t bytes;
 	bool zeroed;
 
+	FUZZ_LUA("%slocal m = vqsim.machine{seed = 1, ram = 0}\n", lua_prelude);
+	switch (map) {
+	case MAP_ONE:
+		FUZZ_LUA("m:add_ram(0x%llx, 0x%llx)\n", LO, SPAN);
+		break;
+	case MAP_ADJACENT:
+		FUZZ_LUA("m:add_ram(0x%llx, 0x%llx) -- two regions back to back\n"
+			 "m:add_ram(0x%llx, 0x%llx)\n", LO, SPAN / 2, LO + SPAN / 2, SPAN / 2);
+		break;
+	default:
+		FUZZ_LUA("m:add_ram(0x%llx, 0x%llx) -- two regions, a page of hole between\n"
+			 "m:add_ram(0x%llx, 0x%llx)\n", LO, SPAN / 2 - 0x1000, LO + SPAN / 2, SPAN / 2);
+		break;
+	}
 	/* the areas back to back from a base, or each anywhere */
 	if (fuzz_u8(&in) & 1) {
 		a.desc = pick_addr(&in);
 		a.driver = pick_addr(&in);
 		a.device = pick_addr(&in);
 	} else if (vq_ring_size(VQ_RING_SPLIT, num, pick_addr(&in), &a, &bytes) < 0) {
+		FUZZ_LUA("print(\"the ring's areas do not fit below 2^64: nothing to try\")\n");
 		return 0;
 	}
 	if (fuzz_u8(&in) & 1) {
 		uint64_t gpa = pick_addr(&in);
 		uint64_t len = (fuzz_u16(&in) & 0xfff) + 1;
 		unsigned acc = fuzz_u8(&in) % 3 + 1;
+		static const char *const dir[] = {"", "r", "w", "rw"};
 
+		FUZZ_LUA("pcall(m.mem.fault, m.mem, %s, %llu, \"%s\")\n", LA(gpa),
+			 (unsigned long long)len, dir[acc]);
 		vq_mem_fault_add(m, gpa, len, acc);
 	}
+	FUZZ_LUA("local areas = {{%s, %u}, {%s, %u}, {%s, %u}}\n"
+		 "local r, err, detail = m:device_ring{num = %u, desc = %s, driver = %s, device = %s, "
+		 "features = {%s%s}}\n", LA(a.desc), (unsigned)VIRTQ_DESC_SIZE(num), LA(a.driver),
+		 (unsigned)VIRTQ_AVAIL_SIZE(num), LA(a.device), (unsigned)VIRTQ_USED_SIZE(num), num,
+		 LA(a.desc), LA(a.driver), LA(a.device),
+		 feat & VQ_RING_F_EVENT_IDX ? "\"EVENT_IDX\", " : "",
+		 feat & VQ_RING_F_INDIRECT ? "\"INDIRECT_DESC\"" : "");
 	if (vq_ring_init(&r, m, VQ_RING_SPLIT, num, &a, feat) < 0) {
+		FUZZ_LUA("assert(not r and err == \"RING_LAYOUT\", \"the ring is refused\")\n"
+			 "print(\"refused: \" .. detail)\n");
 		FUZZ_CHECK(r.error == -VQ_E_RING_LAYOUT, "init failed with %d", r.error);
 		check_broken(&r);
 		return 0;
 	}
+	FUZZ_LUA("assert(r, detail)\nlocal held = {}\n");
 	/* one read a statement: the order of a call's arguments is the
 	 * compiler's choice, and gcc's replay and clang's fuzzer must decode
 	 * an input the same way */
@@ -300,43 +417,80 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint64_t addr = pick_addr(&in);
 			uint32_t len = pick_len(&in);
 			uint16_t flags = fuzz_u8(&in) & 7;
+			uint16_t next = pick_index(&in, num);
 
-			put_desc(m, at, addr, len, flags, pick_index(&in, num));
+			FUZZ_LUA("-- %s at %s: addr 0x%llx, len %u, flags %u%s%s%s, next %u\n"
+				 "pcall(m.mem.u64, m.mem, %s, 0x%llx); pcall(m.mem.u32, m.mem, %s, %u)\n"
+				 "pcall(m.mem.u16, m.mem, %s, %u); pcall(m.mem.u16, m.mem, %s, %u)\n",
+				 op == 0 ? "descriptor" : "an indirect table entry", LA(at),
+				 (unsigned long long)addr, len, flags, flags & 1 ? " NEXT" : "",
+				 flags & 2 ? " WRITE" : "", flags & 4 ? " INDIRECT" : "", next, LA(at),
+				 (unsigned long long)addr, LA(at + 8), len, LA(at + 12), flags,
+				 LA(at + 14), next);
+			put_desc(m, at, addr, len, flags, next);
 			break;
 		}
 		case 1: { /* an avail entry */
 			uint64_t at = a.driver + 4 + 2u * (fuzz_u16(&in) % num);
+			uint16_t head = pick_index(&in, num);
 
-			vq_mem_write16(m, at, pick_index(&in, num));
+			FUZZ_LUA("pcall(m.mem.u16, m.mem, %s, %u) -- avail ring entry: head %u\n", LA(at),
+				 head, head);
+			vq_mem_write16(m, at, head);
 			break;
 		}
 		case 2: /* avail idx: mostly a few more chains, sometimes anything */
 			avail_idx = (fuzz_u8(&in) & 1) ? fuzz_u16(&in)
 						      : (uint16_t)(avail_idx + fuzz_u8(&in) % (num + 2));
+			FUZZ_LUA("pcall(m.mem.u16, m.mem, %s, %u) -- avail idx\n", LA(a.driver + 2),
+				 avail_idx);
 			vq_mem_write16(m, a.driver + 2, avail_idx);
 			break;
-		case 4:
-			held = drain(&r, fuzz_u8(&in) % num + 1);
+		case 4: {
+			unsigned max = fuzz_u8(&in) % num + 1;
+
+			FUZZ_LUA("held = drain(r, %u, areas)\n", max);
+			held = drain(&r, max);
 			break;
+		}
 		case 5: /* give back what the last drain popped */
-			for (unsigned i = 0; i < held; i++)
-				push_one(&r, &ca[i], (fuzz_u8(&in) & 1) ? fuzz_u32(&in)
-									 : (uint32_t)ca[i].write_bytes);
+			for (unsigned i = 0; i < held; i++) {
+				uint32_t written = (fuzz_u8(&in) & 1) ? fuzz_u32(&in)
+								      : (uint32_t)ca[i].write_bytes;
+
+				FUZZ_LUA("push_one(m, r, held[%u], %u, %s)\n", i + 1, written,
+					 LA(a.device));
+				push_one(&r, &ca[i], written);
+			}
+			FUZZ_LUA("held = {}\n");
 			held = 0;
 			break;
 		case 6:
+			FUZZ_LUA("r:publish()\n");
 			vq_ring_publish(&r);
 			break;
-		case 7:
-			vq_ring_set_notify(&r, fuzz_u8(&in) & 1);
+		case 7: {
+			bool on = fuzz_u8(&in) & 1;
+
+			FUZZ_LUA("r:set_notify(%s); r:pending()\n", on ? "true" : "false");
+			vq_ring_set_notify(&r, on);
 			vq_ring_pending(&r);
 			break;
+		}
 		case 8: /* the driver resets the queue and sets it up again */
 			held = 0;
 			avail_idx = 0;
 			/* (a write fault range may keep the old bytes) */
 			zeroed = vq_mem_fill(m, a.driver, 0, VIRTQ_AVAIL_SIZE(num)) == 0 &&
 				 vq_mem_fill(m, a.device, 0, VIRTQ_USED_SIZE(num)) == 0;
+			FUZZ_LUA("-- the driver resets the queue, zeroes its rings, sets it up again\n"
+				 "local zeroed = pcall(m.mem.fill, m.mem, %s, %u, 0) and "
+				 "pcall(m.mem.fill, m.mem, %s, %u, 0)\n"
+				 "r:reset(); assert(not r:pop(), \"pop after reset\")\n"
+				 "if not r:init() then return end -- a fault range over an area: refused\n"
+				 "assert(not zeroed or r:pending() == 0, \"fresh ring not empty\")\n"
+				 "held = {}\n", LA(a.driver), (unsigned)VIRTQ_AVAIL_SIZE(num),
+				 LA(a.device), (unsigned)VIRTQ_USED_SIZE(num));
 			vq_ring_reset(&r);
 			FUZZ_CHECK(vq_ring_pop(&r, &ca[0]) == -VQ_E_RING_BROKEN, "pop after reset");
 			if (vq_ring_init(&r, m, VQ_RING_SPLIT, num, &a, feat) < 0)
@@ -345,5 +499,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	FUZZ_LUA("print(\"every invariant held\")\n");
 	return 0;
 }
