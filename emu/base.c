@@ -43,6 +43,9 @@ static const struct {
 	[VQ_E_RING_WRITE_RING] = {"RING_WRITE_RING",
 				  "device-writable buffer overlaps a descriptor table or ring area "
 				  "(spec 2.7.5.1)"},
+	[VQ_E_VHOST_MSG] = {"VHOST_MSG",
+			    "vhost-user message breaks the protocol (payload size, file descriptors, "
+			    "order or values; QEMU docs/interop/vhost-user.rst)"},
 };
 
 static int err_index(int err)

@@ -55,6 +55,8 @@ enum vq_err {
 	VQ_E_NOT_READY,        /* queue or device not ready for this operation */
 	VQ_E_TIMEOUT,          /* a bounded wait ran out (virtual time or events) */
 	VQ_E_RING_WRITE_RING,  /* a device-writable buffer overlaps a descriptor table or ring area */
+	/* vhost-user */
+	VQ_E_VHOST_MSG,        /* a vhost-user message breaks the protocol (size, fds, order, values) */
 	VQ_E__COUNT
 };
 

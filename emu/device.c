@@ -310,7 +310,9 @@ struct vq_queue *vq_dev_queue(struct vq_dev *d, unsigned q)
 	return &d->queues[q];
 }
 
-int vq_dev_queue_enable(struct vq_dev *d, unsigned q)
+/* live: a transport whose rings start one by one while the device runs
+ * (vhost-user) may start a queue after DRIVER_OK. */
+static int queue_enable(struct vq_dev *d, unsigned q, bool live)
 {
 	struct vq_queue *vq = vq_dev_queue(d, q);
 	enum vq_ring_layout layout = VQ_RING_SPLIT;
@@ -328,7 +330,8 @@ int vq_dev_queue_enable(struct vq_dev *d, unsigned q)
 		return dev_error(d, (int)q, -VQ_E_STATE,
 				 "queue %u: enabled before FEATURES_OK (spec 3.1.1)", q);
 	/* after DRIVER_OK only a queue reset (VIRTIO_F_RING_RESET) re-opens setup */
-	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && !vq_dev_has_feature(d, VIRTIO_F_RING_RESET))
+	if (!live && (d->status & VIRTIO_STATUS_DRIVER_OK) &&
+	    !vq_dev_has_feature(d, VIRTIO_F_RING_RESET))
 		return dev_error(d, (int)q, -VQ_E_STATE,
 				 "queue %u: enabled after DRIVER_OK without VIRTIO_F_RING_RESET "
 				 "(spec 3.1.1)", q);
@@ -357,6 +360,27 @@ int vq_dev_queue_enable(struct vq_dev *d, unsigned q)
 			 "queue ready size=%u desc=0x%llx driver=0x%llx device=0x%llx", vq->num,
 			 (unsigned long long)vq->addr.desc, (unsigned long long)vq->addr.driver,
 			 (unsigned long long)vq->addr.device);
+	return 0;
+}
+
+int vq_dev_queue_enable(struct vq_dev *d, unsigned q)
+{
+	return queue_enable(d, q, false);
+}
+
+int vq_dev_queue_start(struct vq_dev *d, unsigned q, uint32_t base)
+{
+	int rc = queue_enable(d, q, true);
+
+	if (rc < 0)
+		return rc;
+	if ((rc = vq_ring_set_base(&d->queues[q].ring, base)) < 0) {
+		vq_dev_fail_queue(d, q, rc);
+		return rc;
+	}
+	if (tracing(d))
+		vq_trace(d->tracer, VQ_EV_DEVICE, d->name, (int)q, "queue resumed at avail %u",
+			 base);
 	return 0;
 }
 

@@ -182,6 +182,10 @@ struct vq_queue *vq_dev_queue(struct vq_dev *d, unsigned q);
  * before FEATURES_OK, while DEVICE_NEEDS_RESET, or after DRIVER_OK without
  * VIRTIO_F_RING_RESET negotiated), -VQ_E_RING_LAYOUT. */
 int vq_dev_queue_enable(struct vq_dev *d, unsigned q);
+/* For transports whose rings start one at a time while the device runs
+ * (vhost-user): vq_dev_queue_enable, also after DRIVER_OK, then resume the
+ * ring at avail slot base (vq_ring_set_base). 0 or the errors of both. */
+int vq_dev_queue_start(struct vq_dev *d, unsigned q, uint32_t base);
 /* Queue reset of a single queue (VIRTIO_F_RING_RESET) or QueueReady=0:
  * ready cleared, size back to num_max, addresses 0. 0 or -VQ_E_INVAL. */
 int vq_dev_queue_reset(struct vq_dev *d, unsigned q);

@@ -148,6 +148,8 @@ void vq_machine_free(struct vq_machine *m)
 	for (unsigned i = 0; i < m->nevents; i++)
 		if (m->heap[i].fn == timer_event)
 			free(m->heap[i].arg);
+	for (unsigned i = 0; i < m->nslots; i++)
+		vq_machine_unserve_vhost(m, &m->slots[i]->dev);
 	m->nwatches = 0;
 	for (unsigned i = 0; i < m->nslots; i++) {
 		vq_dev_destroy(&m->slots[i]->dev);
@@ -651,6 +653,57 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 	vq_trace(&m->tracer, VQ_EV_MACHINE, name, -1, "%s on mmio 0x%" PRIx64 " irq %u", t->name,
 		 base, irq);
 	return &s->dev;
+}
+
+/* ---- vhost-user ---- */
+
+static struct vq_slot *slot_of(struct vq_machine *m, const struct vq_dev *d)
+{
+	for (unsigned i = 0; i < m->nslots; i++)
+		if (&m->slots[i]->dev == d)
+			return m->slots[i];
+	return NULL;
+}
+
+struct vq_vhost_backend *vq_machine_serve_vhost(struct vq_machine *m, struct vq_dev *d,
+						const char *path, char *err, size_t errlen)
+{
+	struct vq_slot *s = slot_of(m, d);
+	struct vq_transport_host host;
+	struct vq_vhost_backend *b;
+
+	if (!s) {
+		snprintf(err, errlen, "the device is not on this machine");
+		return NULL;
+	}
+	if (s->vhost) {
+		snprintf(err, errlen, "%s is served already (on %s)", d->name, s->vhost->path);
+		return NULL;
+	}
+	if (!(b = calloc(1, sizeof(*b)))) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s};
+	vq_vhost_backend_init(b, d, &host, &m->tracer);
+	if (path && vq_vhost_backend_listen(b, path, err, errlen) < 0) {
+		vq_vhost_backend_close(b);
+		free(b);
+		return NULL;
+	}
+	s->vhost = b;
+	return b;
+}
+
+void vq_machine_unserve_vhost(struct vq_machine *m, struct vq_dev *d)
+{
+	struct vq_slot *s = slot_of(m, d);
+
+	if (!s || !s->vhost)
+		return;
+	vq_vhost_backend_close(s->vhost);
+	free(s->vhost);
+	s->vhost = NULL;
 }
 
 /* ---- bus accesses ---- */

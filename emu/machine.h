@@ -45,6 +45,7 @@ struct vq_slot {
 	uint64_t base;             /* mmio window [base, base + 0x200) */
 	unsigned irq;
 	uint64_t notify_pending;   /* bit q: a notify event for queue q is queued */
+	struct vq_vhost_backend *vhost; /* served over vhost-user (NULL: not) */
 };
 
 /* Create a machine with no memory and no devices, PRNG seeded with seed.
@@ -87,6 +88,16 @@ unsigned vq_machine_device_count(const struct vq_machine *m);
 struct vq_slot *vq_machine_slot(struct vq_machine *m, unsigned i);
 /* The slot whose device is called name, or NULL. */
 struct vq_slot *vq_machine_find(struct vq_machine *m, const char *name);
+
+/* Serve device d of m over vhost-user on the UNIX socket path (see
+ * transport.h's vq_vhost_backend): a front-end such as QEMU drives it from
+ * then on, through vq_machine_poll() and the event queue; m's guest memory
+ * becomes the front-end's. Returns the back-end, or NULL with err naming
+ * the problem (d not on m, already served, the socket). */
+struct vq_vhost_backend *vq_machine_serve_vhost(struct vq_machine *m, struct vq_dev *d,
+						const char *path, char *err, size_t errlen);
+/* Stop serving d (no-op when it is not served). */
+void vq_machine_unserve_vhost(struct vq_machine *m, struct vq_dev *d);
 
 /* Bus accesses from the guest: width 1, 2 or 4 bytes at gpa. An address no
  * device decodes reads 0 and ignores writes; both count as bad accesses and

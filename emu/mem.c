@@ -28,6 +28,7 @@ struct vq_region {
 	uint8_t *host;       /* mapping of the whole memfd (of a run: see below) */
 	uint64_t *dirty;     /* 1 bit per page while logging, else NULL */
 	int fd;              /* -1 for a run */
+	uint64_t fd_off;     /* offset of gpa's byte in fd (a front-end's region) */
 	bool run;            /* a run, not a region */
 	char name[32];
 };
@@ -40,9 +41,10 @@ struct vq_region {
  * contiguous host pointer like any other, and every caller (buffers,
  * indirect tables, ring areas, vq_mem_read) serves it unchanged. A run is
  * built on the first translation that needs it and covers the whole
- * back-to-back stretch; it stays mapped until vq_mem_free(), so pointers
- * into it never dangle (regions are never removed). Each vq_mem_add_region()
- * can make at most one new stretch, so there are fewer runs than regions. */
+ * back-to-back stretch; it stays mapped until vq_mem_free() or until a
+ * region is removed (vq_mem_remove_region() drops every run and moves the
+ * generation, so holders re-translate). Each region added can make at most
+ * one new stretch, so there are fewer runs than regions. */
 #define VQ_MEM_MAX_RUNS VQ_MEM_MAX_REGIONS
 
 struct vq_mem {
@@ -180,7 +182,32 @@ fail:
 	return -VQ_E_SYS;
 }
 
-int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t size)
+/* Map size bytes of a caller's fd from offset off into r (owning fd from
+ * then on only on success). */
+static int region_map_fd(struct vq_region *r, int fd, uint64_t off)
+{
+	uint8_t *p;
+
+	if (off > (uint64_t)INT64_MAX - r->size || (off & (VQ_PAGE_SIZE - 1)))
+		return -VQ_E_INVAL;
+	if (!(p = guarded_reserve(r->size)))
+		return -VQ_E_SYS;
+	if (mmap(p, (size_t)r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+		 fd, (off_t)off) == MAP_FAILED) {
+		int e = errno;
+		guarded_unmap(p, r->size);
+		errno = e;
+		return -VQ_E_SYS;
+	}
+	r->host = p;
+	r->fd = fd;
+	r->fd_off = off;
+	return 0;
+}
+
+/* Add a region backed by a fresh memfd (fd < 0) or by fd from offset off. */
+static int add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t size, int fd,
+		      uint64_t off)
 {
 	struct vq_region r;
 	unsigned pos;
@@ -216,7 +243,7 @@ int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t
 		if (!r.dirty)
 			return -VQ_E_NOMEM;
 	}
-	if ((err = region_map(&r)) < 0) {
+	if ((err = fd < 0 ? region_map(&r) : region_map_fd(&r, fd, off)) < 0) {
 		free(r.dirty);
 		return err;
 	}
@@ -228,6 +255,56 @@ int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t
 	hot_sync(m);
 	m->hot.generation++;
 	return 0;
+}
+
+int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t size)
+{
+	return add_region(m, name, gpa, size, -1, 0);
+}
+
+int vq_mem_add_region_fd(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t size,
+			 int fd, uint64_t offset)
+{
+	if (fd < 0)
+		return -VQ_E_INVAL;
+	return add_region(m, name, gpa, size, fd, offset);
+}
+
+static int region_index(const struct vq_mem *m, uint64_t gpa);
+
+/* Unmap every run: one may hold the region about to go. They are rebuilt
+ * on demand. */
+static void runs_drop(struct vq_mem *m)
+{
+	for (unsigned i = 0; i < m->nruns; i++)
+		guarded_unmap(m->runs[i].host, m->runs[i].size);
+	m->nruns = 0;
+}
+
+int vq_mem_remove_region(struct vq_mem *m, uint64_t gpa)
+{
+	int i = region_index(m, gpa);
+	struct vq_region *r;
+
+	if (i < 0 || m->regions[i].gpa != gpa)
+		return -VQ_E_MEM_UNMAPPED;
+	r = &m->regions[i];
+	guarded_unmap(r->host, r->size);
+	close(r->fd);
+	free(r->dirty);
+	memmove(r, r + 1, (m->nregions - (unsigned)i - 1) * sizeof(*r));
+	m->nregions--;
+	runs_drop(m);
+	m->last = &m->none;
+	hot_sync(m);
+	m->hot.generation++;
+	return 0;
+}
+
+void vq_mem_remove_all(struct vq_mem *m)
+{
+	while (m->nregions)
+		vq_mem_remove_region(m, m->regions[0].gpa);
 }
 
 unsigned vq_mem_region_count(const struct vq_mem *m)
@@ -298,7 +375,7 @@ static int run_map(struct vq_mem *m, unsigned first, unsigned last, struct vq_re
 		const struct vq_region *r = &m->regions[i];
 
 		if (mmap(base + (r->gpa - start), (size_t)r->size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, r->fd, 0) == MAP_FAILED) {
+			 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, r->fd, (off_t)r->fd_off) == MAP_FAILED) {
 			guarded_unmap(base, total);
 			return -VQ_E_SYS;
 		}
@@ -635,7 +712,7 @@ int vq_mem_punch(struct vq_mem *m, uint64_t gpa, uint64_t len)
 		uint64_t n = r->end - gpa < len ? r->end - gpa : len;
 
 		if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      (off_t)(gpa - r->gpa), (off_t)n) < 0)
+			      (off_t)(gpa - r->gpa + r->fd_off), (off_t)n) < 0)
 			return -VQ_E_SYS;
 		if (r->dirty)
 			region_mark_dirty(r, gpa, n);

@@ -56,6 +56,20 @@ void vq_mem_free(struct vq_mem *m);
  * regions, wrap), -VQ_E_SYS (memfd/ftruncate/mmap failed) or -VQ_E_NOMEM
  * (dirty logging is on and the region's log cannot be allocated). */
 int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t size);
+/* Add a region of size bytes at gpa backed by the caller's fd from offset
+ * (page-aligned), e.g. a vhost-user front-end's memory. On success the
+ * region owns fd (closed when the region goes); on failure fd stays the
+ * caller's. Errors as vq_mem_add_region, -VQ_E_INVAL also for fd < 0 or a
+ * misaligned offset, -VQ_E_SYS when the fd cannot be mapped. */
+int vq_mem_add_region_fd(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t size,
+			 int fd, uint64_t offset);
+/* Remove the region starting at gpa: unmapped, its fd closed, and every
+ * host pointer into it void (the memory generation moves, so rings and
+ * held chains re-translate). 0 or -VQ_E_MEM_UNMAPPED (no region starts
+ * there). */
+int vq_mem_remove_region(struct vq_mem *m, uint64_t gpa);
+/* Remove every region. */
+void vq_mem_remove_all(struct vq_mem *m);
 /* Number of regions. */
 unsigned vq_mem_region_count(const struct vq_mem *m);
 /* Region i's gpa, size, name and memfd (for sharing). -VQ_E_INVAL if i is bad. */

@@ -328,6 +328,29 @@ int vq_ring_pending(struct vq_ring *r)
 	}
 }
 
+int vq_ring_get_base(const struct vq_ring *r, uint32_t *base)
+{
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		*base = r->last_avail;
+		return 0;
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_set_base(struct vq_ring *r, uint32_t base)
+{
+	if (r->error)
+		return -VQ_E_RING_BROKEN;
+	switch (r->layout) {
+	case VQ_RING_SPLIT:
+		return vq_ring_set_base_split(r, base);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
 int vq_ring_pop_batch(struct vq_ring *r, struct vq_chain *c, unsigned max)
 {
 	if (VQ_UNLIKELY(r->error))

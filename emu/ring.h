@@ -186,6 +186,13 @@ int vq_ring_set_notify(struct vq_ring *r, bool enable);
 /* Number of chains the driver made available and the device has not popped
  * (reads avail idx). Negative on error (including an over-large jump). */
 int vq_ring_pending(struct vq_ring *r);
+/* Ring state as vhost-user carries it (SET/GET_VRING_BASE). split: the next
+ * avail slot to pop. get: 0 or -VQ_E_INVAL (layout without it). */
+int vq_ring_get_base(const struct vq_ring *r, uint32_t *base);
+/* Resume a ring another party ran: the next avail slot to pop is base; the
+ * used index continues from the used idx found in memory. 0, or
+ * -VQ_E_RING_BROKEN / -VQ_E_RING_RING_MEM / -VQ_E_INVAL. */
+int vq_ring_set_base(struct vq_ring *r, uint32_t base);
 
 /* Batches: one call for many chains (vhost fetches descriptors the same
  * way). Same validation, same error codes and the same guest bytes as the

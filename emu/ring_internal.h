@@ -203,6 +203,7 @@ VQ_HIDDEN int vq_ring_push_split(struct vq_ring *r, const struct vq_chain *c, ui
 VQ_HIDDEN int vq_ring_publish_split(struct vq_ring *r);
 VQ_HIDDEN int vq_ring_set_notify_split(struct vq_ring *r, bool enable);
 VQ_HIDDEN int vq_ring_pending_split(struct vq_ring *r);
+VQ_HIDDEN int vq_ring_set_base_split(struct vq_ring *r, uint32_t base);
 VQ_HIDDEN int vq_ring_pop_batch_split(struct vq_ring *r, struct vq_chain *c, unsigned max);
 VQ_HIDDEN int vq_ring_push_batch_split(struct vq_ring *r, const struct vq_chain *c,
 				       const uint32_t *written, unsigned n);

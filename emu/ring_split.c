@@ -819,6 +819,18 @@ int vq_ring_pending_split(struct vq_ring *r)
 	return avail_refresh(r);
 }
 
+int vq_ring_set_base_split(struct vq_ring *r, uint32_t base)
+{
+	int rc;
+
+	if ((rc = check_mem(r)) < 0)
+		return rc;
+	r->last_avail = r->avail_shadow = (uint16_t)base;
+	r->used_idx = r->used_published = vq_load16_acquire(r->used + RING_IDX);
+	r->signalled_valid = false;
+	return 0;
+}
+
 /* ==== driver side ======================================================= */
 
 /* The driver plays the guest CPU: fault ranges model what the device cannot
