@@ -78,6 +78,7 @@ struct vq_vhost_backend {
 	char path[108];
 	int listen_fd, conn;
 	uint64_t features, protocol;       /* negotiated with the front-end */
+	bool protocol_set;                 /* SET_PROTOCOL_FEATURES was received */
 	bool owner, dev_up;
 	unsigned nregions;
 	struct vq_vhost_region regions[VHOST_USER_MAX_REGIONS];

@@ -675,6 +675,7 @@ static const luaL_Reg methods[] = {
 	{"write", m_write},       {"reseed", m_seed},
 	{"fault", lvq_m_fault},   {"unfault", lvq_m_unfault}, {"faults", lvq_m_faults},
 	{"device_ring", lvq_m_device_ring},
+	{"serve", lvq_m_serve},   {"unserve", lvq_m_unserve}, {"vhost", lvq_m_vhost},
 	{NULL, NULL},
 };
 

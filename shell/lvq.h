@@ -215,6 +215,16 @@ long lvq_reg_offset(const char *name);
  * (vqsim-lua(7)); nil, error name, detail, ring when the geometry is refused. */
 int lvq_m_device_ring(lua_State *L);
 
+/* ---- vhost-user (serve.c) ---- */
+
+/* vqsim --vhost-user PATH --device TYPE[,opts]: serve until SIGINT/SIGTERM.
+ * Returns the exit status (0, 1 failure, 2 usage). */
+int lvq_serve_vhost(const char *progname, const char *path, const char *device, uint64_t seed);
+/* m:serve{socket=, device=}, m:unserve(dev), m:vhost(dev): see vqsim-lua(7). */
+int lvq_m_serve(lua_State *L);
+int lvq_m_unserve(lua_State *L);
+int lvq_m_vhost(lua_State *L);
+
 /* ---- fault injection (l_fault.c): machine methods ---- */
 
 /* m:fault{point=, trigger=, action=, max=, ...} -> id (see vqsim-lua(7)). */

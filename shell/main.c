@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"usage: %s [options] [script.lua [args...]]\n"
 		"       %s --test [--coverage] [--filter PATTERN]... PATH...\n"
 		"       %s --from-fuzz HARNESS FILE\n"
+		"       %s --vhost-user PATH --device TYPE[,options]\n"
 		"Options:\n"
 		"  -e CODE        run CODE (may be repeated; runs before the script)\n"
 		"  -i             enter the REPL after running the script or -e code\n"
@@ -48,11 +49,14 @@ static void usage(FILE *f)
 		"  --from-fuzz HARNESS FILE\n"
 		"                 write a fuzzer input of HARNESS (rng, blk, net, balloon,\n"
 		"                 console) as a Lua script that replays it, on stdout\n"
+		"  --vhost-user PATH --device TYPE[,options]\n"
+		"                 serve a device (blk, net, rng, ...) to a vhost-user\n"
+		"                 front-end such as QEMU on the UNIX socket PATH\n"
 		"  -h, --help     print this help and exit\n"
 		"  -v, --version  print the version and exit\n"
 		"With no script and no -e, vqsim starts the REPL (reads stdin when it\n"
 		"is not a terminal). See vqsim(1) and vqsim-lua(7).\n",
-		progname, progname, progname);
+		progname, progname, progname, progname);
 }
 
 #if defined(VQSIM_PKGDATADIR) || defined(VQSIM_SRCDIR)
@@ -198,7 +202,8 @@ static bool parse_u64(const char *s, uint64_t *v)
 int main(int argc, char **argv)
 {
 	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT,
-	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ };
+	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ, OPT_VHOST_USER,
+	       OPT_DEVICE };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
 		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
@@ -208,11 +213,13 @@ int main(int argc, char **argv)
 		{"trace-filter", required_argument, NULL, OPT_TRACE_FILTER},
 		{"record", required_argument, NULL, OPT_RECORD},
 		{"filter", required_argument, NULL, OPT_FILTER},
-		{"from-fuzz", required_argument, NULL, OPT_FROM_FUZZ}, {NULL, 0, NULL, 0},
+		{"from-fuzz", required_argument, NULL, OPT_FROM_FUZZ},
+		{"vhost-user", required_argument, NULL, OPT_VHOST_USER},
+		{"device", required_argument, NULL, OPT_DEVICE}, {NULL, 0, NULL, 0},
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
 	const char **filters = calloc((size_t)argc, sizeof(*filters));
-	const char *record = NULL, *from_fuzz = NULL;
+	const char *record = NULL, *from_fuzz = NULL, *vhost_user = NULL, *device = NULL;
 	int nchunks = 0, nfilters = 0, c, rc = 0;
 	bool interactive = false, test = false, coverage = false;
 	uint64_t seed = 1;
@@ -243,6 +250,8 @@ int main(int argc, char **argv)
 		case OPT_COVERAGE: coverage = true; break;
 		case OPT_FILTER: filters[nfilters++] = optarg; break;
 		case OPT_FROM_FUZZ: from_fuzz = optarg; break;
+		case OPT_VHOST_USER: vhost_user = optarg; break;
+		case OPT_DEVICE: device = optarg; break;
 		case OPT_RECORD: {
 			/* checked here, like --trace: a usage error, not a Lua one */
 			FILE *f = fopen(optarg, "w");
@@ -309,6 +318,20 @@ int main(int argc, char **argv)
 			FREE_ARGS();
 			return EXIT_USAGE;
 		}
+	}
+	if (vhost_user || device) {
+		if (!vhost_user || !device || optind != argc || test || nchunks || interactive ||
+		    record || from_fuzz) {
+			fprintf(stderr, "%s: --vhost-user PATH and --device TYPE[,options] go "
+				"together, with nothing else but --seed and --trace*\n", progname);
+			FREE_ARGS();
+			return EXIT_USAGE;
+		}
+		if (lvq_trace_default)
+			setvbuf(lvq_trace_default, NULL, _IOLBF, 0);
+		rc = lvq_serve_vhost(progname, vhost_user, device, seed);
+		FREE_ARGS();
+		goto out;
 	}
 	if (from_fuzz) {
 		if (optind + 1 != argc || test || nchunks || interactive || record) {

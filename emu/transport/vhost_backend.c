@@ -97,6 +97,14 @@ static bool uva_to_gpa(const struct vq_vhost_backend *b, uint64_t uva, uint64_t 
 	return false;
 }
 
+/* Rings start disabled once protocol features are in use: QEMU acks them
+ * through SET_FEATURES' bit 30 for some devices and only through
+ * SET_PROTOCOL_FEATURES for others (vhost-user net). */
+static bool protocol_on(const struct vq_vhost_backend *b)
+{
+	return (b->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) || b->protocol_set;
+}
+
 /* ---- device bring-up and rings ---------------------------------------- */
 
 static void device_down(struct vq_vhost_backend *b)
@@ -108,6 +116,13 @@ static void device_down(struct vq_vhost_backend *b)
 	btrace(b, VQ_EV_STATUS, -1, "device reset (no ring running)");
 }
 
+/* virtio-net features whose machinery lives in the front-end when it runs
+ * the control queue itself (QEMU's vhost-user net): acked to the back-end
+ * without CTRL_VQ, which the device's dependency rules refuse. */
+#define NET_CTRL_FEATURES                                                        \
+	((1ull << 18) | (1ull << 19) | (1ull << 20) | (1ull << 21) | (1ull << 22) | \
+	 (1ull << 23))
+
 /* The driver's status walk, with the front-end's features. */
 static int device_up(struct vq_vhost_backend *b)
 {
@@ -116,6 +131,11 @@ static int device_up(struct vq_vhost_backend *b)
 	uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE;
 	int rc;
 
+	if (d->cls->device_id == VIRTIO_ID_NET && !(f & (1ull << 17)) && (f & NET_CTRL_FEATURES)) {
+		btrace(b, VQ_EV_FEATURES, -1, "control-queue features 0x%" PRIx64 " stay with the "
+		       "front-end (no CTRL_VQ here)", (uint64_t)(f & NET_CTRL_FEATURES));
+		f &= ~NET_CTRL_FEATURES;
+	}
 	vq_dev_reset(d);
 	if ((rc = vq_dev_write_status(d, st)) < 0 ||
 	    (rc = vq_dev_write_status(d, st |= VIRTIO_STATUS_DRIVER)) < 0 ||
@@ -142,7 +162,7 @@ static int ring_try_start(struct vq_vhost_backend *b, unsigned q)
 
 	if (vr->started || vr->kick < 0 || !vr->addr_set || !vr->num)
 		return 0;
-	if ((b->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) && !vr->enabled)
+	if (protocol_on(b) && !vr->enabled)
 		return 0;
 	if (!uva_to_gpa(b, vr->addr.desc, &a.desc) || !uva_to_gpa(b, vr->addr.avail, &a.driver) ||
 	    !uva_to_gpa(b, vr->addr.used, &a.device))
@@ -363,6 +383,7 @@ static int handle(struct vq_vhost_backend *b, struct vq_vhost_msg *m, struct vq_
 				      ": bits 0x%" PRIx64 " were not offered", f,
 				      f & ~(uint64_t)PROTOCOL_OFFERED);
 		b->protocol = f;
+		b->protocol_set = true;
 		return 0;
 	}
 	case VHOST_USER_GET_QUEUE_NUM:
@@ -445,7 +466,7 @@ static int handle(struct vq_vhost_backend *b, struct vq_vhost_msg *m, struct vq_
 	case VHOST_USER_SET_VRING_ENABLE:
 		if ((rc = ring_index(b, m, VQ_LE32(m->p.state.index), &q)) < 0)
 			return rc;
-		if (!(b->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
+		if (!protocol_on(b))
 			return refuse(b, -VQ_E_VHOST_MSG, "SET_VRING_ENABLE without "
 				      "VHOST_USER_F_PROTOCOL_FEATURES negotiated");
 		b->vr[q].enabled = VQ_LE32(m->p.state.num) != 0;
@@ -499,7 +520,7 @@ static void disconnect(struct vq_vhost_backend *b, const char *why)
 	vq_mem_remove_all(b->dev->mem);
 	b->nregions = 0;
 	b->features = b->protocol = 0;
-	b->owner = false;
+	b->protocol_set = b->owner = false;
 	close_fd(b, &b->conn, true);
 	if (b->listen_fd >= 0)
 		vq_dev_watch_fd(b->dev, b->listen_fd, POLLIN, on_listen, b);
