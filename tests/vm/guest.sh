@@ -17,11 +17,11 @@
 # stopped, and on failure the guest's console is printed. Everything comes
 # from Debian's packages: qemu-system-x86, a stock kernel image package
 # (vmlinuz and the virtio modules are taken from it with dpkg-deb),
-# busybox-static for an initramfs built here. Skips (77) only when QEMU or
+# busybox-static for an initramfs built here (tests/vm/lib.sh). Skips only when QEMU or
 # the kernel cannot be had (TAP skip-all). Environment: VQSIM, srcdir, VQSIM_VM_CACHE
 # (where the kernel is kept between runs), VQSIM_VM_RING (split|packed:
 # packed=on on QEMU's devices).
-: "${srcdir:=.}"
+: "${srcdir:=$(dirname "$0")/../..}"
 VQSIM=${VQSIM:-./vqsim}
 VQSIM=$(cd "$(dirname "$VQSIM")" && pwd)/$(basename "$VQSIM")
 RING=${VQSIM_VM_RING:-split}
@@ -32,57 +32,11 @@ skip() { # TAP's skip-all: the reason is the line
 	echo "1..0 # SKIP $*"
 	exit 0
 }
+. "$srcdir/tests/vm/lib.sh"
+vm_init
 
-QEMU=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 not installed (Debian: qemu-system-x86)"
-BUSYBOX=$(command -v busybox) || skip "busybox not installed (Debian: busybox-static)"
-command -v cpio >/dev/null || skip "cpio not installed"
-
-# ---- the kernel: a stock Debian package, cached -------------------------
-mkdir -p "$CACHE" || skip "cannot create $CACHE"
-if ! ls "$CACHE"/root/boot/vmlinuz-* >/dev/null 2>&1; then
-	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-		awk '/Depends: linux-image/ {print $2; exit}')
-	[ -n "$pkg" ] || skip "no linux-image-cloud-amd64 in the package lists (apt-get update)"
-	(cd "$CACHE" && apt-get download "$pkg" >/dev/null 2>&1) ||
-		skip "apt-get download $pkg failed"
-	dpkg-deb -x "$CACHE"/"$pkg"_*.deb "$CACHE/root" || skip "dpkg-deb -x failed"
-	rm -f "$CACHE"/"$pkg"_*.deb
-fi
-KERNEL=$(ls "$CACHE"/root/boot/vmlinuz-* | head -1)
-KMOD=$(ls -d "$CACHE"/root/lib/modules/* | head -1)/kernel
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vqsim-vm.XXXXXX") || exit 99
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	[ -n "$VQSIM_VM_KEEP" ] && echo "# kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-# ---- the initramfs --------------------------------------------------------
-mkdir -p "$tmp/initrd/bin" "$tmp/initrd/m" "$tmp/initrd/proc" "$tmp/initrd/sys" \
-	"$tmp/initrd/dev" "$tmp/initrd/tmp"
-cp "$BUSYBOX" "$tmp/initrd/bin/busybox"
-for m in virtio/virtio_ring virtio/virtio virtio/virtio_pci_legacy_dev \
-	virtio/virtio_pci_modern_dev virtio/virtio_pci block/virtio_blk \
-	char/hw_random/virtio-rng; do
-	cp "$KMOD/drivers/$m.ko" "$tmp/initrd/m/" || skip "module $m.ko not in the kernel package"
-done
-cp "$KMOD/net/core/failover.ko" "$KMOD/drivers/net/net_failover.ko" \
-	"$KMOD/drivers/net/virtio_net.ko" "$tmp/initrd/m/"
-cat >"$tmp/initrd/init" <<'EOF'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci \
-	virtio_blk virtio-rng failover net_failover virtio_net; do
-	insmod /m/$m.ko || echo "VQ insmod $m failed"
-done
-sleep 1
+# ---- what the guest does ---------------------------------------------------
+cat >"$tmp/guest.sh" <<'EOF'
 echo "VQ-FEATURES-BLK $(cat /sys/block/vda/device/features 2>/dev/null)"
 echo "VQ-SIZE $(cat /sys/block/vda/size 2>/dev/null)"
 # blk: the host's pattern in sector 0, then our own sectors 16..23
@@ -102,17 +56,13 @@ fi
 echo "VQ-AFTER $(dd if=/dev/vda bs=512 count=1 skip=2 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)"
 # rng
 echo "VQ-RNG $(dd if=/dev/hwrng bs=32 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')"
-# net: up, and UDP to the host side's address
+# net: up, and traffic to a host-side address
 # (the ARP requests for the host's address are the guest's frames)
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && echo "VQ-NET up"
 ping -c 2 -W 1 10.0.2.2 >/dev/null 2>&1
 echo "VQ-NETSTAT tx=$(cat /sys/class/net/eth0/statistics/tx_packets) rx=$(cat /sys/class/net/eth0/statistics/rx_packets)"
-echo VQ-END
-poweroff -f
 EOF
-chmod +x "$tmp/initrd/init"
-(cd "$tmp/initrd" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$tmp/initrd.gz") ||
-	skip "cpio failed"
+vm_initrd "$tmp/guest.sh" "$tmp/initrd.gz"
 
 # ---- the host side ---------------------------------------------------------
 IMG=$tmp/disk.img
@@ -150,33 +100,20 @@ pids="$pids $!"
 	--device "net,backend=pcap,pcap-out=$tmp/net.pcap,pcap-in=$tmp/to-guest.pcap" \
 	>"$tmp/net.log" 2>&1 &
 pids="$pids $!"
-n=0
-while [ ! -S "$tmp/blk.sock" ] || [ ! -S "$tmp/rng.sock" ] || [ ! -S "$tmp/net.sock" ]; do
-	n=$((n + 1))
-	if [ $n -gt 100 ]; then
-		echo "not ok 1 - vqsim back-ends did not come up"
-		cat "$tmp"/*.log | sed 's/^/# /'
-		exit 1
-	fi
-	sleep 0.1
-done
+if ! vm_wait_socket "$tmp/blk.sock" "$tmp/rng.sock" "$tmp/net.sock"; then
+	echo "not ok 1 - vqsim back-ends did not come up"
+	cat "$tmp"/*.log | sed 's/^/# /'
+	exit 1
+fi
 
 packed=""
 [ "$RING" = packed ] && packed=",packed=on"
-BIOS=""
-[ -f /usr/share/qemu/qboot.rom ] && BIOS="-bios /usr/share/qemu/qboot.rom"
 start=$(date +%s)
-# shellcheck disable=SC2086
-timeout -k 5 "$BOOT_TIMEOUT" "$QEMU" -machine q35,accel=tcg,memory-backend=mem \
-	-object memory-backend-memfd,id=mem,size=256M,share=on -m 256M $BIOS \
-	-kernel "$KERNEL" -initrd "$tmp/initrd.gz" \
-	-append "console=ttyS0 panic=-1 rng_core.default_quality=0 quiet loglevel=3" \
-	-nographic -no-reboot -nodefaults -serial "file:$tmp/console.log" \
+vm_boot "$tmp/initrd.gz" "$tmp/console.log" \
 	-chardev socket,id=c0,path="$tmp/blk.sock" -device vhost-user-blk-pci,chardev=c0$packed \
 	-chardev socket,id=c1,path="$tmp/rng.sock" -device vhost-user-rng-pci,chardev=c1$packed \
 	-chardev socket,id=c2,path="$tmp/net.sock" -netdev vhost-user,id=n0,chardev=c2 \
-	-device virtio-net-pci,netdev=n0,vectors=0,mac=52:54:00:12:34:56$packed \
-	</dev/null >"$tmp/qemu.log" 2>&1
+	-device virtio-net-pci,netdev=n0,vectors=0,mac=52:54:00:12:34:56$packed
 qrc=$?
 secs=$(($(date +%s) - start))
 for p in $pids; do kill "$p" 2>/dev/null; done
