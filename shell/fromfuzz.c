@@ -39,6 +39,12 @@ int lvq_from_fuzz(const char *progname, const char *harness, const char *file)
 	pid_t pid;
 	int status, rc;
 
+	if (strcmp(harness, "vhost") == 0) {
+		fprintf(stderr, "%s: --from-fuzz: the vhost harness's inputs are message sequences "
+			"with file descriptors, which a script cannot send; replay one with "
+			"%s/fuzz_vhost %s\n", progname, fuzz_dir(), file);
+		return 2;
+	}
 	if (stat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
 		fprintf(stderr, "%s: --from-fuzz: cannot read input '%s': %s\n", progname, file,
 			errno ? strerror(errno) : "not a file");

@@ -61,6 +61,8 @@ check() { # name, expected status, message pattern, args...
 any=$(ls "$srcdir/tests/fuzz/corpus/blk" | head -1)
 check "unknown harness: exit 2, named" 2 "no harness 'nosuch'" \
 	--from-fuzz nosuch "$srcdir/tests/fuzz/corpus/blk/$any"
+check "the vhost harness: exit 2, how to replay instead" 2 "fuzz_vhost" \
+	--from-fuzz vhost "$srcdir/tests/fuzz/corpus/vhost/regress-device-left-half-up"
 check "missing input: exit 2, named" 2 "cannot read input '$tmp/none'" \
 	--from-fuzz blk "$tmp/none"
 check "extra arguments: exit 2" 2 "needs HARNESS and one input FILE" \
