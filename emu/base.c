@@ -47,11 +47,6 @@ static const struct {
 	[VQ_E_RING_IOMMU] = {"RING_IOMMU",
 			     "device address (IOVA) not mapped by the IOMMU for the access "
 			     "(VIRTIO_F_ACCESS_PLATFORM, spec 6.1)"},
-	/* ACCESS_PLATFORM: the I/O page table (emu/iommu.h) */
-	[VQ_E_IOMMU_UNMAPPED] = {"IOMMU_UNMAPPED", "I/O virtual address not mapped by the IOMMU"},
-	[VQ_E_IOMMU_READONLY] = {"IOMMU_READONLY", "device write through a read-only IOMMU mapping"},
-	[VQ_E_IOMMU_SPLIT] = {"IOMMU_SPLIT",
-			      "IOVA range mapped, but not contiguous in guest-physical memory"},
 };
 
 static int err_index(int err)

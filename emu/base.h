@@ -57,10 +57,6 @@ enum vq_err {
 	VQ_E_RING_WRITE_RING,  /* a device-writable buffer overlaps a descriptor table or ring area */
 	/* advanced ring features (feat) */
 	VQ_E_RING_IOMMU,       /* a device address (IOVA) is unmapped, read-only for a write, or not contiguous */
-	/* ACCESS_PLATFORM (emu/iommu.h) */
-	VQ_E_IOMMU_UNMAPPED,   /* an IOVA with no I/O page table mapping */
-	VQ_E_IOMMU_READONLY,   /* a device write through a read-only IOVA mapping */
-	VQ_E_IOMMU_SPLIT,      /* a range mapped, but not contiguous in guest-physical memory */
 	VQ_E__COUNT
 };
 

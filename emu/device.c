@@ -99,7 +99,9 @@ int vq_dev_init(struct vq_dev *d, const struct vq_dev_class *cls, const char *na
 		n = sizeof(d->name) - 1;
 	memcpy(d->name, name, n);
 	d->name[n] = '\0';
-	d->host_features[0] = features_lo | (1ull << VIRTIO_F_VERSION_1);
+	/* every device can sit behind the machine's IOMMU (spec 6.1) */
+	d->host_features[0] = features_lo | (1ull << VIRTIO_F_VERSION_1) |
+			      (1ull << VIRTIO_F_ACCESS_PLATFORM);
 	d->host_features[1] = features_hi;
 	d->nqueues = nqueues;
 	for (unsigned i = 0; i < nqueues; i++) {
@@ -342,7 +344,10 @@ int vq_dev_queue_enable(struct vq_dev *d, unsigned q)
 		rf |= VQ_RING_F_EVENT_IDX;
 	if (vq_dev_has_feature(d, VIRTIO_F_INDIRECT_DESC))
 		rf |= VQ_RING_F_INDIRECT;
-	rc = vq_ring_init(&vq->ring, d->mem, layout, vq->num, &vq->addr, rf);
+	/* ACCESS_PLATFORM: the queue's addresses are IOVAs (spec 6.1) */
+	rc = vq_ring_init_iommu(&vq->ring, d->mem,
+				vq_dev_has_feature(d, VIRTIO_F_ACCESS_PLATFORM) ? d->iommu : NULL,
+				layout, vq->num, &vq->addr, rf);
 	if (rc < 0) {
 		vq_ring_reset(&vq->ring);
 		return dev_error(d, (int)q, rc,

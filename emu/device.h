@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "mem.h"
 #include "ring.h"
+#include "iommu.h"
 
 #define VQ_FEATURE_WORDS 2   /* 128 feature bits */
 #define VQ_DEV_MAX_QUEUES 64
@@ -119,6 +120,8 @@ struct vq_dev {
 	struct vq_prng *prng;                /* machine's PRNG, may be NULL */
 	struct vq_faults *faults;            /* machine's fault registry (set by the
 						machine; fault.h), may be NULL */
+	struct vq_iommu *iommu;              /* machine's IOMMU, used with
+						VIRTIO_F_ACCESS_PLATFORM; may be NULL */
 	struct vq_dev_host host;
 	struct vq_dev_env env;               /* all NULL until on a machine */
 	uint64_t host_features[VQ_FEATURE_WORDS];   /* offered */

@@ -7,9 +7,10 @@
 #include "iommu.h"
 
 struct vq_iommu {
-	struct vq_iommu_mapping map[VQ_IOMMU_MAX_MAPPINGS]; /* ascending iova, disjoint */
+	struct vq_iommu_map map[VQ_IOMMU_MAX_MAPPINGS]; /* ascending iova, disjoint */
 	unsigned n;
 	uint64_t generation;
+	struct vq_iommu_stats stats;
 };
 
 #define PAGE_MASK ((uint64_t)VQ_IOMMU_PAGE_SIZE - 1)
@@ -31,7 +32,7 @@ static unsigned first_after(const struct vq_iommu *io, uint64_t iova)
 
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
-		const struct vq_iommu_mapping *e = &io->map[mid];
+		const struct vq_iommu_map *e = &io->map[mid];
 
 		if (e->iova + e->len <= iova)
 			lo = mid + 1;
@@ -59,7 +60,7 @@ int vq_iommu_map(struct vq_iommu *io, uint64_t iova, uint64_t gpa, uint64_t len,
 	if (io->n == VQ_IOMMU_MAX_MAPPINGS)
 		return -VQ_E_NOSPC;
 	memmove(&io->map[i + 1], &io->map[i], (io->n - i) * sizeof(io->map[0]));
-	io->map[i] = (struct vq_iommu_mapping){iova, gpa, len, write};
+	io->map[i] = (struct vq_iommu_map){iova, gpa, len, write};
 	io->n++;
 	io->generation++;
 	return 0;
@@ -79,7 +80,7 @@ long long vq_iommu_unmap(struct vq_iommu *io, uint64_t iova, uint64_t len)
 	    io->n == VQ_IOMMU_MAX_MAPPINGS)
 		return -VQ_E_NOSPC;
 	while (i < io->n && io->map[i].iova < end) {
-		struct vq_iommu_mapping *e = &io->map[i];
+		struct vq_iommu_map *e = &io->map[i];
 		uint64_t ee = e->iova + e->len;
 		uint64_t lo = e->iova > iova ? e->iova : iova;
 		uint64_t hi = ee > end ? end : ee;
@@ -87,7 +88,7 @@ long long vq_iommu_unmap(struct vq_iommu *io, uint64_t iova, uint64_t len)
 		done += hi - lo;
 		if (lo > e->iova && hi < ee) {         /* a hole in the middle */
 			memmove(&io->map[i + 2], &io->map[i + 1], (io->n - i - 1) * sizeof(*e));
-			io->map[i + 1] = (struct vq_iommu_mapping){hi, e->gpa + (hi - e->iova),
+			io->map[i + 1] = (struct vq_iommu_map){hi, e->gpa + (hi - e->iova),
 								   ee - hi, e->write};
 			e->len = lo - e->iova;
 			io->n++;
@@ -123,7 +124,7 @@ unsigned vq_iommu_count(const struct vq_iommu *io)
 	return io ? io->n : 0;
 }
 
-int vq_iommu_get(const struct vq_iommu *io, unsigned i, struct vq_iommu_mapping *out)
+int vq_iommu_get(const struct vq_iommu *io, unsigned i, struct vq_iommu_map *out)
 {
 	if (!io || i >= io->n || !out)
 		return -VQ_E_INVAL;
@@ -136,20 +137,28 @@ uint64_t vq_iommu_generation(const struct vq_iommu *io)
 	return io ? io->generation : 0;
 }
 
-/* The extent-walking core: as vq_iommu_translate(), *bad = the IOVA refused. */
+void vq_iommu_get_stats(const struct vq_iommu *io, struct vq_iommu_stats *st)
+{
+	if (io)
+		*st = io->stats;
+	else
+		memset(st, 0, sizeof(*st));
+}
+
+/* The extent-walking core: as vq_iommu_translate(), uncounted; *bad = the
+ * IOVA refused. */
 static int translate(const struct vq_iommu *io, uint64_t iova, uint64_t len, unsigned access,
 		     uint64_t *gpa, uint64_t *run, uint64_t *bad)
 {
 	unsigned i;
 	uint64_t got = 0, at = iova, g = 0;
 
-	if (len == 0)
-		len = 1;
 	*bad = iova;
-	if (!io || iova + len - 1 < iova)
-		return -VQ_E_IOMMU_UNMAPPED;
+	*run = 0;
+	if (!io)
+		return -VQ_E_RING_IOMMU;
 	for (i = first_after(io, iova); i < io->n && got < len; i++) {
-		const struct vq_iommu_mapping *e = &io->map[i];
+		const struct vq_iommu_map *e = &io->map[i];
 		uint64_t take;
 
 		if (e->iova > at || (got && e->gpa != g + got))
@@ -157,7 +166,7 @@ static int translate(const struct vq_iommu *io, uint64_t iova, uint64_t len, uns
 		if ((access & VQ_ACC_WRITE) && !e->write) {
 			if (got)
 				break; /* the next call reports it */
-			return -VQ_E_IOMMU_READONLY;
+			return -VQ_E_RING_IOMMU;
 		}
 		if (!got)
 			g = e->gpa + (at - e->iova);
@@ -168,37 +177,54 @@ static int translate(const struct vq_iommu *io, uint64_t iova, uint64_t len, uns
 		at += take;
 	}
 	if (!got)
-		return -VQ_E_IOMMU_UNMAPPED;
+		return -VQ_E_RING_IOMMU;
 	*gpa = g;
 	*run = got;
 	return 0;
 }
 
-int vq_iommu_translate(const struct vq_iommu *io, uint64_t iova, uint64_t len, unsigned access,
+int vq_iommu_translate(struct vq_iommu *io, uint64_t iova, uint64_t len, unsigned access,
 		       uint64_t *gpa, uint64_t *run)
 {
 	uint64_t bad;
+	int rc;
 
-	return translate(io, iova, len, access, gpa, run, &bad);
+	if (len == 0)
+		len = 1;
+	if (iova + len - 1 < iova)
+		return -VQ_E_INVAL;
+	rc = translate(io, iova, len, access, gpa, run, &bad);
+	if (io) {
+		io->stats.translations++;
+		io->stats.faults += rc < 0;
+	}
+	return rc;
 }
 
-int vq_iommu_translate_all(const struct vq_iommu *io, uint64_t iova, uint64_t len,
-			   unsigned access, uint64_t *gpa, uint64_t *bad)
+int vq_iommu_translate_all(struct vq_iommu *io, uint64_t iova, uint64_t len, unsigned access,
+			   uint64_t *gpa, uint64_t *bad)
 {
 	uint64_t g, run, g2, r2;
 	int rc;
 
 	if (len == 0)
 		len = 1;
-	if ((rc = translate(io, iova, len, access, &g, &run, bad)) < 0)
-		return rc;
-	if (run < len) {
+	*bad = iova;
+	if (iova + len - 1 < iova)
+		return -VQ_E_INVAL;
+	rc = translate(io, iova, len, access, &g, &run, bad);
+	if (rc == 0 && run < len) {
 		/* the rest: refused (say where) or merely elsewhere in GPA */
-		if ((rc = translate(io, iova + run, len - run, access, &g2, &r2, bad)) < 0)
-			return rc;
-		*bad = iova + run;
-		return -VQ_E_IOMMU_SPLIT;
+		rc = translate(io, iova + run, len - run, access, &g2, &r2, bad);
+		if (rc == 0)
+			*bad = iova + run;
+		rc = -VQ_E_RING_IOMMU;
 	}
-	*gpa = g;
-	return 0;
+	if (io) {
+		io->stats.translations++;
+		io->stats.faults += rc < 0;
+	}
+	if (rc == 0)
+		*gpa = g;
+	return rc;
 }

@@ -21,7 +21,7 @@
 struct vq_iommu;
 
 /* One extent of the table: IOVA [iova, iova+len) -> GPA [gpa, gpa+len). */
-struct vq_iommu_mapping {
+struct vq_iommu_map {
 	uint64_t iova, gpa, len;
 	bool write;            /* device may write through it (else read-only) */
 };
@@ -44,24 +44,30 @@ long long vq_iommu_unmap(struct vq_iommu *io, uint64_t iova, uint64_t len);
 void vq_iommu_clear(struct vq_iommu *io);
 /* Number of extents, and extent i (ascending IOVA): 0 or -VQ_E_INVAL. */
 unsigned vq_iommu_count(const struct vq_iommu *io);
-int vq_iommu_get(const struct vq_iommu *io, unsigned i, struct vq_iommu_mapping *out);
+int vq_iommu_get(const struct vq_iommu *io, unsigned i, struct vq_iommu_map *out);
 
 /* Translate the start of IOVA [iova, iova+len) for access (VQ_ACC_*;
  * len 0 counts as 1): *gpa = where iova lands, *run = how many bytes from
  * iova on (1..len) are contiguous in GPA and allowed (extents back to back
  * in both spaces merge). A caller loops over the rest for a range that
- * spans discontiguous mappings. Returns 0, -VQ_E_IOMMU_UNMAPPED (iova not
- * mapped, or iova + len wraps) or -VQ_E_IOMMU_READONLY (a write through a
- * read-only mapping at iova). */
-int vq_iommu_translate(const struct vq_iommu *io, uint64_t iova, uint64_t len, unsigned access,
+ * spans discontiguous mappings. Returns 0, -VQ_E_INVAL (iova + len wraps
+ * 2^64) or -VQ_E_RING_IOMMU (iova not mapped, or a write through a
+ * read-only mapping at iova; *run = 0). Counted in the stats. */
+int vq_iommu_translate(struct vq_iommu *io, uint64_t iova, uint64_t len, unsigned access,
 		       uint64_t *gpa, uint64_t *run);
 /* The whole range at once, for what must be contiguous in GPA (ring areas,
- * indirect tables): 0 with *gpa, or -VQ_E_IOMMU_UNMAPPED /
- * -VQ_E_IOMMU_READONLY (*bad = the first IOVA refused) or -VQ_E_IOMMU_SPLIT
- * (all mapped but not contiguous in GPA; *bad = the first IOVA of the
- * second piece). */
-int vq_iommu_translate_all(const struct vq_iommu *io, uint64_t iova, uint64_t len,
-			   unsigned access, uint64_t *gpa, uint64_t *bad);
+ * indirect tables): 0 with *gpa, -VQ_E_INVAL (wrap) or -VQ_E_RING_IOMMU with
+ * *bad = the first IOVA refused (unmapped, read-only for a write) or, when
+ * everything is mapped but not contiguous in GPA, the first IOVA of the
+ * second piece. Counted once in the stats. */
+int vq_iommu_translate_all(struct vq_iommu *io, uint64_t iova, uint64_t len, unsigned access,
+			   uint64_t *gpa, uint64_t *bad);
+/* Counters: translations asked for (translate and translate_all calls that
+ * were not refused as -VQ_E_INVAL), and how many of them failed. */
+struct vq_iommu_stats {
+	uint64_t translations, faults;
+};
+void vq_iommu_get_stats(const struct vq_iommu *io, struct vq_iommu_stats *st);
 /* A counter that moves on every map and unmap. */
 uint64_t vq_iommu_generation(const struct vq_iommu *io);
 

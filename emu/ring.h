@@ -129,6 +129,12 @@ struct vq_ring {
 	 * writable buffer outside it cannot overlap one (a quick test; one
 	 * inside it is checked area by area) */
 	uint64_t areas_gpa, areas_len;
+	/* VIRTIO_F_ACCESS_PLATFORM: addresses are IOVAs translated through
+	 * iommu (NULL: addresses are guest-physical). phys holds the ring
+	 * areas' guest-physical addresses (= addr without an IOMMU); with an
+	 * IOMMU every operation re-translates them (mem_gen stays 0) */
+	struct vq_iommu *iommu;
+	struct vq_ring_addr phys;
 };
 
 /* Validate a queue's placement and set r up to serve it: num a power of two
@@ -139,6 +145,17 @@ struct vq_ring {
  * broken. */
 int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layout,
 		 uint16_t num, const struct vq_ring_addr *addr, unsigned features);
+/* vq_ring_init() for a device that negotiated VIRTIO_F_ACCESS_PLATFORM:
+ * addr and every descriptor address are IOVAs translated through iommu
+ * (NULL: same as vq_ring_init()). An IOVA that is unmapped, read-only for
+ * a device write, or (for a ring area or an indirect table) not
+ * contiguous in guest-physical space fails with -VQ_E_RING_IOMMU, the
+ * detail naming the IOVA; a buffer whose IOVA range maps to several
+ * guest-physical pieces becomes one segment per piece. */
+struct vq_iommu;
+int vq_ring_init_iommu(struct vq_ring *r, struct vq_mem *mem, struct vq_iommu *iommu,
+		       enum vq_ring_layout layout, uint16_t num, const struct vq_ring_addr *addr,
+		       unsigned features);
 /* Forget all state (queue reset); r must be re-initialised before use: until
  * then every call returns -VQ_E_RING_BROKEN. */
 void vq_ring_reset(struct vq_ring *r);

@@ -118,10 +118,15 @@ __attribute__((cold, noinline)) static int remap_split(struct vq_ring *r)
 {
 	uint64_t gen = vq_mem_generation(r->mem);
 
-	if (map_areas(r->mem, r->num, &r->addr, VQ_ACC_READ, VQ_ACC_READ, VQ_ACC_WRITE,
+	/* behind an IOMMU the areas are translated again at every operation
+	 * (mem_gen stays 0, so mem_ok() never holds): a mapping changed
+	 * since is seen at once */
+	if (r->iommu && vq_ring_iommu_phys(r) < 0)
+		return -1;
+	if (map_areas(r->mem, r->num, &r->phys, VQ_ACC_READ, VQ_ACC_READ, VQ_ACC_WRITE,
 		      &r->desc, &r->avail, &r->used) < 0)
 		return -1;
-	r->mem_gen = gen;
+	r->mem_gen = r->iommu ? 0 : gen;
 	return 0;
 }
 
@@ -137,7 +142,7 @@ static inline bool mem_ok(const struct vq_ring *r)
 __attribute__((cold, noinline)) static int remap_or_fail(struct vq_ring *r)
 {
 	if (remap_split(r) < 0)
-		return vq_ring_failf(r, VQ_E_RING_RING_MEM,
+		return r->error ? r->error : vq_ring_failf(r, VQ_E_RING_RING_MEM,
 				     "desc 0x%llx, avail 0x%llx or used 0x%llx is no longer accessible",
 				     (unsigned long long)r->addr.desc, (unsigned long long)r->addr.driver,
 				     (unsigned long long)r->addr.device);
@@ -151,7 +156,9 @@ static inline int check_mem(struct vq_ring *r)
 
 int vq_ring_init_split(struct vq_ring *r)
 {
-	if (!layout_ok(r->num, &r->addr) || remap_split(r) < 0)
+	if (layout_ok(r->num, &r->addr) && remap_split(r) < 0 && r->error)
+		return r->error;   /* the IOMMU refused an area */
+	if (!layout_ok(r->num, &r->addr) || !r->desc)
 		return vq_ring_failf(r, VQ_E_RING_LAYOUT, "size %u, desc 0x%llx, avail 0x%llx, used 0x%llx",
 				     r->num, (unsigned long long)r->addr.desc,
 				     (unsigned long long)r->addr.driver,
@@ -568,7 +575,7 @@ static unsigned pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n, uint1
 	vq_mem_span_load(r->mem, &span);
 	x.desc = r->desc;
 	x.sgpa = span.gpa;
-	x.ssize = span.size;
+	x.ssize = r->iommu ? 0 : span.size;   /* IOVAs: the general case */
 	x.shost = span.host;
 	x.agpa = r->areas_gpa;
 	x.alen = r->areas_len;
