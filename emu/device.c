@@ -424,6 +424,25 @@ int vq_dev_notify(struct vq_dev *d, unsigned q)
 	return 0;
 }
 
+unsigned vq_dev_notify_decode(struct vq_dev *d, uint32_t val)
+{
+	unsigned q = val & 0xffff;
+	struct vq_queue *vq;
+
+	if (!vq_dev_has_feature(d, VIRTIO_F_NOTIFICATION_DATA))
+		return val;
+	if ((vq = vq_dev_queue(d, q))) {
+		vq->notify_datas++;
+		vq->notify_next_off = (uint16_t)((val >> 16) & 0x7fff);
+		vq->notify_next_wrap = val >> 31;
+		if (tracing(d))
+			vq_trace(d->tracer, VQ_EV_NOTIFY, d->name, (int)q,
+				 "data 0x%08x: next_off %u, next_wrap %u", val,
+				 vq->notify_next_off, vq->notify_next_wrap);
+	}
+	return q;
+}
+
 /* ---- config space ---- */
 
 static bool config_range_ok(const struct vq_dev *d, uint32_t off, uint32_t len)

@@ -263,7 +263,11 @@ int vq_drv_kick(struct vq_drv *d, unsigned q)
 		return -VQ_E_NOT_READY;
 	rc = vq_ring_drv_publish(r);
 	if (rc == 1) {
-		int wrc = wr32(d, VIRTIO_MMIO_QUEUE_NOTIFY, q);
+		/* NOTIFICATION_DATA (spec 2.9): vqn | avail idx << 16 (split:
+		 * next_off = idx bits 0-14, next_wrap = bit 15) */
+		uint32_t val = vq_drv_has_feature(d, VIRTIO_F_NOTIFICATION_DATA) ?
+				       q | (uint32_t)r->avail_idx << 16 : q;
+		int wrc = wr32(d, VIRTIO_MMIO_QUEUE_NOTIFY, val);
 		if (wrc < 0)
 			return wrc;
 	}

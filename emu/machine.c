@@ -635,6 +635,10 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 	s->dev.tracer = &m->tracer;
 	s->dev.faults = m->faults;
 	s->dev.iommu = m->iommu;
+	/* transport features every device gets from the machine's virtio-mmio:
+	 * queue reset (spec 2.6.1) and notification data (spec 2.9) */
+	s->dev.host_features[0] |= (1ull << VIRTIO_F_RING_RESET) |
+				   (1ull << VIRTIO_F_NOTIFICATION_DATA);
 	s->dev.env = (struct vq_dev_env){.now = env_now, .schedule = env_schedule,
 					 .watch = env_watch, .unwatch = env_unwatch, .ctx = s};
 	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s};
