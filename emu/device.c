@@ -99,9 +99,7 @@ int vq_dev_init(struct vq_dev *d, const struct vq_dev_class *cls, const char *na
 		n = sizeof(d->name) - 1;
 	memcpy(d->name, name, n);
 	d->name[n] = '\0';
-	/* every device can sit behind the machine's IOMMU (spec 6.1) */
-	d->host_features[0] = features_lo | (1ull << VIRTIO_F_VERSION_1) |
-			      (1ull << VIRTIO_F_ACCESS_PLATFORM);
+	d->host_features[0] = features_lo | (1ull << VIRTIO_F_VERSION_1);
 	d->host_features[1] = features_hi;
 	d->nqueues = nqueues;
 	for (unsigned i = 0; i < nqueues; i++) {
@@ -349,12 +347,18 @@ int vq_dev_queue_enable(struct vq_dev *d, unsigned q)
 				vq_dev_has_feature(d, VIRTIO_F_ACCESS_PLATFORM) ? d->iommu : NULL,
 				layout, vq->num, &vq->addr, rf);
 	if (rc < 0) {
+		/* an IOMMU refusal names the area and IOVA in the ring's detail */
+		char detail[sizeof(vq->ring.error_detail)];
+
+		memcpy(detail, vq->ring.error_detail, sizeof(detail));
 		vq_ring_reset(&vq->ring);
 		return dev_error(d, (int)q, rc,
 				 "queue %u: enable refused, desc 0x%llx driver 0x%llx "
-				 "device 0x%llx size %u: %s", q, (unsigned long long)vq->addr.desc,
+				 "device 0x%llx size %u: %s%s%s", q, (unsigned long long)vq->addr.desc,
 				 (unsigned long long)vq->addr.driver,
-				 (unsigned long long)vq->addr.device, vq->num, vq_strerror(rc));
+				 (unsigned long long)vq->addr.device, vq->num, vq_strerror(rc),
+				 rc == -VQ_E_RING_IOMMU ? ": " : "",
+				 rc == -VQ_E_RING_IOMMU ? detail : "");
 	}
 	vq->ready = true;
 	if (tracing(d))

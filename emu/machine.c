@@ -635,6 +635,8 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 	s->dev.tracer = &m->tracer;
 	s->dev.faults = m->faults;
 	s->dev.iommu = m->iommu;
+	/* every device on the machine can sit behind its IOMMU (spec 6.1) */
+	s->dev.host_features[0] |= 1ull << VIRTIO_F_ACCESS_PLATFORM;
 	/* transport features every device gets from the machine's virtio-mmio:
 	 * queue reset (spec 2.6.1) and notification data (spec 2.9) */
 	s->dev.host_features[0] |= (1ull << VIRTIO_F_RING_RESET) |
