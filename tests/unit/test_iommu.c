@@ -285,6 +285,35 @@ START_TEST(ring_indirect_table_translated)
 }
 END_TEST
 
+/* Every page of a buffer in a mapping of its own, not contiguous with the
+ * next: one segment a page. The segments of a chain are bounded (queue size
+ * + VQ_IOMMU_MAX_MAPPINGS): a chain past that is a ring error, not an
+ * allocation without end. */
+START_TEST(ring_segments_bounded)
+{
+	struct vq_buf b[2];
+	unsigned n = VQ_IOMMU_MAX_MAPPINGS - 1;   /* the ring holds one mapping */
+
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_int_eq(vq_iommu_map(io, BUF_IOVA + i * PG, 0x80000 + (i % 2) * 2 * PG, PG,
+					      false), 0);
+	ck_assert_err(vq_iommu_map(io, BUF_IOVA + n * PG, 0x80000, PG, false), VQ_E_NOSPC);
+	/* one buffer over all of them: n segments, served */
+	b[0] = (struct vq_buf){BUF_IOVA, (uint32_t)(n * PG), false};
+	ck_assert_int_ge(vq_ring_drv_add(&drv, b, 1, 1), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_uint_eq(c.nseg, n);
+	ck_assert_uint_eq(c.seg[1].gpa, 0x82000);
+	ck_assert_int_eq(vq_ring_push(&r, &c, 0), 0);
+	/* two of them in one chain: past the bound */
+	b[1] = b[0];
+	ck_assert_int_ge(vq_ring_drv_add(&drv, b, 2, 2), 0);
+	vq_ring_drv_publish(&drv);
+	pop_fails(VQ_E_RING_IOMMU, "more than 1032 segments");
+}
+END_TEST
+
 START_TEST(ring_areas_translated)
 {
 	struct vq_ring r2;
@@ -393,6 +422,7 @@ static Suite *iommu_suite(void)
 	tcase_add_test(tr, ring_write_through_readonly);
 	tcase_add_test(tr, ring_indirect_table_translated);
 	tcase_add_test(tr, ring_areas_translated);
+	tcase_add_test(tr, ring_segments_bounded);
 	suite_add_tcase(s, tr);
 	tcase_add_test(td, device_survives_and_recovers);
 	suite_add_tcase(s, td);
