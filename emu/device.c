@@ -342,6 +342,9 @@ int vq_dev_queue_enable(struct vq_dev *d, unsigned q)
 		rf |= VQ_RING_F_EVENT_IDX;
 	if (vq_dev_has_feature(d, VIRTIO_F_INDIRECT_DESC))
 		rf |= VQ_RING_F_INDIRECT;
+	/* IN_ORDER: each publish is one batch (no class offers it yet) */
+	if (vq_dev_has_feature(d, VIRTIO_F_IN_ORDER))
+		rf |= VQ_RING_F_IN_ORDER;
 	/* ACCESS_PLATFORM: the queue's addresses are IOVAs (spec 6.1) */
 	rc = vq_ring_init_iommu(&vq->ring, d->mem,
 				vq_dev_has_feature(d, VIRTIO_F_ACCESS_PLATFORM) ? d->iommu : NULL,

@@ -195,6 +195,8 @@ int vq_drv_setup_queue(struct vq_drv *d, unsigned q, uint16_t num)
 		features |= VQ_RING_F_EVENT_IDX;
 	if (vq_drv_has_feature(d, VIRTIO_F_INDIRECT_DESC))
 		features |= VQ_RING_F_INDIRECT;
+	if (vq_drv_has_feature(d, VIRTIO_F_IN_ORDER))
+		features |= VQ_RING_F_IN_ORDER;
 	rc = vq_ring_drv_init(&dq->ring, vq_machine_mem(d->m), VQ_RING_SPLIT, num, &addr, features);
 	if (rc < 0)
 		return rc;

@@ -27,6 +27,13 @@ enum vq_ring_layout {
 /* Negotiated ring features that change how the ring behaves. */
 #define VQ_RING_F_EVENT_IDX  (1u << 0)
 #define VQ_RING_F_INDIRECT   (1u << 1)
+/* VIRTIO_F_IN_ORDER (spec 2.7.9): the device uses chains in the order they
+ * were made available and may write one used element for a batch (the id
+ * of its last chain, at the batch's first slot), advancing used idx by the
+ * batch size. Device side: vq_ring_publish() writes each publish's pushes
+ * as one such batch (the caller must push in pop order); driver side: a
+ * used id completes every outstanding chain up to it, in order. */
+#define VQ_RING_F_IN_ORDER   (1u << 2)
 
 /* ---- chains: what a device sees --------------------------------------- */
 
@@ -258,6 +265,10 @@ struct vq_ring_drv {
 	uint16_t *chain_len;  /* per head: descriptors in the chain (0 = free) */
 	uint64_t *indirect;   /* per head in flight: gpa of its indirect table, or 0 */
 	uint16_t *next;       /* per descriptor: private copy of next (free list, chains) */
+	/* VQ_RING_F_IN_ORDER: chains still to complete in the batch being
+	 * reaped, and the used length its element gave (the last chain's) */
+	uint16_t inorder_left;
+	uint32_t inorder_len;
 };
 
 /* Lay out and zero a fresh queue at addr (the caller chose the addresses,
