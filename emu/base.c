@@ -46,6 +46,10 @@ static const struct {
 	[VQ_E_VHOST_MSG] = {"VHOST_MSG",
 			    "vhost-user message breaks the protocol (payload size, file descriptors, "
 			    "order or values; QEMU docs/interop/vhost-user.rst)"},
+	/* advanced ring features (feat) */
+	[VQ_E_RING_IOMMU] = {"RING_IOMMU",
+			     "device address (IOVA) not mapped by the IOMMU for the access "
+			     "(VIRTIO_F_ACCESS_PLATFORM, spec 6.1)"},
 };
 
 static int err_index(int err)

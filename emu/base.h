@@ -57,6 +57,8 @@ enum vq_err {
 	VQ_E_RING_WRITE_RING,  /* a device-writable buffer overlaps a descriptor table or ring area */
 	/* vhost-user */
 	VQ_E_VHOST_MSG,        /* a vhost-user message breaks the protocol (size, fds, order, values) */
+	/* advanced ring features (feat) */
+	VQ_E_RING_IOMMU,       /* a device address (IOVA) is unmapped, read-only for a write, or not contiguous */
 	VQ_E__COUNT
 };
 

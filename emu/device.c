@@ -345,14 +345,26 @@ static int queue_enable(struct vq_dev *d, unsigned q, bool live)
 		rf |= VQ_RING_F_EVENT_IDX;
 	if (vq_dev_has_feature(d, VIRTIO_F_INDIRECT_DESC))
 		rf |= VQ_RING_F_INDIRECT;
-	rc = vq_ring_init(&vq->ring, d->mem, layout, vq->num, &vq->addr, rf);
+	/* IN_ORDER: each publish is one batch (no class offers it yet) */
+	if (vq_dev_has_feature(d, VIRTIO_F_IN_ORDER))
+		rf |= VQ_RING_F_IN_ORDER;
+	/* ACCESS_PLATFORM: the queue's addresses are IOVAs (spec 6.1) */
+	rc = vq_ring_init_iommu(&vq->ring, d->mem,
+				vq_dev_has_feature(d, VIRTIO_F_ACCESS_PLATFORM) ? d->iommu : NULL,
+				layout, vq->num, &vq->addr, rf);
 	if (rc < 0) {
+		/* an IOMMU refusal names the area and IOVA in the ring's detail */
+		char detail[sizeof(vq->ring.error_detail)];
+
+		memcpy(detail, vq->ring.error_detail, sizeof(detail));
 		vq_ring_reset(&vq->ring);
 		return dev_error(d, (int)q, rc,
 				 "queue %u: enable refused, desc 0x%llx driver 0x%llx "
-				 "device 0x%llx size %u: %s", q, (unsigned long long)vq->addr.desc,
+				 "device 0x%llx size %u: %s%s%s", q, (unsigned long long)vq->addr.desc,
 				 (unsigned long long)vq->addr.driver,
-				 (unsigned long long)vq->addr.device, vq->num, vq_strerror(rc));
+				 (unsigned long long)vq->addr.device, vq->num, vq_strerror(rc),
+				 rc == -VQ_E_RING_IOMMU ? ": " : "",
+				 rc == -VQ_E_RING_IOMMU ? detail : "");
 	}
 	vq->ready = true;
 	if (tracing(d))
@@ -441,6 +453,25 @@ int vq_dev_notify(struct vq_dev *d, unsigned q)
 	if (d->cls->queue_notify)
 		d->cls->queue_notify(d, q);
 	return 0;
+}
+
+unsigned vq_dev_notify_decode(struct vq_dev *d, uint32_t val)
+{
+	unsigned q = val & 0xffff;
+	struct vq_queue *vq;
+
+	if (!vq_dev_has_feature(d, VIRTIO_F_NOTIFICATION_DATA))
+		return val;
+	if ((vq = vq_dev_queue(d, q))) {
+		vq->notify_datas++;
+		vq->notify_next_off = (uint16_t)((val >> 16) & 0x7fff);
+		vq->notify_next_wrap = val >> 31;
+		if (tracing(d))
+			vq_trace(d->tracer, VQ_EV_NOTIFY, d->name, (int)q,
+				 "data 0x%08x: next_off %u, next_wrap %u", val,
+				 vq->notify_next_off, vq->notify_next_wrap);
+	}
+	return q;
 }
 
 /* ---- config space ---- */

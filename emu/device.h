@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "mem.h"
 #include "ring.h"
+#include "iommu.h"
 
 #define VQ_FEATURE_WORDS 2   /* 128 feature bits */
 #define VQ_DEV_MAX_QUEUES 64
@@ -85,6 +86,10 @@ struct vq_queue {
 	uint32_t epoch;            /* moves at every stop/reset: older chains are stale */
 	uint64_t notifies, chains, used, interrupts, errors;
 	uint64_t held_dropped;     /* held chains refused by vq_dev_chain_check() */
+	/* VIRTIO_F_NOTIFICATION_DATA: the last notification's data (spec 2.9) */
+	uint64_t notify_datas;     /* notifications that carried data */
+	uint16_t notify_next_off;  /* split: avail idx bits 0-14; packed: next_off */
+	bool notify_next_wrap;     /* split: avail idx bit 15; packed: wrap counter */
 };
 
 /* Interrupt kinds a device raises through its transport. */
@@ -119,6 +124,8 @@ struct vq_dev {
 	struct vq_prng *prng;                /* machine's PRNG, may be NULL */
 	struct vq_faults *faults;            /* machine's fault registry (set by the
 						machine; fault.h), may be NULL */
+	struct vq_iommu *iommu;              /* machine's IOMMU, used with
+						VIRTIO_F_ACCESS_PLATFORM; may be NULL */
 	struct vq_dev_host host;
 	struct vq_dev_env env;               /* all NULL until on a machine */
 	uint64_t host_features[VQ_FEATURE_WORDS];   /* offered */
@@ -193,6 +200,14 @@ int vq_dev_queue_reset(struct vq_dev *d, unsigned q);
  * DRIVER_OK, not NEEDS_RESET, and q is ready and not broken. 0 when
  * delivered, else -VQ_E_NOT_READY / -VQ_E_INVAL / -VQ_E_RING_BROKEN. */
 int vq_dev_notify(struct vq_dev *d, unsigned q);
+/* A transport's notification value with VIRTIO_F_NOTIFICATION_DATA
+ * negotiated (spec 2.9: le32 vqn:16, next_off:15, next_wrap:1; for a
+ * split ring next_off|next_wrap<<15 is the driver's avail idx): returns
+ * vqn and, when vqn names a queue, records next_off/next_wrap in it (and
+ * traces them). Without the feature the whole value is the queue index,
+ * returned unchanged. Layout- and transport-neutral: mmio's QueueNotify
+ * and pci's notify area both call it. */
+unsigned vq_dev_notify_decode(struct vq_dev *d, uint32_t val);
 
 /* Config space access by the driver (little-endian bytes). Returns 0 or
  * -VQ_E_BAD_ACCESS (out of range). */

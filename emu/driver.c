@@ -113,6 +113,20 @@ bool vq_drv_has_feature(const struct vq_drv *d, unsigned bit)
 	return bit < 64 * VQ_FEATURE_WORDS && (d->features[bit / 64] >> (bit % 64)) & 1;
 }
 
+/* VIRTIO_F_ACCESS_PLATFORM: the device sees IOVAs. The driver maps its
+ * heap (whole pages) through the machine's IOMMU at the same addresses, so
+ * every address it writes stays valid; a mapping left from an earlier
+ * negotiation is replaced. 0 or the IOMMU's error. */
+static int drv_iommu_map_heap(struct vq_drv *d)
+{
+	struct vq_iommu *io = vq_machine_iommu(d->m);
+	uint64_t lo = d->heap_start & ~(uint64_t)(VQ_PAGE_SIZE - 1);
+	uint64_t hi = (d->heap_end + VQ_PAGE_SIZE - 1) & ~(uint64_t)(VQ_PAGE_SIZE - 1);
+	long long rc = vq_iommu_unmap(io, lo, hi - lo);
+
+	return rc < 0 ? (int)rc : vq_iommu_map(io, lo, lo, hi - lo, true);
+}
+
 int vq_drv_negotiate(struct vq_drv *d, const uint64_t *want)
 {
 	int rc;
@@ -145,6 +159,8 @@ int vq_drv_negotiate(struct vq_drv *d, const uint64_t *want)
 		drv_set_status(d, VIRTIO_STATUS_FAILED); /* spec 3.1.1 step 6 */
 		return -VQ_E_FEATURES;
 	}
+	if (vq_drv_has_feature(d, VIRTIO_F_ACCESS_PLATFORM))
+		return drv_iommu_map_heap(d);
 	return 0;
 }
 
@@ -179,6 +195,8 @@ int vq_drv_setup_queue(struct vq_drv *d, unsigned q, uint16_t num)
 		features |= VQ_RING_F_EVENT_IDX;
 	if (vq_drv_has_feature(d, VIRTIO_F_INDIRECT_DESC))
 		features |= VQ_RING_F_INDIRECT;
+	if (vq_drv_has_feature(d, VIRTIO_F_IN_ORDER))
+		features |= VQ_RING_F_IN_ORDER;
 	rc = vq_ring_drv_init(&dq->ring, vq_machine_mem(d->m), VQ_RING_SPLIT, num, &addr, features);
 	if (rc < 0)
 		return rc;
@@ -247,7 +265,11 @@ int vq_drv_kick(struct vq_drv *d, unsigned q)
 		return -VQ_E_NOT_READY;
 	rc = vq_ring_drv_publish(r);
 	if (rc == 1) {
-		int wrc = wr32(d, VIRTIO_MMIO_QUEUE_NOTIFY, q);
+		/* NOTIFICATION_DATA (spec 2.9): vqn | avail idx << 16 (split:
+		 * next_off = idx bits 0-14, next_wrap = bit 15) */
+		uint32_t val = vq_drv_has_feature(d, VIRTIO_F_NOTIFICATION_DATA) ?
+				       q | (uint32_t)r->avail_idx << 16 : q;
+		int wrc = wr32(d, VIRTIO_MMIO_QUEUE_NOTIFY, val);
 		if (wrc < 0)
 			return wrc;
 	}

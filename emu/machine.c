@@ -49,6 +49,7 @@ struct vq_machine {
 	struct watch watches[VQ_MACHINE_MAX_WATCHES];
 	unsigned nwatches;
 	struct vq_machine_stats stats;
+	struct vq_iommu *iommu;         /* ACCESS_PLATFORM page table (iommu.h) */
 };
 
 /* ---- trace sink ---- */
@@ -115,7 +116,10 @@ struct vq_machine *vq_machine_new(uint64_t seed)
 	m->mem = vq_mem_new();
 	if (m->mem)
 		m->faults = vq_faults_new(m->mem, &m->prng, &m->tracer, &m->now);
-	if (!m->faults) {
+	if (m->faults)
+		m->iommu = vq_iommu_new();
+	if (!m->iommu) {
+		vq_faults_free(m->faults);
 		vq_mem_free(m->mem);
 		free(m);
 		return NULL;
@@ -156,6 +160,7 @@ void vq_machine_free(struct vq_machine *m)
 		free(m->slots[i]);
 	}
 	vq_faults_free(m->faults);
+	vq_iommu_free(m->iommu);
 	vq_mem_free(m->mem);
 	free(m);
 }
@@ -163,6 +168,7 @@ void vq_machine_free(struct vq_machine *m)
 struct vq_mem *vq_machine_mem(struct vq_machine *m) { return m->mem; }
 struct vq_prng *vq_machine_prng(struct vq_machine *m) { return &m->prng; }
 struct vq_faults *vq_machine_faults(struct vq_machine *m) { return m->faults; }
+struct vq_iommu *vq_machine_iommu(struct vq_machine *m) { return m->iommu; }
 struct vq_tracer *vq_machine_tracer(struct vq_machine *m) { return &m->tracer; }
 void vq_machine_seed(struct vq_machine *m, uint64_t seed) { vq_prng_seed(&m->prng, seed); }
 uint64_t vq_machine_now(const struct vq_machine *m) { return m->now; }
@@ -630,6 +636,13 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 	}
 	s->dev.tracer = &m->tracer;
 	s->dev.faults = m->faults;
+	s->dev.iommu = m->iommu;
+	/* every device on the machine can sit behind its IOMMU (spec 6.1) */
+	s->dev.host_features[0] |= 1ull << VIRTIO_F_ACCESS_PLATFORM;
+	/* transport features every device gets from the machine's virtio-mmio:
+	 * queue reset (spec 2.6.1) and notification data (spec 2.9) */
+	s->dev.host_features[0] |= (1ull << VIRTIO_F_RING_RESET) |
+				   (1ull << VIRTIO_F_NOTIFICATION_DATA);
 	s->dev.env = (struct vq_dev_env){.now = env_now, .schedule = env_schedule,
 					 .watch = env_watch, .unwatch = env_unwatch, .ctx = s};
 	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s};

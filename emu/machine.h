@@ -60,6 +60,10 @@ struct vq_prng *vq_machine_prng(struct vq_machine *m);
 struct vq_tracer *vq_machine_tracer(struct vq_machine *m);
 /* The machine's fault-injection registry (fault.h; never NULL). */
 struct vq_faults *vq_machine_faults(struct vq_machine *m);
+/* The machine's IOMMU (iommu.h): the I/O page table through which every
+ * device that negotiated VIRTIO_F_ACCESS_PLATFORM reaches guest memory.
+ * Empty at creation. */
+struct vq_iommu *vq_machine_iommu(struct vq_machine *m);
 /* Re-seed the PRNG. */
 void vq_machine_seed(struct vq_machine *m, uint64_t seed);
 /* Current virtual time in nanoseconds. */

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "iommu.h"
 #include "ring_internal.h"
 
 /* ---- chains ------------------------------------------------------------ */
@@ -142,17 +143,24 @@ struct ring_area {
 	uint64_t gpa, len;
 };
 
-static unsigned ring_areas(const struct vq_ring *r, struct ring_area *a)
+static unsigned ring_areas_at(const struct vq_ring *r, const struct vq_ring_addr *p,
+			      struct ring_area *a)
 {
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
-		a[0] = (struct ring_area){"descriptor table", r->addr.desc, VIRTQ_DESC_SIZE(r->num)};
-		a[1] = (struct ring_area){"avail ring", r->addr.driver, VIRTQ_AVAIL_SIZE(r->num)};
-		a[2] = (struct ring_area){"used ring", r->addr.device, VIRTQ_USED_SIZE(r->num)};
+		a[0] = (struct ring_area){"descriptor table", p->desc, VIRTQ_DESC_SIZE(r->num)};
+		a[1] = (struct ring_area){"avail ring", p->driver, VIRTQ_AVAIL_SIZE(r->num)};
+		a[2] = (struct ring_area){"used ring", p->device, VIRTQ_USED_SIZE(r->num)};
 		return 3;
 	default:
 		return 0;
 	}
+}
+
+/* The areas where the device reaches them: guest-physical (r->phys). */
+static unsigned ring_areas(const struct vq_ring *r, struct ring_area *a)
+{
+	return ring_areas_at(r, &r->phys, a);
 }
 
 /* The envelope of the ring areas, for the fast paths' one-compare test. */
@@ -196,12 +204,122 @@ const char *vq_walk_write_target(const struct vq_ring *r, const struct vq_walk *
 	return NULL;
 }
 
+/* ---- VIRTIO_F_ACCESS_PLATFORM: the IOMMU's part of the walker ---------- */
+
+/* Why the IOMMU refused iova for access: a write through a read-only
+ * mapping, or no mapping (or, for a whole area, a jump in GPA). */
+static const char *iommu_why(struct vq_ring *r, uint64_t iova, unsigned access)
+{
+	uint64_t gpa, run;
+
+	if ((access & VQ_ACC_WRITE) &&
+	    vq_iommu_translate(r->iommu, iova, 1, VQ_ACC_READ, &gpa, &run) == 0)
+		return "mapped read-only";
+	return "not mapped";
+}
+
+int vq_ring_iommu_area(struct vq_ring *r, const char *what, uint64_t iova, uint64_t len,
+		       unsigned access, uint64_t *gpa)
+{
+	uint64_t bad = iova;
+	int rc = vq_iommu_translate_all(r->iommu, iova, len, access, gpa, &bad);
+
+	if (rc < 0)
+		return vq_ring_failf(r, VQ_E_RING_IOMMU, "%s iova 0x%llx+%llu: iova 0x%llx %s",
+				     what, (unsigned long long)iova, (unsigned long long)len,
+				     (unsigned long long)bad,
+				     rc == -VQ_E_INVAL ? "wraps" : bad != iova &&
+				     vq_iommu_translate(r->iommu, bad, 1, access, gpa, &(uint64_t){0}) == 0
+				     ? "is not contiguous in guest memory" : iommu_why(r, bad, access));
+	return 0;
+}
+
+int vq_ring_iommu_phys(struct vq_ring *r)
+{
+	struct ring_area a[3];
+	uint64_t g[3];
+	unsigned n = ring_areas_at(r, &r->addr, a);
+	/* split: the device writes the used ring only; packed: the
+	 * descriptor ring and its own event suppression area */
+	unsigned acc[3] = {VQ_ACC_READ, VQ_ACC_READ, VQ_ACC_WRITE};
+
+	if (r->layout == VQ_RING_PACKED)
+		acc[0] = VQ_ACC_RW;
+	for (unsigned i = 0; i < n; i++)
+		if (vq_ring_iommu_area(r, a[i].name, a[i].gpa, a[i].len, acc[i], &g[i]) < 0)
+			return -VQ_E_RING_IOMMU;
+	if (n == 3) {
+		r->phys.desc = g[0];
+		r->phys.driver = g[1];
+		r->phys.device = g[2];
+	}
+	ring_areas_envelope(r);
+	return 0;
+}
+
+int vq_walk_buf_iommu(struct vq_ring *r, struct vq_walk *w, struct vq_chain *c, uint64_t iova,
+		      uint32_t len, bool writable)
+{
+	unsigned acc = writable ? VQ_ACC_WRITE : VQ_ACC_READ;
+	uint64_t done = 0;
+
+	/* every piece is at least one byte: at most len iterations, and in
+	 * practice one per mapping crossed */
+	while (done < len) {
+		uint64_t gpa, run, at, alen;
+		const char *what;
+		void *host;
+		int err = vq_iommu_translate(r->iommu, iova + done, len - done, acc, &gpa, &run);
+
+		if (err < 0)
+			return vq_ring_failf(r, VQ_E_RING_IOMMU, "%s buffer iova 0x%llx+%u: iova 0x%llx %s",
+					     writable ? "writable" : "readable",
+					     (unsigned long long)iova, len,
+					     (unsigned long long)(iova + done),
+					     err == -VQ_E_INVAL ? "wraps"
+							       : iommu_why(r, iova + done, acc));
+		/* each piece is a segment: bounded, whatever the mappings */
+		if (VQ_UNLIKELY(c->nseg >= r->max_chain + VQ_IOMMU_MAX_MAPPINGS))
+			return vq_ring_failf(r, VQ_E_RING_IOMMU,
+					     "%s buffer iova 0x%llx+%u: the chain needs more than "
+					     "%u segments", writable ? "writable" : "readable",
+					     (unsigned long long)iova, len,
+					     r->max_chain + VQ_IOMMU_MAX_MAPPINGS);
+		host = vq_mem_translate(r->mem, gpa, run, acc, &err);
+		if (VQ_UNLIKELY(!host))
+			return vq_ring_failf(r, VQ_E_RING_DESC_MEM,
+					     "%s buffer iova 0x%llx+%u at gpa 0x%llx+%llu: %s",
+					     writable ? "writable" : "readable",
+					     (unsigned long long)iova, len, (unsigned long long)gpa,
+					     (unsigned long long)run, vq_strerror(err));
+		if (writable && (what = vq_walk_write_target(r, w, gpa, run, &at, &alen)))
+			return vq_ring_failf(r, VQ_E_RING_WRITE_RING,
+					     "writable buffer iova 0x%llx+%u (gpa 0x%llx+%llu) "
+					     "overlaps the %s 0x%llx+%llu",
+					     (unsigned long long)iova, len, (unsigned long long)gpa,
+					     (unsigned long long)run, what, (unsigned long long)at,
+					     (unsigned long long)alen);
+		if (vq_chain_put(r, c, host, gpa, (uint32_t)run, writable) < 0)
+			return -VQ_E_NOMEM;
+		done += run;
+	}
+	return 0;
+}
+
 int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layout,
 		 uint16_t num, const struct vq_ring_addr *addr, unsigned features)
+{
+	return vq_ring_init_iommu(r, mem, NULL, layout, num, addr, features);
+}
+
+int vq_ring_init_iommu(struct vq_ring *r, struct vq_mem *mem, struct vq_iommu *iommu,
+		       enum vq_ring_layout layout, uint16_t num, const struct vq_ring_addr *addr,
+		       unsigned features)
 {
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	r->iommu = iommu;
 	r->mem = mem;
 	r->layout = layout;
 	r->features = features;
@@ -211,6 +329,7 @@ int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layo
 	if (!mem || !addr)
 		return vq_ring_fail(r, VQ_E_INVAL);
 	r->addr = *addr;
+	r->phys = *addr;
 	switch (layout) {
 	case VQ_RING_SPLIT:
 		rc = vq_ring_init_split(r);
@@ -218,7 +337,7 @@ int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layo
 	default:
 		return vq_ring_fail(r, VQ_E_INVAL);
 	}
-	if (rc == 0)
+	if (rc == 0 && !r->iommu)
 		ring_areas_envelope(r);
 	return rc;
 }

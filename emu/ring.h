@@ -27,6 +27,13 @@ enum vq_ring_layout {
 /* Negotiated ring features that change how the ring behaves. */
 #define VQ_RING_F_EVENT_IDX  (1u << 0)
 #define VQ_RING_F_INDIRECT   (1u << 1)
+/* VIRTIO_F_IN_ORDER (spec 2.7.9): the device uses chains in the order they
+ * were made available and may write one used element for a batch (the id
+ * of its last chain, at the batch's first slot), advancing used idx by the
+ * batch size. Device side: vq_ring_publish() writes each publish's pushes
+ * as one such batch (the caller must push in pop order); driver side: a
+ * used id completes every outstanding chain up to it, in order. */
+#define VQ_RING_F_IN_ORDER   (1u << 2)
 
 /* ---- chains: what a device sees --------------------------------------- */
 
@@ -129,6 +136,12 @@ struct vq_ring {
 	 * writable buffer outside it cannot overlap one (a quick test; one
 	 * inside it is checked area by area) */
 	uint64_t areas_gpa, areas_len;
+	/* VIRTIO_F_ACCESS_PLATFORM: addresses are IOVAs translated through
+	 * iommu (NULL: addresses are guest-physical). phys holds the ring
+	 * areas' guest-physical addresses (= addr without an IOMMU); with an
+	 * IOMMU every operation re-translates them (mem_gen stays 0) */
+	struct vq_iommu *iommu;
+	struct vq_ring_addr phys;
 };
 
 /* Validate a queue's placement and set r up to serve it: num a power of two
@@ -139,6 +152,17 @@ struct vq_ring {
  * broken. */
 int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layout,
 		 uint16_t num, const struct vq_ring_addr *addr, unsigned features);
+/* vq_ring_init() for a device that negotiated VIRTIO_F_ACCESS_PLATFORM:
+ * addr and every descriptor address are IOVAs translated through iommu
+ * (NULL: same as vq_ring_init()). An IOVA that is unmapped, read-only for
+ * a device write, or (for a ring area or an indirect table) not
+ * contiguous in guest-physical space fails with -VQ_E_RING_IOMMU, the
+ * detail naming the IOVA; a buffer whose IOVA range maps to several
+ * guest-physical pieces becomes one segment per piece. */
+struct vq_iommu;
+int vq_ring_init_iommu(struct vq_ring *r, struct vq_mem *mem, struct vq_iommu *iommu,
+		       enum vq_ring_layout layout, uint16_t num, const struct vq_ring_addr *addr,
+		       unsigned features);
 /* Forget all state (queue reset); r must be re-initialised before use: until
  * then every call returns -VQ_E_RING_BROKEN. */
 void vq_ring_reset(struct vq_ring *r);
@@ -248,6 +272,10 @@ struct vq_ring_drv {
 	uint16_t *chain_len;  /* per head: descriptors in the chain (0 = free) */
 	uint64_t *indirect;   /* per head in flight: gpa of its indirect table, or 0 */
 	uint16_t *next;       /* per descriptor: private copy of next (free list, chains) */
+	/* VQ_RING_F_IN_ORDER: chains still to complete in the batch being
+	 * reaped, and the used length its element gave (the last chain's) */
+	uint16_t inorder_left;
+	uint32_t inorder_len;
 };
 
 /* Lay out and zero a fresh queue at addr (the caller chose the addresses,

@@ -127,6 +127,21 @@ static inline int vq_chain_put(struct vq_ring *r, struct vq_chain *c, void *host
 	return 0;
 }
 
+/* vq_walk_buf()'s continuation for a ring behind an IOMMU (r->iommu):
+ * translate the IOVA range piece by piece, one segment per guest-physical
+ * piece. Same results as vq_walk_buf()'s tail, plus VQ_E_RING_IOMMU. */
+VQ_HIDDEN int vq_walk_buf_iommu(struct vq_ring *r, struct vq_walk *w, struct vq_chain *c,
+				uint64_t iova, uint32_t len, bool writable);
+/* Translate a ring area or indirect table [iova, iova+len) wholly through
+ * r->iommu: 0 with *gpa, or the ring broken with VQ_E_RING_IOMMU naming
+ * what (e.g. "used ring") and the first bad IOVA. */
+VQ_HIDDEN int vq_ring_iommu_area(struct vq_ring *r, const char *what, uint64_t iova,
+				 uint64_t len, unsigned access, uint64_t *gpa);
+/* Re-translate r->addr into r->phys through r->iommu (desc and driver
+ * readable, device writable; packed: the descriptor ring writable too) and
+ * refresh the areas' envelope. 0 or a ring error (ring broken). */
+VQ_HIDDEN int vq_ring_iommu_phys(struct vq_ring *r);
+
 /* One buffer descriptor of the chain being walked, already copied out of
  * guest memory. Checks, in order: chain length (LOOP), readable after
  * writable (ORDER), total bytes (CHAIN_BYTES), translation for the buffer's
@@ -153,6 +168,8 @@ static inline int vq_walk_buf(struct vq_ring *r, struct vq_walk *w, struct vq_ch
 				     (unsigned long long)gpa, len);
 	if (VQ_UNLIKELY(len == 0))
 		return 0;
+	if (VQ_UNLIKELY(r->iommu))
+		return vq_walk_buf_iommu(r, w, c, gpa, len, writable);
 	int err = 0;
 	host = vq_mem_translate(r->mem, gpa, len, writable ? VQ_ACC_WRITE : VQ_ACC_READ, &err);
 	if (VQ_UNLIKELY(!host))
@@ -184,6 +201,9 @@ static inline int vq_walk_table(struct vq_ring *r, struct vq_walk *w, uint64_t g
 	if (VQ_UNLIKELY(len == 0 || len % 16))
 		return vq_ring_failf(r, VQ_E_RING_INDIRECT_LEN, "indirect table 0x%llx has length %u",
 				     (unsigned long long)gpa, len);
+	if (VQ_UNLIKELY(r->iommu) &&
+	    vq_ring_iommu_area(r, "indirect table", gpa, len, VQ_ACC_READ, &gpa) < 0)
+		return -VQ_E_RING_IOMMU;
 	*table = vq_mem_translate(r->mem, gpa, len, VQ_ACC_READ, &err);
 	if (VQ_UNLIKELY(!*table))
 		return vq_ring_failf(r, VQ_E_RING_INDIRECT_MEM, "indirect table 0x%llx+%u: %s",

@@ -118,10 +118,15 @@ __attribute__((cold, noinline)) static int remap_split(struct vq_ring *r)
 {
 	uint64_t gen = vq_mem_generation(r->mem);
 
-	if (map_areas(r->mem, r->num, &r->addr, VQ_ACC_READ, VQ_ACC_READ, VQ_ACC_WRITE,
+	/* behind an IOMMU the areas are translated again at every operation
+	 * (mem_gen stays 0, so mem_ok() never holds): a mapping changed
+	 * since is seen at once */
+	if (r->iommu && vq_ring_iommu_phys(r) < 0)
+		return -1;
+	if (map_areas(r->mem, r->num, &r->phys, VQ_ACC_READ, VQ_ACC_READ, VQ_ACC_WRITE,
 		      &r->desc, &r->avail, &r->used) < 0)
 		return -1;
-	r->mem_gen = gen;
+	r->mem_gen = r->iommu ? 0 : gen;
 	return 0;
 }
 
@@ -137,7 +142,7 @@ static inline bool mem_ok(const struct vq_ring *r)
 __attribute__((cold, noinline)) static int remap_or_fail(struct vq_ring *r)
 {
 	if (remap_split(r) < 0)
-		return vq_ring_failf(r, VQ_E_RING_RING_MEM,
+		return r->error ? r->error : vq_ring_failf(r, VQ_E_RING_RING_MEM,
 				     "desc 0x%llx, avail 0x%llx or used 0x%llx is no longer accessible",
 				     (unsigned long long)r->addr.desc, (unsigned long long)r->addr.driver,
 				     (unsigned long long)r->addr.device);
@@ -151,7 +156,9 @@ static inline int check_mem(struct vq_ring *r)
 
 int vq_ring_init_split(struct vq_ring *r)
 {
-	if (!layout_ok(r->num, &r->addr) || remap_split(r) < 0)
+	if (layout_ok(r->num, &r->addr) && remap_split(r) < 0 && r->error)
+		return r->error;   /* the IOMMU refused an area */
+	if (!layout_ok(r->num, &r->addr) || !r->desc)
 		return vq_ring_failf(r, VQ_E_RING_LAYOUT, "size %u, desc 0x%llx, avail 0x%llx, used 0x%llx",
 				     r->num, (unsigned long long)r->addr.desc,
 				     (unsigned long long)r->addr.driver,
@@ -568,7 +575,7 @@ static unsigned pop_run(struct vq_ring *r, struct vq_chain *c, unsigned n, uint1
 	vq_mem_span_load(r->mem, &span);
 	x.desc = r->desc;
 	x.sgpa = span.gpa;
-	x.ssize = span.size;
+	x.ssize = r->iommu ? 0 : span.size;   /* IOVAs: the general case */
 	x.shost = span.host;
 	x.agpa = r->areas_gpa;
 	x.alen = r->areas_len;
@@ -750,6 +757,22 @@ static void used_mark_dirty(struct vq_ring *r, uint16_t from, uint16_t to)
 	vq_mem_mark_dirty(r->mem, r->addr.device + RING_IDX, 2);
 }
 
+/* VIRTIO_F_IN_ORDER (spec 2.7.9): the elements pushed since the last
+ * publish, [from, to), become one batch: the last one's id and len go to
+ * the first slot, where the driver reads them (the other slots keep what
+ * push wrote; the driver does not read them). */
+__attribute__((cold, noinline)) static void in_order_batch(struct vq_ring *r, uint16_t from,
+							   uint16_t to)
+{
+	uint8_t *first = used_elem(r->used, from & (r->num - 1u));
+	const uint8_t *last = used_elem(r->used, (uint16_t)(to - 1) & (r->num - 1u));
+
+	if ((uint16_t)(to - from) < 2)
+		return;
+	vq_store32_relaxed(first, vq_load32_relaxed(last));
+	vq_store32_relaxed(first + 4, vq_load32_relaxed(last + 4));
+}
+
 int vq_ring_publish_split(struct vq_ring *r)
 {
 	uint16_t new_idx = r->used_idx, old, event;
@@ -764,6 +787,8 @@ int vq_ring_publish_split(struct vq_ring *r)
 		used_mark_dirty(r, r->used_published, new_idx);
 	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
 		return rc;
+	if (VQ_UNLIKELY(r->features & VQ_RING_F_IN_ORDER))
+		in_order_batch(r, r->used_published, new_idx);
 	/* release: the elements (and len before idx) are visible first */
 	vq_store16_release(r->used + RING_IDX, new_idx);
 	r->used_published = new_idx;
@@ -1053,6 +1078,65 @@ static inline int used_refresh(struct vq_ring_drv *d)
 	return (uint16_t)(idx - last);
 }
 
+/* Give chain id back to the free list: its last descriptor links to the
+ * old free head. */
+static inline void drv_free_chain(struct vq_ring_drv *d, uint16_t id, uint16_t n)
+{
+	uint16_t i;
+
+	d->num_free = (uint16_t)(d->num_free + n);
+	for (i = id; --n;)
+		i = d->next[i];
+	d->next[i] = d->free_head;
+	d->free_head = id;
+	d->chain_len[id] = 0;
+}
+
+/* get_used with VIRTIO_F_IN_ORDER (spec 2.7.9): the element at the first
+ * slot of a batch names the batch's last chain; the chains made available
+ * from that slot on up to it complete in order, the last with the
+ * element's len, the others with len 0 (the device wrote no length for
+ * them). An id that is no outstanding chain's head within the used idx
+ * is -VQ_E_RING_USED_ID (element left unreaped). */
+__attribute__((noinline)) static int drv_get_used_in_order(struct vq_ring_drv *d,
+							   uint64_t *token, uint32_t *len)
+{
+	uint16_t last = d->last_used, mask = (uint16_t)(d->num - 1u), head, n;
+	int rc;
+
+	if (d->inorder_left == 0) {
+		const uint8_t *e;
+		uint32_t id;
+		uint16_t avail, b;
+
+		if (last == d->used_shadow && (rc = used_refresh(d)) <= 0)
+			return rc;
+		e = used_elem(d->used, last & mask);
+		id = vq_load32_relaxed(e);
+		avail = (uint16_t)(d->used_shadow - last);
+		/* the driver's own avail ring holds the heads in the order made
+		 * available; the batch ends at id, within the used idx */
+		for (b = 0; b < avail; b++)
+			if (vq_load16_relaxed(avail_entry(d->avail, (uint16_t)(last + b) & mask)) == id)
+				break;
+		if (VQ_UNLIKELY(id >= d->num || b == avail || d->chain_len[id] == 0))
+			return -VQ_E_RING_USED_ID;
+		d->inorder_left = (uint16_t)(b + 1);
+		d->inorder_len = vq_load32_relaxed(e + 4);
+	}
+	head = vq_load16_relaxed(avail_entry(d->avail, last & mask));
+	if (VQ_UNLIKELY(head >= d->num || (n = d->chain_len[head]) == 0))
+		return -VQ_E_RING_USED_ID;
+	drv_free_chain(d, head, n);
+	d->last_used = (uint16_t)(last + 1);
+	d->inorder_left--;
+	if (token)
+		*token = d->token[head];
+	if (len)
+		*len = d->inorder_left ? 0 : d->inorder_len;
+	return 1;
+}
+
 int vq_ring_drv_get_used_split(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
 {
 	uint16_t last = d->last_used, i, n;
@@ -1060,6 +1144,9 @@ int vq_ring_drv_get_used_split(struct vq_ring_drv *d, uint64_t *token, uint32_t 
 	const uint8_t *e;
 	uint32_t id, ulen;
 	int rc;
+
+	if (VQ_UNLIKELY(d->features & VQ_RING_F_IN_ORDER))
+		return drv_get_used_in_order(d, token, len);
 
 	/* used idx is read once per batch, when the shadow copy is used up */
 	if (last == d->used_shadow && (rc = used_refresh(d)) <= 0)
@@ -1228,6 +1315,13 @@ int vq_ring_drv_get_used_batch_split(struct vq_ring_drv *d, uint64_t *tokens, ui
 	unsigned k = 0, n, got;
 	int rc = 0;
 
+	if (VQ_UNLIKELY(d->features & VQ_RING_F_IN_ORDER)) {
+		/* batches of elements: one call each */
+		while (k < max && (rc = drv_get_used_in_order(d, tokens ? tokens + k : NULL,
+							      lens ? lens + k : NULL)) > 0)
+			k++;
+		return k ? (int)k : rc;
+	}
 	while (k < max) {
 		n = (uint16_t)(d->used_shadow - d->last_used);
 		if (n == 0) {

@@ -8,6 +8,7 @@
 #include "trace.h"
 #include "fault.h"
 #include "mem.h"
+#include "iommu.h"
 #include "ring.h"
 #include "device.h"
 #include "transport.h"

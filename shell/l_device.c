@@ -483,6 +483,12 @@ static int d_queue(lua_State *L)
 	lvq_setint(L, "used", (lua_Integer)vq->used);
 	lvq_setint(L, "interrupts", (lua_Integer)vq->interrupts);
 	lvq_setint(L, "errors", (lua_Integer)vq->errors);
+	lvq_setint(L, "held_dropped", (lua_Integer)vq->held_dropped);
+	/* VIRTIO_F_NOTIFICATION_DATA: the last notification's data */
+	lvq_setint(L, "notify_datas", (lua_Integer)vq->notify_datas);
+	lvq_setint(L, "notify_next_off", vq->notify_next_off);
+	lua_pushboolean(L, vq->notify_next_wrap);
+	lua_setfield(L, -2, "notify_next_wrap");
 	if (vq->ready) {
 		lvq_setint(L, "last_avail", vq->ring.last_avail);
 		lvq_setint(L, "used_idx", vq->ring.used_idx);

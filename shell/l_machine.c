@@ -586,6 +586,90 @@ static int m_seed(lua_State *L)
 
 static int m_driver(lua_State *L);
 
+/* ---- the IOMMU (VIRTIO_F_ACCESS_PLATFORM; emu/iommu.h) ---- */
+
+/* The size field key of the options table at 2 (required). */
+static uint64_t iommu_field(lua_State *L, const char *fn, const char *key)
+{
+	uint64_t v;
+
+	if (lua_getfield(L, 2, key) == LUA_TNIL)
+		return (uint64_t)luaL_error(L, "%s: option '%s' is required", fn, key);
+	v = lvq_fieldsize(L, -1, fn, key);
+	lua_pop(L, 1);
+	return v;
+}
+
+/* m:iommu_map{iova=, gpa=, len=, write=bool}: map an IOVA range. */
+static int m_iommu_map(lua_State *L)
+{
+	static const char *const allowed[] = {"gpa", "iova", "len", "write", NULL};
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	uint64_t iova, gpa, len;
+	bool write;
+	int rc;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lvq_checkopts(L, 2, "machine: iommu_map", allowed);
+	iova = iommu_field(L, "machine: iommu_map", "iova");
+	gpa = iommu_field(L, "machine: iommu_map", "gpa");
+	len = iommu_field(L, "machine: iommu_map", "len");
+	lua_getfield(L, 2, "write");
+	write = lua_isnil(L, -1) ? true : lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	rc = vq_iommu_map(vq_machine_iommu(lm->m), iova, gpa, len, write);
+	if (rc < 0)
+		return luaL_error(L, "machine: iommu_map(iova %s, gpa %s, len %s): %s: %s "
+				  "(page-aligned, no overlap with a mapped IOVA, at most %d "
+				  "mappings)", LVQ_HEX(iova), LVQ_HEX(gpa), LVQ_HEX(len),
+				  vq_errname(rc), vq_strerror(rc), VQ_IOMMU_MAX_MAPPINGS);
+	return 0;
+}
+
+/* m:iommu_unmap{iova=, len=}: unmap; returns the bytes that were mapped. */
+static int m_iommu_unmap(lua_State *L)
+{
+	static const char *const allowed[] = {"iova", "len", NULL};
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	uint64_t iova, len;
+	long long rc;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lvq_checkopts(L, 2, "machine: iommu_unmap", allowed);
+	iova = iommu_field(L, "machine: iommu_unmap", "iova");
+	len = iommu_field(L, "machine: iommu_unmap", "len");
+	rc = vq_iommu_unmap(vq_machine_iommu(lm->m), iova, len);
+	if (rc < 0)
+		return luaL_error(L, "machine: iommu_unmap(iova %s, len %s): %s: %s", LVQ_HEX(iova),
+				  LVQ_HEX(len), vq_errname((int)rc), vq_strerror((int)rc));
+	lua_pushinteger(L, (lua_Integer)rc);
+	return 1;
+}
+
+/* m:iommu_mappings(): {{iova=, gpa=, len=, write=}, ...} in IOVA order. */
+static int m_iommu_mappings(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	struct vq_iommu *io = vq_machine_iommu(lm->m);
+	unsigned n = vq_iommu_count(io);
+	struct vq_iommu_map mp;
+
+	lua_createtable(L, (int)n, 0);
+	for (unsigned i = 0; i < n && vq_iommu_get(io, i, &mp) == 0; i++) {
+		lua_createtable(L, 0, 4);
+		lua_pushinteger(L, (lua_Integer)mp.iova);
+		lua_setfield(L, -2, "iova");
+		lua_pushinteger(L, (lua_Integer)mp.gpa);
+		lua_setfield(L, -2, "gpa");
+		lua_pushinteger(L, (lua_Integer)mp.len);
+		lua_setfield(L, -2, "len");
+		lua_pushboolean(L, mp.write);
+		lua_setfield(L, -2, "write");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
 static int m_getter(lua_State *L)
 {
 	struct lvq_machine *lm = luaL_checkudata(L, 1, LVQ_MACHINE);
@@ -673,6 +757,8 @@ static const luaL_Reg methods[] = {
 	{"pending", m_pending},   {"stats", m_stats},   {"trace", m_trace},
 	{"trace_log", m_trace_log}, {"irq", m_irq},     {"read", m_read},
 	{"write", m_write},       {"reseed", m_seed},
+	{"iommu_map", m_iommu_map}, {"iommu_unmap", m_iommu_unmap},
+	{"iommu_mappings", m_iommu_mappings},
 	{"fault", lvq_m_fault},   {"unfault", lvq_m_unfault}, {"faults", lvq_m_faults},
 	{"device_ring", lvq_m_device_ring},
 	{"serve", lvq_m_serve},   {"unserve", lvq_m_unserve}, {"vhost", lvq_m_vhost},

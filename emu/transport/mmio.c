@@ -404,9 +404,9 @@ static int reg_write(struct vq_mmio *t, uint32_t off, uint32_t val)
 	case VIRTIO_MMIO_QUEUE_READY:
 		return write_queue_ready(t, val);
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
-		/* with NOTIFICATION_DATA the queue index is the low 16 bits */
-		if (vq_dev_has_feature(d, VIRTIO_F_NOTIFICATION_DATA))
-			val &= 0xffff;
+		/* with NOTIFICATION_DATA the queue index is the low 16 bits,
+		 * the driver's next avail position the high ones */
+		val = vq_dev_notify_decode(d, val);
 		t->stats.notifies++;
 		if (t->host.notify)
 			t->host.notify(t->host.ctx, d, val);

@@ -369,6 +369,10 @@ M.NORMATIVE = {
     {"5.5.6.7.1", "Driver Requirements: Free Page Reporting"},
     {"5.5.6.7.2", "Device Requirements: Free Page Reporting"},
   }},
+  {area = "reserved feature bits (6): ACCESS_PLATFORM", sections = {
+    {"6.1", "Driver Requirements: Reserved Feature Bits"},
+    {"6.2", "Device Requirements: Reserved Feature Bits"},
+  }},
 }
 
 local function section_key(x)
