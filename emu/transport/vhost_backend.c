@@ -105,6 +105,18 @@ static bool protocol_on(const struct vq_vhost_backend *b)
 	return (b->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) || b->protocol_set;
 }
 
+/* What the back-end offers: the device's features, less those vhost-user
+ * cannot carry here (no IOTLB messages for ACCESS_PLATFORM, kicks carry no
+ * NOTIFICATION_DATA, no per-ring reset message for RING_RESET), plus the
+ * protocol-features bit. */
+static uint64_t offered_features(const struct vq_dev *d)
+{
+	uint64_t no = (1ull << VIRTIO_F_ACCESS_PLATFORM) | (1ull << VIRTIO_F_NOTIFICATION_DATA) |
+		      (1ull << VIRTIO_F_RING_RESET);
+
+	return (d->host_features[0] & ~no) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+}
+
 /* ---- device bring-up and rings ---------------------------------------- */
 
 static void device_down(struct vq_vhost_backend *b)
@@ -366,12 +378,12 @@ static int handle(struct vq_vhost_backend *b, struct vq_vhost_msg *m, struct vq_
 	switch (m->request) {
 	case VHOST_USER_GET_FEATURES:
 		vq_vhost_reply_init(rep, m->request, 8);
-		rep->p.u64 = VQ_LE64(d->host_features[0] | (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
+		rep->p.u64 = VQ_LE64(offered_features(d));
 		*has_reply = true;
 		return 0;
 	case VHOST_USER_SET_FEATURES: {
 		uint64_t f = VQ_LE64(m->p.u64);
-		uint64_t offered = d->host_features[0] | (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+		uint64_t offered = offered_features(d);
 
 		if (f & ~offered)
 			return refuse(b, -VQ_E_VHOST_MSG, "SET_FEATURES 0x%" PRIx64 ": bits 0x%" PRIx64
