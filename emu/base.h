@@ -55,6 +55,12 @@ enum vq_err {
 	VQ_E_NOT_READY,        /* queue or device not ready for this operation */
 	VQ_E_TIMEOUT,          /* a bounded wait ran out (virtual time or events) */
 	VQ_E_RING_WRITE_RING,  /* a device-writable buffer overlaps a descriptor table or ring area */
+	/* packed ring, device side (ring_packed.c) */
+	VQ_E_RING_PACKED_ID,       /* buffer id not below the queue size */
+	VQ_E_RING_PACKED_ID_BUSY,  /* buffer id already in flight */
+	VQ_E_RING_PACKED_CHAIN,    /* chain runs over descriptors still in flight (longer than the free ring) */
+	VQ_E_RING_PACKED_AVAIL,    /* chain continues into a descriptor not made available */
+	VQ_E_RING_PACKED_INDIRECT_FLAGS, /* indirect table entry with flags other than WRITE */
 	VQ_E__COUNT
 };
 

@@ -1,8 +1,8 @@
 /* ring.c - layout-independent virtqueue code: chain storage and copies, and
  * the public vq_ring_* entry points, each one switch on the layout.
  *
- * The split implementation lives in ring_split.c; a packed one will sit
- * beside it behind the same switches. Checks that do not depend on the layout
+ * The split implementation lives in ring_split.c, the packed one in
+ * ring_packed.c, behind the same switches. Checks that do not depend on the layout
  * (broken ring, argument sanity) are done here, once.
  */
 #include <stdlib.h>
@@ -150,6 +150,14 @@ static unsigned ring_areas(const struct vq_ring *r, struct ring_area *a)
 		a[1] = (struct ring_area){"avail ring", r->addr.driver, VIRTQ_AVAIL_SIZE(r->num)};
 		a[2] = (struct ring_area){"used ring", r->addr.device, VIRTQ_USED_SIZE(r->num)};
 		return 3;
+	case VQ_RING_PACKED:
+		a[0] = (struct ring_area){"descriptor ring", r->addr.desc,
+					  VIRTQ_PACKED_DESC_SIZE(r->num)};
+		a[1] = (struct ring_area){"driver event suppression area", r->addr.driver,
+					  VIRTQ_PACKED_EVENT_SIZE};
+		a[2] = (struct ring_area){"device event suppression area", r->addr.device,
+					  VIRTQ_PACKED_EVENT_SIZE};
+		return 3;
 	default:
 		return 0;
 	}
@@ -215,6 +223,9 @@ int vq_ring_init(struct vq_ring *r, struct vq_mem *mem, enum vq_ring_layout layo
 	case VQ_RING_SPLIT:
 		rc = vq_ring_init_split(r);
 		break;
+	case VQ_RING_PACKED:
+		rc = vq_ring_init_packed(r);
+		break;
 	default:
 		return vq_ring_fail(r, VQ_E_INVAL);
 	}
@@ -237,6 +248,8 @@ int vq_ring_pop(struct vq_ring *r, struct vq_chain *c)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_pop_split(r, c);
+	case VQ_RING_PACKED:
+		return vq_ring_pop_packed(r, c);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -250,6 +263,9 @@ void vq_ring_unpop(struct vq_ring *r, const struct vq_chain *c)
 	case VQ_RING_SPLIT:
 		vq_ring_unpop_split(r, c);
 		break;
+	case VQ_RING_PACKED:
+		vq_ring_unpop_packed(r, c);
+		break;
 	default:
 		break;
 	}
@@ -262,6 +278,8 @@ int vq_ring_push(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_push_split(r, c, written);
+	case VQ_RING_PACKED:
+		return vq_ring_push_packed(r, c, written);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -274,6 +292,8 @@ int vq_ring_publish(struct vq_ring *r)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_publish_split(r);
+	case VQ_RING_PACKED:
+		return vq_ring_publish_packed(r);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -296,6 +316,9 @@ int vq_ring_publish_broken(struct vq_ring *r)
 	case VQ_RING_SPLIT:
 		rc = vq_ring_publish_split(r);
 		break;
+	case VQ_RING_PACKED:
+		rc = vq_ring_publish_packed(r);
+		break;
 	default:
 		rc = -VQ_E_INVAL;
 	}
@@ -311,6 +334,8 @@ int vq_ring_set_notify(struct vq_ring *r, bool enable)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_set_notify_split(r, enable);
+	case VQ_RING_PACKED:
+		return vq_ring_set_notify_packed(r, enable);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -323,6 +348,8 @@ int vq_ring_pending(struct vq_ring *r)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_pending_split(r);
+	case VQ_RING_PACKED:
+		return vq_ring_pending_packed(r);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -337,6 +364,8 @@ int vq_ring_pop_batch(struct vq_ring *r, struct vq_chain *c, unsigned max)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_pop_batch_split(r, c, max);
+	case VQ_RING_PACKED:
+		return vq_ring_pop_batch_packed(r, c, max);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -353,6 +382,8 @@ int vq_ring_push_batch(struct vq_ring *r, const struct vq_chain *c, const uint32
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_push_batch_split(r, c, written, n);
+	case VQ_RING_PACKED:
+		return vq_ring_push_batch_packed(r, c, written, n);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -386,7 +417,7 @@ int vq_ring_drv_init(struct vq_ring_drv *d, struct vq_mem *mem, enum vq_ring_lay
 	d->features = features;
 	d->num = num;
 	d->addr = *addr;
-	if (!vq_ring_num_ok(num))
+	if (layout == VQ_RING_PACKED ? num == 0 || num > VIRTQ_MAX_SIZE : !vq_ring_num_ok(num))
 		return -VQ_E_RING_LAYOUT;
 	d->token = calloc(num, sizeof(*d->token));
 	d->chain_len = calloc(num, sizeof(*d->chain_len));
@@ -399,6 +430,9 @@ int vq_ring_drv_init(struct vq_ring_drv *d, struct vq_mem *mem, enum vq_ring_lay
 	switch (layout) {
 	case VQ_RING_SPLIT:
 		rc = vq_ring_drv_init_split(d);
+		break;
+	case VQ_RING_PACKED:
+		rc = vq_ring_drv_init_packed(d);
 		break;
 	default:
 		rc = -VQ_E_INVAL;
@@ -435,6 +469,8 @@ int vq_ring_drv_add(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_add_split(d, bufs, n, token);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_add_packed(d, bufs, n, token);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -454,6 +490,8 @@ int vq_ring_drv_add_indirect(struct vq_ring_drv *d, const struct vq_buf *bufs, u
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_add_indirect_split(d, bufs, n, table_gpa, token);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_add_indirect_packed(d, bufs, n, table_gpa, token);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -464,6 +502,8 @@ int vq_ring_drv_publish(struct vq_ring_drv *d)
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_publish_split(d);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_publish_packed(d);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -474,6 +514,8 @@ int vq_ring_drv_get_used(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_get_used_split(d, token, len);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_get_used_packed(d, token, len);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -489,6 +531,8 @@ int vq_ring_drv_add_batch(struct vq_ring_drv *d, const struct vq_ring_req *reqs,
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_add_batch_split(d, reqs, n);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_add_batch_packed(d, reqs, n);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -502,6 +546,8 @@ int vq_ring_drv_get_used_batch(struct vq_ring_drv *d, uint64_t *tokens, uint32_t
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_get_used_batch_split(d, tokens, lens, max);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_get_used_batch_packed(d, tokens, lens, max);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -512,6 +558,8 @@ int vq_ring_drv_set_interrupts(struct vq_ring_drv *d, bool enable)
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_set_interrupts_split(d, enable);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_set_interrupts_packed(d, enable);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -522,11 +570,15 @@ int vq_ring_drv_set_interrupts(struct vq_ring_drv *d, bool enable)
 int vq_ring_size(enum vq_ring_layout layout, uint16_t num, uint64_t base,
 		 struct vq_ring_addr *addr, uint64_t *bytes)
 {
-	if (!vq_ring_num_ok(num) || !addr || !bytes)
+	/* a packed queue's size need not be a power of two (spec 2.8) */
+	if ((layout == VQ_RING_PACKED ? num == 0 || num > VIRTQ_MAX_SIZE : !vq_ring_num_ok(num)) ||
+	    !addr || !bytes)
 		return -VQ_E_INVAL;
 	switch (layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_size_split(num, base, addr, bytes);
+	case VQ_RING_PACKED:
+		return vq_ring_size_packed(num, base, addr, bytes);
 	default:
 		return -VQ_E_INVAL;
 	}

@@ -21,7 +21,7 @@
 
 enum vq_ring_layout {
 	VQ_RING_SPLIT = 0,
-	VQ_RING_PACKED = 1 /* reserved for the packed-ring issue */
+	VQ_RING_PACKED = 1  /* spec 2.8 (ring_packed.c) */
 };
 
 /* Negotiated ring features that change how the ring behaves. */
@@ -129,6 +129,17 @@ struct vq_ring {
 	 * writable buffer outside it cannot overlap one (a quick test; one
 	 * inside it is checked area by area) */
 	uint64_t areas_gpa, areas_len;
+	/* packed layout only (ring_packed.c): last_avail and used_idx are
+	 * ring slots there, these the rest of the state */
+	bool avail_wrap;          /* wrap counter of last_avail (1 after init) */
+	bool used_wrap;           /* wrap counter of used_idx (1 after init) */
+	bool pub_pending;         /* a used descriptor waits for its flags */
+	uint16_t pub_slot;        /* ... at this slot (the first one pushed) */
+	uint16_t pub_flags;       /* ... with these flags, stored at publish */
+	uint16_t inflight_desc;   /* ring descriptors popped and not yet used */
+	uint16_t last_pop_id;     /* id of the last popped chain (for unpop) */
+	bool last_pop_valid;
+	uint64_t id_busy[VIRTQ_MAX_SIZE / 64]; /* buffer ids in flight */
 };
 
 /* Validate a queue's placement and set r up to serve it: num a power of two
@@ -241,6 +252,13 @@ struct vq_ring_drv {
 	uint16_t *chain_len;  /* per head: descriptors in the chain (0 = free) */
 	uint64_t *indirect;   /* per head in flight: gpa of its indirect table, or 0 */
 	uint16_t *next;       /* per descriptor: private copy of next (free list, chains) */
+	/* packed layout only: avail_idx and last_used are ring slots there,
+	 * free_head the first free buffer id (linked through next) */
+	bool avail_wrap;      /* wrap counter of avail_idx (1 after init) */
+	bool used_wrap;       /* wrap counter of last_used (1 after init) */
+	bool pub_pending;     /* the first unpublished chain's head waits for flags */
+	uint16_t pub_slot, pub_flags;
+	uint16_t added_desc;  /* descriptors added since the last publish */
 };
 
 /* Lay out and zero a fresh queue at addr (the caller chose the addresses,
