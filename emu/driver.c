@@ -282,7 +282,7 @@ uint32_t vq_drv_ack_interrupt(struct vq_drv *d)
 /* Has the device published used elements the driver has not reaped? */
 static bool drv_used_pending(const struct vq_ring_drv *r)
 {
-	return vq_load16_acquire(r->used + 2) != r->last_used;
+	return vq_ring_drv_has_used(r) == 1;
 }
 
 int vq_drv_wait_used(struct vq_drv *d, unsigned q)

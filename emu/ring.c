@@ -565,6 +565,24 @@ int vq_ring_drv_set_interrupts(struct vq_ring_drv *d, bool enable)
 	}
 }
 
+int vq_ring_drv_has_used(const struct vq_ring_drv *d)
+{
+	switch (d->layout) {
+	case VQ_RING_SPLIT:
+		/* used idx at offset 2 of the used ring */
+		return vq_load16_acquire(d->used + 2) != d->last_used;
+	case VQ_RING_PACKED: {
+		/* the flags of the next slot to reap: AVAIL == USED == wrap */
+		uint16_t f = vq_load16_acquire((const uint8_t *)d->desc + 16u * d->last_used + 14);
+		bool a = f & VIRTQ_DESC_F_AVAIL, u = f & VIRTQ_DESC_F_USED;
+
+		return a == d->used_wrap && u == d->used_wrap;
+	}
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
 /* ---- placement --------------------------------------------------------- */
 
 int vq_ring_size(enum vq_ring_layout layout, uint16_t num, uint64_t base,

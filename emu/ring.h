@@ -314,6 +314,11 @@ int vq_ring_drv_get_used_batch(struct vq_ring_drv *d, uint64_t *tokens, uint32_t
  * On enable returns 1 if used elements arrived meanwhile, else 0. */
 int vq_ring_drv_set_interrupts(struct vq_ring_drv *d, bool enable);
 
+/* Has the device published a used element the driver has not reaped? 1
+ * yes, 0 no (split: used idx moved; packed: the next slot to reap is
+ * marked used), -VQ_E_INVAL for an unknown layout. Nothing is consumed. */
+int vq_ring_drv_has_used(const struct vq_ring_drv *d);
+
 /* Bytes of guest memory a queue of num needs, and its natural placement
  * starting at base: split = desc at base rounded up to 16, avail right after
  * it, used after avail rounded up to 4 (the 1.x alignment, not legacy's

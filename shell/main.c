@@ -38,6 +38,9 @@ static void usage(FILE *f)
 		"                 with --test: run only tests whose name contains\n"
 		"                 PATTERN, tagged with spec section PATTERN (or one\n"
 		"                 below it) or with tag PATTERN; may be repeated\n"
+		"  --ring split|packed\n"
+		"                 ring layout the drivers negotiate by default\n"
+		"                 (vqsim.defaults.ring), default split\n"
 		"  --seed N       default seed of new machines (vqsim.seed), default 1\n"
 		"  --trace FILE   trace every machine's events to FILE (- for stdout)\n"
 		"  --trace-format text|json\n"
@@ -95,6 +98,13 @@ lua_State *lvq_newstate(uint64_t seed)
 	luaL_openlibs(L);
 	luaopen_vqsim(L);
 	lvq_setint(L, "seed", (lua_Integer)seed);
+	/* vqsim.defaults: what --transport / --ring chose (SHARED_DECISIONS) */
+	lua_createtable(L, 0, 2);
+	lua_pushstring(L, "mmio");
+	lua_setfield(L, -2, "transport");
+	lua_pushstring(L, lvq_default_ring);
+	lua_setfield(L, -2, "ring");
+	lua_setfield(L, -2, "defaults");
 	lua_pop(L, 1);
 	if (!dir) {
 		fprintf(stderr, "%s: cannot find the vqsim library (prelude.lua); set VQSIM_LIBDIR\n",
@@ -198,7 +208,7 @@ static bool parse_u64(const char *s, uint64_t *v)
 int main(int argc, char **argv)
 {
 	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT,
-	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ };
+	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ, OPT_RING };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
 		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
@@ -208,7 +218,8 @@ int main(int argc, char **argv)
 		{"trace-filter", required_argument, NULL, OPT_TRACE_FILTER},
 		{"record", required_argument, NULL, OPT_RECORD},
 		{"filter", required_argument, NULL, OPT_FILTER},
-		{"from-fuzz", required_argument, NULL, OPT_FROM_FUZZ}, {NULL, 0, NULL, 0},
+		{"from-fuzz", required_argument, NULL, OPT_FROM_FUZZ},
+		{"ring", required_argument, NULL, OPT_RING}, {NULL, 0, NULL, 0},
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
 	const char **filters = calloc((size_t)argc, sizeof(*filters));
@@ -243,6 +254,15 @@ int main(int argc, char **argv)
 		case OPT_COVERAGE: coverage = true; break;
 		case OPT_FILTER: filters[nfilters++] = optarg; break;
 		case OPT_FROM_FUZZ: from_fuzz = optarg; break;
+		case OPT_RING:
+			if (strcmp(optarg, "split") != 0 && strcmp(optarg, "packed") != 0) {
+				fprintf(stderr, "%s: --ring: '%s' is not split or packed\n", progname,
+					optarg);
+				FREE_ARGS();
+				return EXIT_USAGE;
+			}
+			lvq_default_ring = optarg;
+			break;
 		case OPT_RECORD: {
 			/* checked here, like --trace: a usage error, not a Lua one */
 			FILE *f = fopen(optarg, "w");
