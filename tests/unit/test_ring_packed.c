@@ -727,6 +727,25 @@ START_TEST(test_base)
 }
 END_TEST
 
+/* What the reference driver polls while it waits (it read the split used
+ * idx before, so every device timed out on a packed ring). */
+START_TEST(test_drv_has_used)
+{
+	for (unsigned it = 0; it < 20; it++) {
+		ck_assert_int_ge(drv_add_n(1 + it % 3, it), 0);
+		vq_ring_drv_publish(&drv);
+		ck_assert_int_eq(vq_ring_drv_has_used(&drv), 0);
+		ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+		vq_ring_push(&r, &c, 0);
+		ck_assert_int_eq(vq_ring_drv_has_used(&drv), 0); /* not published */
+		vq_ring_publish(&r);
+		ck_assert_int_eq(vq_ring_drv_has_used(&drv), 1);
+		ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+		ck_assert_int_eq(vq_ring_drv_has_used(&drv), 0);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ring_packed");
@@ -756,6 +775,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_batch_single_agree);
 	tcase_add_test(tc, test_push_batch_all_or_nothing);
 	tcase_add_test(tc, test_base);
+	tcase_add_test(tc, test_drv_has_used);
 	suite_add_tcase(s, tc);
 	return s;
 }
