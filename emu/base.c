@@ -50,6 +50,12 @@ static const struct {
 	[VQ_E_RING_IOMMU] = {"RING_IOMMU",
 			     "device address (IOVA) not mapped by the IOMMU for the access "
 			     "(VIRTIO_F_ACCESS_PLATFORM, spec 6.1)"},
+	/* packed ring */
+	[VQ_E_RING_PACKED_ID] = {"RING_PACKED_ID", "packed descriptor's buffer id is not below the queue size"},
+	[VQ_E_RING_PACKED_ID_BUSY] = {"RING_PACKED_ID_BUSY", "packed buffer id made available while still in flight"},
+	[VQ_E_RING_PACKED_CHAIN] = {"RING_PACKED_CHAIN", "packed chain runs over descriptors still in flight (longer than the free ring)"},
+	[VQ_E_RING_PACKED_AVAIL] = {"RING_PACKED_AVAIL", "packed chain continues into a descriptor not marked available (spec 2.8.1)"},
+	[VQ_E_RING_PACKED_INDIRECT_FLAGS] = {"RING_PACKED_INDIRECT_FLAGS", "packed indirect table entry with a flag other than WRITE (spec 2.8.19)"},
 };
 
 static int err_index(int err)

@@ -59,6 +59,12 @@ enum vq_err {
 	VQ_E_VHOST_MSG,        /* a vhost-user message breaks the protocol (size, fds, order, values) */
 	/* advanced ring features (feat) */
 	VQ_E_RING_IOMMU,       /* a device address (IOVA) is unmapped, read-only for a write, or not contiguous */
+	/* packed ring, device side (ring_packed.c) */
+	VQ_E_RING_PACKED_ID,       /* buffer id not below the queue size */
+	VQ_E_RING_PACKED_ID_BUSY,  /* buffer id already in flight */
+	VQ_E_RING_PACKED_CHAIN,    /* chain runs over descriptors still in flight (longer than the free ring) */
+	VQ_E_RING_PACKED_AVAIL,    /* chain continues into a descriptor not made available */
+	VQ_E_RING_PACKED_INDIRECT_FLAGS, /* indirect table entry with flags other than WRITE */
 	VQ_E__COUNT
 };
 

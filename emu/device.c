@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "device.h"
+#include "opts.h"
 #include "trace.h"
 #include "virtio.h"
 
@@ -798,4 +799,27 @@ void vq_dev_unwatch_fd(struct vq_dev *d, int fd)
 {
 	if (d->env.unwatch)
 		d->env.unwatch(d->env.ctx, d, fd);
+}
+
+/* ---- generic device options ---- */
+
+int vq_dev_generic_opts(struct vq_opts *o, struct vq_dev_generic *g, char *err, size_t errlen)
+{
+	int rc;
+
+	g->packed = true;
+	if ((rc = vq_opts_bool(o, "packed", &g->packed, err, errlen)) < 0)
+		return rc;
+	vq_opts_remove(o, "packed");
+	return 0;
+}
+
+void vq_dev_generic_apply(struct vq_dev *d, const struct vq_dev_generic *g)
+{
+	uint64_t bit = 1ull << (VIRTIO_F_RING_PACKED % 64);
+
+	if (g->packed)
+		d->host_features[VIRTIO_F_RING_PACKED / 64] |= bit;
+	else
+		d->host_features[VIRTIO_F_RING_PACKED / 64] &= ~bit;
 }

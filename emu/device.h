@@ -259,4 +259,17 @@ void vq_dev_unwatch_fd(struct vq_dev *d, int fd);
 /* Name of a status value as "ACKNOWLEDGE|DRIVER|..." into buf; returns buf. */
 const char *vq_dev_status_str(uint8_t status, char *buf, size_t len);
 
+/* Options every device takes, whatever its type (read by the machine before
+ * the type's own create sees the rest). */
+struct vq_dev_generic {
+	bool packed;   /* packed=on|off: offer VIRTIO_F_RING_PACKED (default on) */
+};
+struct vq_opts;
+/* Read the generic options into g (defaults for those not given) and
+ * remove them from o (o may be NULL). 0, or -VQ_E_INVAL with a message
+ * naming the value in err. */
+int vq_dev_generic_opts(struct vq_opts *o, struct vq_dev_generic *g, char *err, size_t errlen);
+/* Apply g to a created device's offered features. */
+void vq_dev_generic_apply(struct vq_dev *d, const struct vq_dev_generic *g);
+
 #endif

@@ -171,6 +171,9 @@ int vq_drv_setup_queue(struct vq_drv *d, unsigned q, uint16_t num)
 	uint64_t bytes, at;
 	uint32_t max;
 	unsigned features = 0;
+	/* the layout follows the negotiated features, as on the device */
+	enum vq_ring_layout layout =
+		vq_drv_has_feature(d, VIRTIO_F_RING_PACKED) ? VQ_RING_PACKED : VQ_RING_SPLIT;
 	int rc;
 
 	if (q >= VQ_DEV_MAX_QUEUES || d->queues[q].active)
@@ -185,19 +188,19 @@ int vq_drv_setup_queue(struct vq_drv *d, unsigned q, uint16_t num)
 		return -VQ_E_INVAL;
 	if (num == 0)
 		num = (uint16_t)max;
-	if (vq_ring_size(VQ_RING_SPLIT, num, 0, &addr, &bytes) < 0)
+	if (vq_ring_size(layout, num, 0, &addr, &bytes) < 0)
 		return -VQ_E_INVAL;
 	at = vq_drv_alloc(d, bytes, VQ_PAGE_SIZE);
 	if (!at)
 		return -VQ_E_NOMEM;
-	vq_ring_size(VQ_RING_SPLIT, num, at, &addr, &bytes);
+	vq_ring_size(layout, num, at, &addr, &bytes);
 	if (vq_drv_has_feature(d, VIRTIO_F_EVENT_IDX))
 		features |= VQ_RING_F_EVENT_IDX;
 	if (vq_drv_has_feature(d, VIRTIO_F_INDIRECT_DESC))
 		features |= VQ_RING_F_INDIRECT;
 	if (vq_drv_has_feature(d, VIRTIO_F_IN_ORDER))
 		features |= VQ_RING_F_IN_ORDER;
-	rc = vq_ring_drv_init(&dq->ring, vq_machine_mem(d->m), VQ_RING_SPLIT, num, &addr, features);
+	rc = vq_ring_drv_init(&dq->ring, vq_machine_mem(d->m), layout, num, &addr, features);
 	if (rc < 0)
 		return rc;
 	if ((rc = wr32(d, VIRTIO_MMIO_QUEUE_NUM, num)) < 0 ||
@@ -301,7 +304,7 @@ uint32_t vq_drv_ack_interrupt(struct vq_drv *d)
 /* Has the device published used elements the driver has not reaped? */
 static bool drv_used_pending(const struct vq_ring_drv *r)
 {
-	return vq_load16_acquire(r->used + 2) != r->last_used;
+	return vq_ring_drv_has_used(r) == 1;
 }
 
 int vq_drv_wait_used(struct vq_drv *d, unsigned q)

@@ -567,6 +567,7 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 	struct vq_transport_host host;
 	char autoname[VQ_DEV_NAME_MAX];
 	struct vq_opts *empty = NULL;
+	struct vq_dev_generic generic;
 	struct vq_slot *s;
 	int rc;
 
@@ -628,12 +629,16 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 	}
 	/* the device's own messages name it by type: "blk: size '1X' ..." */
 	vq_opts_set_who(o, t->name);
-	rc = t->create(&s->dev, m->mem, &m->prng, name, o, err, errlen);
+	/* the options every device takes (packed=...), then the type's own */
+	rc = vq_dev_generic_opts(o, &generic, err, errlen);
+	if (rc == 0)
+		rc = t->create(&s->dev, m->mem, &m->prng, name, o, err, errlen);
 	vq_opts_free(empty);
 	if (rc < 0) {
 		free(s);
 		return NULL;
 	}
+	vq_dev_generic_apply(&s->dev, &generic);
 	s->dev.tracer = &m->tracer;
 	s->dev.faults = m->faults;
 	s->dev.iommu = m->iommu;

@@ -423,3 +423,16 @@ int vq_opts_bool(struct vq_opts *o, const char *key, bool *out, char *err, size_
 			    "%s '%s' must be on or off (also true/false, yes/no)", key, it->val);
 	return 1;
 }
+
+bool vq_opts_remove(struct vq_opts *o, const char *key)
+{
+	struct vq_opt *it = o ? find(o, key) : NULL;
+
+	if (!it)
+		return false;
+	free(it->key);
+	free(it->val);
+	memmove(it, it + 1, (size_t)(o->v + o->n - (it + 1)) * sizeof(*it));
+	o->n--;
+	return true;
+}

@@ -98,4 +98,8 @@ int vq_parse_bool(const char *s, bool *out);
 /* A MAC address, exactly "xx:xx:xx:xx:xx:xx" (hex, either case). */
 int vq_parse_mac(const char *s, uint8_t mac[6]);
 
+/* Remove key (and its value) from o, e.g. an option one layer reads before
+ * handing o to another. Returns true when key was there. */
+bool vq_opts_remove(struct vq_opts *o, const char *key);
+
 #endif

@@ -1,8 +1,8 @@
 /* ring.c - layout-independent virtqueue code: chain storage and copies, and
  * the public vq_ring_* entry points, each one switch on the layout.
  *
- * The split implementation lives in ring_split.c; a packed one will sit
- * beside it behind the same switches. Checks that do not depend on the layout
+ * The split implementation lives in ring_split.c, the packed one in
+ * ring_packed.c, behind the same switches. Checks that do not depend on the layout
  * (broken ring, argument sanity) are done here, once.
  */
 #include <stdlib.h>
@@ -151,6 +151,14 @@ static unsigned ring_areas_at(const struct vq_ring *r, const struct vq_ring_addr
 		a[0] = (struct ring_area){"descriptor table", p->desc, VIRTQ_DESC_SIZE(r->num)};
 		a[1] = (struct ring_area){"avail ring", p->driver, VIRTQ_AVAIL_SIZE(r->num)};
 		a[2] = (struct ring_area){"used ring", p->device, VIRTQ_USED_SIZE(r->num)};
+		return 3;
+	case VQ_RING_PACKED:
+		a[0] = (struct ring_area){"descriptor ring", r->addr.desc,
+					  VIRTQ_PACKED_DESC_SIZE(r->num)};
+		a[1] = (struct ring_area){"driver event suppression area", r->addr.driver,
+					  VIRTQ_PACKED_EVENT_SIZE};
+		a[2] = (struct ring_area){"device event suppression area", r->addr.device,
+					  VIRTQ_PACKED_EVENT_SIZE};
 		return 3;
 	default:
 		return 0;
@@ -334,6 +342,9 @@ int vq_ring_init_iommu(struct vq_ring *r, struct vq_mem *mem, struct vq_iommu *i
 	case VQ_RING_SPLIT:
 		rc = vq_ring_init_split(r);
 		break;
+	case VQ_RING_PACKED:
+		rc = vq_ring_init_packed(r);
+		break;
 	default:
 		return vq_ring_fail(r, VQ_E_INVAL);
 	}
@@ -356,6 +367,8 @@ int vq_ring_pop(struct vq_ring *r, struct vq_chain *c)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_pop_split(r, c);
+	case VQ_RING_PACKED:
+		return vq_ring_pop_packed(r, c);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -369,6 +382,9 @@ void vq_ring_unpop(struct vq_ring *r, const struct vq_chain *c)
 	case VQ_RING_SPLIT:
 		vq_ring_unpop_split(r, c);
 		break;
+	case VQ_RING_PACKED:
+		vq_ring_unpop_packed(r, c);
+		break;
 	default:
 		break;
 	}
@@ -381,6 +397,8 @@ int vq_ring_push(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_push_split(r, c, written);
+	case VQ_RING_PACKED:
+		return vq_ring_push_packed(r, c, written);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -393,6 +411,8 @@ int vq_ring_publish(struct vq_ring *r)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_publish_split(r);
+	case VQ_RING_PACKED:
+		return vq_ring_publish_packed(r);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -415,6 +435,9 @@ int vq_ring_publish_broken(struct vq_ring *r)
 	case VQ_RING_SPLIT:
 		rc = vq_ring_publish_split(r);
 		break;
+	case VQ_RING_PACKED:
+		rc = vq_ring_publish_packed(r);
+		break;
 	default:
 		rc = -VQ_E_INVAL;
 	}
@@ -430,6 +453,8 @@ int vq_ring_set_notify(struct vq_ring *r, bool enable)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_set_notify_split(r, enable);
+	case VQ_RING_PACKED:
+		return vq_ring_set_notify_packed(r, enable);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -442,6 +467,8 @@ int vq_ring_pending(struct vq_ring *r)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_pending_split(r);
+	case VQ_RING_PACKED:
+		return vq_ring_pending_packed(r);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -453,6 +480,8 @@ int vq_ring_get_base(const struct vq_ring *r, uint32_t *base)
 	case VQ_RING_SPLIT:
 		*base = r->last_avail;
 		return 0;
+	case VQ_RING_PACKED:
+		return vq_ring_get_base_packed(r, base);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -465,6 +494,8 @@ int vq_ring_set_base(struct vq_ring *r, uint32_t base)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_set_base_split(r, base);
+	case VQ_RING_PACKED:
+		return vq_ring_set_base_packed(r, base);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -479,6 +510,8 @@ int vq_ring_pop_batch(struct vq_ring *r, struct vq_chain *c, unsigned max)
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_pop_batch_split(r, c, max);
+	case VQ_RING_PACKED:
+		return vq_ring_pop_batch_packed(r, c, max);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -495,6 +528,8 @@ int vq_ring_push_batch(struct vq_ring *r, const struct vq_chain *c, const uint32
 	switch (r->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_push_batch_split(r, c, written, n);
+	case VQ_RING_PACKED:
+		return vq_ring_push_batch_packed(r, c, written, n);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -528,7 +563,7 @@ int vq_ring_drv_init(struct vq_ring_drv *d, struct vq_mem *mem, enum vq_ring_lay
 	d->features = features;
 	d->num = num;
 	d->addr = *addr;
-	if (!vq_ring_num_ok(num))
+	if (layout == VQ_RING_PACKED ? num == 0 || num > VIRTQ_MAX_SIZE : !vq_ring_num_ok(num))
 		return -VQ_E_RING_LAYOUT;
 	d->token = calloc(num, sizeof(*d->token));
 	d->chain_len = calloc(num, sizeof(*d->chain_len));
@@ -541,6 +576,9 @@ int vq_ring_drv_init(struct vq_ring_drv *d, struct vq_mem *mem, enum vq_ring_lay
 	switch (layout) {
 	case VQ_RING_SPLIT:
 		rc = vq_ring_drv_init_split(d);
+		break;
+	case VQ_RING_PACKED:
+		rc = vq_ring_drv_init_packed(d);
 		break;
 	default:
 		rc = -VQ_E_INVAL;
@@ -577,6 +615,8 @@ int vq_ring_drv_add(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_add_split(d, bufs, n, token);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_add_packed(d, bufs, n, token);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -596,6 +636,8 @@ int vq_ring_drv_add_indirect(struct vq_ring_drv *d, const struct vq_buf *bufs, u
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_add_indirect_split(d, bufs, n, table_gpa, token);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_add_indirect_packed(d, bufs, n, table_gpa, token);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -606,6 +648,8 @@ int vq_ring_drv_publish(struct vq_ring_drv *d)
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_publish_split(d);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_publish_packed(d);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -616,6 +660,8 @@ int vq_ring_drv_get_used(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_get_used_split(d, token, len);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_get_used_packed(d, token, len);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -631,6 +677,8 @@ int vq_ring_drv_add_batch(struct vq_ring_drv *d, const struct vq_ring_req *reqs,
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_add_batch_split(d, reqs, n);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_add_batch_packed(d, reqs, n);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -644,6 +692,8 @@ int vq_ring_drv_get_used_batch(struct vq_ring_drv *d, uint64_t *tokens, uint32_t
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_get_used_batch_split(d, tokens, lens, max);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_get_used_batch_packed(d, tokens, lens, max);
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -654,6 +704,26 @@ int vq_ring_drv_set_interrupts(struct vq_ring_drv *d, bool enable)
 	switch (d->layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_drv_set_interrupts_split(d, enable);
+	case VQ_RING_PACKED:
+		return vq_ring_drv_set_interrupts_packed(d, enable);
+	default:
+		return -VQ_E_INVAL;
+	}
+}
+
+int vq_ring_drv_has_used(const struct vq_ring_drv *d)
+{
+	switch (d->layout) {
+	case VQ_RING_SPLIT:
+		/* used idx at offset 2 of the used ring */
+		return vq_load16_acquire(d->used + 2) != d->last_used;
+	case VQ_RING_PACKED: {
+		/* the flags of the next slot to reap: AVAIL == USED == wrap */
+		uint16_t f = vq_load16_acquire((const uint8_t *)d->desc + 16u * d->last_used + 14);
+		bool a = f & VIRTQ_DESC_F_AVAIL, u = f & VIRTQ_DESC_F_USED;
+
+		return a == d->used_wrap && u == d->used_wrap;
+	}
 	default:
 		return -VQ_E_INVAL;
 	}
@@ -664,11 +734,15 @@ int vq_ring_drv_set_interrupts(struct vq_ring_drv *d, bool enable)
 int vq_ring_size(enum vq_ring_layout layout, uint16_t num, uint64_t base,
 		 struct vq_ring_addr *addr, uint64_t *bytes)
 {
-	if (!vq_ring_num_ok(num) || !addr || !bytes)
+	/* a packed queue's size need not be a power of two (spec 2.8) */
+	if ((layout == VQ_RING_PACKED ? num == 0 || num > VIRTQ_MAX_SIZE : !vq_ring_num_ok(num)) ||
+	    !addr || !bytes)
 		return -VQ_E_INVAL;
 	switch (layout) {
 	case VQ_RING_SPLIT:
 		return vq_ring_size_split(num, base, addr, bytes);
+	case VQ_RING_PACKED:
+		return vq_ring_size_packed(num, base, addr, bytes);
 	default:
 		return -VQ_E_INVAL;
 	}

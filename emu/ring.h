@@ -21,7 +21,7 @@
 
 enum vq_ring_layout {
 	VQ_RING_SPLIT = 0,
-	VQ_RING_PACKED = 1 /* reserved for the packed-ring issue */
+	VQ_RING_PACKED = 1  /* spec 2.8 (ring_packed.c) */
 };
 
 /* Negotiated ring features that change how the ring behaves. */
@@ -142,6 +142,17 @@ struct vq_ring {
 	 * IOMMU every operation re-translates them (mem_gen stays 0) */
 	struct vq_iommu *iommu;
 	struct vq_ring_addr phys;
+	/* packed layout only (ring_packed.c): last_avail and used_idx are
+	 * ring slots there, these the rest of the state */
+	bool avail_wrap;          /* wrap counter of last_avail (1 after init) */
+	bool used_wrap;           /* wrap counter of used_idx (1 after init) */
+	bool pub_pending;         /* a used descriptor waits for its flags */
+	uint16_t pub_slot;        /* ... at this slot (the first one pushed) */
+	uint16_t pub_flags;       /* ... with these flags, stored at publish */
+	uint16_t inflight_desc;   /* ring descriptors popped and not yet used */
+	uint16_t last_pop_id;     /* id of the last popped chain (for unpop) */
+	bool last_pop_valid;
+	uint64_t id_busy[VIRTQ_MAX_SIZE / 64]; /* buffer ids in flight */
 };
 
 /* Validate a queue's placement and set r up to serve it: num a power of two
@@ -211,7 +222,9 @@ int vq_ring_set_notify(struct vq_ring *r, bool enable);
  * (reads avail idx). Negative on error (including an over-large jump). */
 int vq_ring_pending(struct vq_ring *r);
 /* Ring state as vhost-user carries it (SET/GET_VRING_BASE). split: the next
- * avail slot to pop. get: 0 or -VQ_E_INVAL (layout without it). */
+ * avail slot to pop; packed: that slot in bits 0-14 with the avail wrap
+ * counter in bit 15 (get adds the used slot and wrap in bits 16-31).
+ * get: 0 or -VQ_E_INVAL (layout without it). */
 int vq_ring_get_base(const struct vq_ring *r, uint32_t *base);
 /* Resume a ring another party ran: the next avail slot to pop is base; the
  * used index continues from the used idx found in memory. 0, or
@@ -276,6 +289,13 @@ struct vq_ring_drv {
 	 * reaped, and the used length its element gave (the last chain's) */
 	uint16_t inorder_left;
 	uint32_t inorder_len;
+	/* packed layout only: avail_idx and last_used are ring slots there,
+	 * free_head the first free buffer id (linked through next) */
+	bool avail_wrap;      /* wrap counter of avail_idx (1 after init) */
+	bool used_wrap;       /* wrap counter of last_used (1 after init) */
+	bool pub_pending;     /* the first unpublished chain's head waits for flags */
+	uint16_t pub_slot, pub_flags;
+	uint16_t added_desc;  /* descriptors added since the last publish */
 };
 
 /* Lay out and zero a fresh queue at addr (the caller chose the addresses,
@@ -330,6 +350,11 @@ int vq_ring_drv_get_used_batch(struct vq_ring_drv *d, uint64_t *tokens, uint32_t
  * reap, disable parks it just behind (passed again only after 65535 more).
  * On enable returns 1 if used elements arrived meanwhile, else 0. */
 int vq_ring_drv_set_interrupts(struct vq_ring_drv *d, bool enable);
+
+/* Has the device published a used element the driver has not reaped? 1
+ * yes, 0 no (split: used idx moved; packed: the next slot to reap is
+ * marked used), -VQ_E_INVAL for an unknown layout. Nothing is consumed. */
+int vq_ring_drv_has_used(const struct vq_ring_drv *d);
 
 /* Bytes of guest memory a queue of num needs, and its natural placement
  * starting at base: split = desc at base rounded up to 16, avail right after

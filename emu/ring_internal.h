@@ -244,6 +244,41 @@ VQ_HIDDEN int vq_ring_drv_set_interrupts_split(struct vq_ring_drv *d, bool enabl
 VQ_HIDDEN int vq_ring_size_split(uint16_t num, uint64_t base, struct vq_ring_addr *addr,
 				 uint64_t *bytes);
 
+/* ---- per-layout implementations (ring_packed.c) ------------------------ */
+
+VQ_HIDDEN int vq_ring_init_packed(struct vq_ring *r);
+VQ_HIDDEN int vq_ring_pop_packed(struct vq_ring *r, struct vq_chain *c);
+VQ_HIDDEN void vq_ring_unpop_packed(struct vq_ring *r, const struct vq_chain *c);
+VQ_HIDDEN int vq_ring_push_packed(struct vq_ring *r, const struct vq_chain *c, uint32_t written);
+VQ_HIDDEN int vq_ring_publish_packed(struct vq_ring *r);
+VQ_HIDDEN int vq_ring_set_notify_packed(struct vq_ring *r, bool enable);
+VQ_HIDDEN int vq_ring_pending_packed(struct vq_ring *r);
+VQ_HIDDEN int vq_ring_pop_batch_packed(struct vq_ring *r, struct vq_chain *c, unsigned max);
+VQ_HIDDEN int vq_ring_push_batch_packed(struct vq_ring *r, const struct vq_chain *c,
+					const uint32_t *written, unsigned n);
+/* vhost-user ring base of a packed ring (SHARED_DECISIONS.md): get gives
+ * last_avail | avail_wrap << 15 | (used_idx | used_wrap << 15) << 16; set
+ * takes bits 0-15 (slot, wrap) for both cursors and forgets what was in
+ * flight. 0, or -VQ_E_INVAL (NULL base, slot >= queue size). */
+VQ_HIDDEN int vq_ring_get_base_packed(const struct vq_ring *r, uint32_t *base);
+VQ_HIDDEN int vq_ring_set_base_packed(struct vq_ring *r, uint32_t base);
+
+VQ_HIDDEN int vq_ring_drv_init_packed(struct vq_ring_drv *d);
+VQ_HIDDEN int vq_ring_drv_add_packed(struct vq_ring_drv *d, const struct vq_buf *bufs,
+				     unsigned n, uint64_t token);
+VQ_HIDDEN int vq_ring_drv_add_indirect_packed(struct vq_ring_drv *d, const struct vq_buf *bufs,
+					      unsigned n, uint64_t table_gpa, uint64_t token);
+VQ_HIDDEN int vq_ring_drv_publish_packed(struct vq_ring_drv *d);
+VQ_HIDDEN int vq_ring_drv_get_used_packed(struct vq_ring_drv *d, uint64_t *token, uint32_t *len);
+VQ_HIDDEN int vq_ring_drv_add_batch_packed(struct vq_ring_drv *d, const struct vq_ring_req *reqs,
+					   unsigned n);
+VQ_HIDDEN int vq_ring_drv_get_used_batch_packed(struct vq_ring_drv *d, uint64_t *tokens,
+						uint32_t *lens, unsigned max);
+VQ_HIDDEN int vq_ring_drv_set_interrupts_packed(struct vq_ring_drv *d, bool enable);
+
+VQ_HIDDEN int vq_ring_size_packed(uint16_t num, uint64_t base, struct vq_ring_addr *addr,
+				  uint64_t *bytes);
+
 /* Queue size and area checks shared by device and driver init: num a power
  * of two in [1, 32768]. */
 static inline bool vq_ring_num_ok(uint16_t num)

@@ -108,4 +108,19 @@ static inline int virtq_need_event(uint16_t event, uint16_t new_idx, uint16_t ol
 #define VIRTIO_MMIO_INT_VRING  1u
 #define VIRTIO_MMIO_INT_CONFIG 2u
 
+/* Packed virtqueues (spec 2.8): descriptor {le64 addr; le32 len; le16 id;
+ * le16 flags}, and the event suppression structure {le16 off_wrap; le16
+ * flags} of the driver and device areas. */
+#define VIRTQ_DESC_F_AVAIL          (1u << 7)
+#define VIRTQ_DESC_F_USED           (1u << 15)
+#define VIRTQ_PACKED_EVENT_ENABLE   0u
+#define VIRTQ_PACKED_EVENT_DISABLE  1u
+#define VIRTQ_PACKED_EVENT_DESC     2u  /* only with VIRTIO_F_EVENT_IDX */
+#define VIRTQ_PACKED_EVENT_RESERVED 3u
+#define VIRTQ_PACKED_EVENT_WRAP     (1u << 15) /* in off_wrap */
+#define VIRTQ_PACKED_DESC_SIZE(n)   (16u * (uint64_t)(n))
+#define VIRTQ_PACKED_EVENT_SIZE     4u
+#define VIRTQ_PACKED_DESC_ALIGN     16u
+#define VIRTQ_PACKED_EVENT_ALIGN    4u
+
 #endif

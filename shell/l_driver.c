@@ -23,6 +23,33 @@ static int drv_fail(lua_State *L, struct lvq_driver *dr, int rc, uint64_t errors
 	lvq_fail_dev(L, &dr->slot->dev, rc, errors_before);
 }
 
+/* The ring layout asked for: field ring of the option table at arg
+ * ("split" or "packed"), else vqsim.defaults.ring (vqsim --ring), else
+ * split. True for packed: the caller then asks for VIRTIO_F_RING_PACKED
+ * (a device that does not offer it keeps the split layout). */
+static bool opt_packed(lua_State *L, int arg, const char *fn)
+{
+	const char *ring = NULL;
+	int top = lua_gettop(L);
+	bool packed;
+
+	if (lua_istable(L, arg) && lua_getfield(L, arg, "ring") != LUA_TNIL) {
+		ring = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+		if (!ring || (strcmp(ring, "split") != 0 && strcmp(ring, "packed") != 0))
+			return luaL_error(L, "bad field 'ring' to '%s' (\"split\" or \"packed\")",
+					  fn);
+	} else if (lua_getglobal(L, "vqsim") == LUA_TTABLE &&
+		   lua_getfield(L, -1, "defaults") == LUA_TTABLE &&
+		   lua_getfield(L, -1, "ring") == LUA_TSTRING) {
+		ring = lua_tostring(L, -1);
+	}
+	packed = ring && strcmp(ring, "packed") == 0;
+	lua_settop(L, top);
+	return packed;
+}
+
+#define RING_PACKED_BIT (1ull << (VIRTIO_F_RING_PACKED % 64))
+
 static int r_init(lua_State *L)
 {
 	struct lvq_driver *dr = lvq_checkdriver(L, 1);
@@ -32,7 +59,7 @@ static int r_init(lua_State *L)
 	int rc;
 
 	if (!lua_isnoneornil(L, 2)) {
-		static const char *const allowed[] = {"features", "queues", NULL};
+		static const char *const allowed[] = {"features", "queues", "ring", NULL};
 
 		luaL_checktype(L, 2, LUA_TTABLE);
 		lvq_checkopts(L, 2, "driver: init", allowed);
@@ -43,6 +70,8 @@ static int r_init(lua_State *L)
 					  (lua_Integer)dr->slot->dev.nqueues);
 		lua_settop(L, 2);
 	}
+	if (opt_packed(L, 2, "init"))
+		want[VIRTIO_F_RING_PACKED / 64] |= RING_PACKED_BIT;
 	rc = vq_drv_init(&dr->drv, want, (unsigned)nq);
 	if (rc < 0)
 		return drv_fail(L, dr, rc, before);
@@ -317,9 +346,10 @@ static uint64_t opt_features(lua_State *L, struct lvq_driver *dr, int arg, const
 			     const char *const *allowed)
 {
 	uint64_t want[VQ_FEATURE_WORDS] = {0};
+	uint64_t ring = opt_packed(L, arg, fn) ? RING_PACKED_BIT : 0;
 
 	if (lua_isnoneornil(L, arg))
-		return 0;
+		return ring;
 	luaL_checktype(L, arg, LUA_TTABLE);
 	lvq_checkopts(L, arg, fn, allowed);
 	if (lua_getfield(L, arg, "features") != LUA_TNIL)
@@ -329,7 +359,7 @@ static uint64_t opt_features(lua_State *L, struct lvq_driver *dr, int arg, const
 		if (want[w])
 			luaL_error(L, "bad field 'features' to '%s' (bits above 63 cannot be asked for "
 				      "by this helper; use d:negotiate)", fn);
-	return want[0];
+	return want[0] | ring;
 }
 
 /* Integer field k of the table at arg, 0..max, or def when absent. */
@@ -487,7 +517,7 @@ static int r_blk_used_len(lua_State *L)
 static int r_net_init(lua_State *L)
 {
 	struct lvq_driver *dr = check_helper(L, VIRTIO_ID_NET, "net_init");
-	static const char *const allowed[] = {"features", "no_rx", "rx_buf_len", "rx_bufs", NULL};
+	static const char *const allowed[] = {"features", "no_rx", "rx_buf_len", "rx_bufs", "ring", NULL};
 	uint64_t feats = opt_features(L, dr, 2, "net_init", allowed);
 	struct vq_drv_net_cfg cfg = {
 		.rx_buf_len = (uint32_t)opt_field(L, 2, "rx_buf_len", VQ_NET_FRAME_MAX + 12u, 0,
@@ -720,7 +750,7 @@ static int r_net_mac(lua_State *L)
 static int r_balloon_init(lua_State *L)
 {
 	struct lvq_driver *dr = check_helper(L, VIRTIO_ID_BALLOON, "balloon_init");
-	static const char *const allowed[] = {"features", "poison", NULL};
+	static const char *const allowed[] = {"features", "poison", "ring", NULL};
 	uint64_t feats = opt_features(L, dr, 2, "balloon_init", allowed);
 	uint64_t poison = opt_field(L, 2, "poison", UINT32_MAX, 0, "balloon_init");
 	uint64_t before = dr->slot->dev.stats.errors;
@@ -914,7 +944,7 @@ static int r_balloon_report(lua_State *L)
 static int r_console_init(lua_State *L)
 {
 	struct lvq_driver *dr = check_helper(L, VIRTIO_ID_CONSOLE, "console_init");
-	static const char *const allowed[] = {"features", NULL};
+	static const char *const allowed[] = {"features", "ring", NULL};
 	uint64_t feats = opt_features(L, dr, 2, "console_init", allowed);
 	uint64_t before = dr->slot->dev.stats.errors;
 	int rc = vq_drv_console_init(&dr->drv, feats);

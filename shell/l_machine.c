@@ -26,6 +26,7 @@ struct lvq_machine *lvq_checkmachine(lua_State *L, int arg)
 
 /* Where new machines trace by default (--trace); NULL: nowhere. */
 FILE *lvq_trace_default;
+const char *lvq_default_ring = "split";
 /* Push the machine's cache table (user value 1): device objects by slot,
  * the mem object under "mem". */
 static void push_cache(lua_State *L, int mobj)

@@ -6,6 +6,7 @@
  * mapping (injected faults model what the device cannot reach, so they do
  * not apply) and 16-bit indices and flags are single atomic stores.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
@@ -66,6 +67,30 @@ static void geometry(lua_State *L, const struct lvq_queue *lq, uint16_t *num,
 	}
 }
 
+/* Is the queue laid out packed? The driver's ring says; a raw view asks
+ * the device's ring, or, before the queue is enabled, the negotiated
+ * features. */
+static bool is_packed(const struct lvq_queue *lq)
+{
+	const struct vq_queue *vq = &lq->slot->dev.queues[lq->q];
+
+	if (lq->drv)
+		return lq->drv->drv.queues[lq->q].ring.layout == VQ_RING_PACKED;
+	if (vq->ready)
+		return vq->ring.layout == VQ_RING_PACKED;
+	return vq_dev_has_feature(&lq->slot->dev, VIRTIO_F_RING_PACKED);
+}
+
+/* Raise unless the queue has the layout op is for. */
+static void need_layout(lua_State *L, const struct lvq_queue *lq, bool packed, const char *op)
+{
+	char n[48];
+
+	if (is_packed(lq) != packed)
+		luaL_error(L, "%s: %s is for a %s ring; this queue is %s", qname(lq, n, sizeof(n)),
+			   op, packed ? "packed" : "split", packed ? "split" : "packed");
+}
+
 /* Host pointer to len bytes of the ring at gpa (guest-CPU view). */
 static void *ringptr(lua_State *L, const struct lvq_queue *lq, uint64_t gpa, uint64_t len,
 		     const char *what)
@@ -118,9 +143,14 @@ static uint16_t check_flags(lua_State *L, int idx, int arg)
 			f |= VIRTQ_DESC_F_WRITE;
 		else if (n == 8 && strncasecmp(p, "INDIRECT", 8) == 0)
 			f |= VIRTQ_DESC_F_INDIRECT;
+		else if ((n == 5 && strncasecmp(p, "AVAIL", 5) == 0) || (n == 1 && toupper(*p) == 'A'))
+			f |= VIRTQ_DESC_F_AVAIL; /* packed */
+		else if ((n == 4 && strncasecmp(p, "USED", 4) == 0) || (n == 1 && toupper(*p) == 'U'))
+			f |= VIRTQ_DESC_F_USED;  /* packed */
 		else if (n)
 			luaL_argerror(L, arg, lua_pushfstring(L, "unknown descriptor flag '%s' "
-							      "(NEXT, WRITE, INDIRECT)", p));
+							      "(NEXT, WRITE, INDIRECT, AVAIL or A, "
+							      "USED or U)", p));
 		p += n;
 		p += strspn(p, "|, ");
 	}
@@ -129,9 +159,12 @@ static uint16_t check_flags(lua_State *L, int idx, int arg)
 
 static const char *flags_str(uint16_t f, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s%s%s", f & VIRTQ_DESC_F_NEXT ? "NEXT " : "",
+	const unsigned known = 7u | VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
+
+	snprintf(buf, len, "%s%s%s%s%s%s", f & VIRTQ_DESC_F_AVAIL ? "A " : "",
+		 f & VIRTQ_DESC_F_USED ? "U " : "", f & VIRTQ_DESC_F_NEXT ? "NEXT " : "",
 		 f & VIRTQ_DESC_F_WRITE ? "WRITE " : "", f & VIRTQ_DESC_F_INDIRECT ? "INDIRECT " : "",
-		 f & ~7u ? "?" : "");
+		 f & ~known ? "?" : "");
 	if (*buf && buf[strlen(buf) - 1] == ' ')
 		buf[strlen(buf) - 1] = '\0';
 	if (!*buf)
@@ -142,6 +175,51 @@ static const char *flags_str(uint16_t f, char *buf, size_t len)
 /* q:desc(i [, t]): read descriptor i as {addr, len, flags, next}, or write
  * the fields t gives (others keep their value). */
 static const char *const desc_keys[] = {"addr", "flags", "len", "next", NULL};
+static const char *const pdesc_keys[] = {"addr", "flags", "id", "len", NULL};
+
+/* The packed form: {addr, len, id, flags}; a write stores addr, len and id
+ * first and the flags last (release), as a driver makes a descriptor
+ * available. */
+static int q_desc_packed(lua_State *L, struct lvq_queue *lq, uint16_t num,
+			 const struct vq_ring_addr *a)
+{
+	unsigned i = check_slot(L, 2, num);
+	uint8_t *p = ringptr(L, lq, a->desc + 16u * i, 16, "descriptor");
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id, flags;
+
+	memcpy(&addr, p, 8);
+	memcpy(&len, p + 8, 4);
+	memcpy(&id, p + 12, 2);
+	flags = vq_load16_acquire(p + 14);
+	if (lua_isnoneornil(L, 3)) {
+		lua_createtable(L, 0, 4);
+		lvq_setint(L, "addr", (lua_Integer)VQ_LE64(addr));
+		lvq_setint(L, "len", VQ_LE32(len));
+		lvq_setint(L, "id", VQ_LE16(id));
+		lvq_setint(L, "flags", flags);
+		return 1;
+	}
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lvq_checkopts(L, 3, "desc", pdesc_keys);
+	if (lua_getfield(L, 3, "addr") != LUA_TNIL)
+		addr = VQ_LE64(lua_type(L, -1) == LUA_TNUMBER
+				       ? (uint64_t)lvq_fieldint(L, -1, "desc", "addr",
+								LUA_MININTEGER, LUA_MAXINTEGER)
+				       : lvq_fieldsize(L, lua_gettop(L), "desc", "addr"));
+	if (lua_getfield(L, 3, "len") != LUA_TNIL)
+		len = VQ_LE32((uint32_t)lvq_fieldint(L, -1, "desc", "len", 0, UINT32_MAX));
+	if (lua_getfield(L, 3, "id") != LUA_TNIL)
+		id = VQ_LE16((uint16_t)lvq_fieldint(L, -1, "desc", "id", 0, UINT16_MAX));
+	if (lua_getfield(L, 3, "flags") != LUA_TNIL)
+		flags = check_flags(L, lua_gettop(L), 3);
+	memcpy(p, &addr, 8);
+	memcpy(p + 8, &len, 4);
+	memcpy(p + 12, &id, 2);
+	vq_store16_release(p + 14, flags);
+	return 0;
+}
 
 static int q_desc(lua_State *L)
 {
@@ -152,6 +230,8 @@ static int q_desc(lua_State *L)
 	unsigned i;
 
 	geometry(L, lq, &num, &a);
+	if (is_packed(lq))
+		return q_desc_packed(L, lq, num, &a);
 	i = check_slot(L, 2, num);
 	p = ringptr(L, lq, a.desc + 16u * i, 16, "descriptor");
 	memcpy(&d, p, sizeof(d));
@@ -187,6 +267,7 @@ static int q_avail(lua_State *L)
 	uint16_t num;
 	struct vq_ring_addr a;
 
+	need_layout(L, lq, false, "avail");
 	geometry(L, lq, &num, &a);
 	return field16(L, lq, a.driver + 4 + 2u * check_slot(L, 2, num), 3, "avail ring");
 }
@@ -204,6 +285,7 @@ static int header_field(lua_State *L, bool used_area, enum ring_field f, const c
 	struct vq_ring_addr a;
 	uint64_t base, off;
 
+	need_layout(L, lq, false, what);
 	geometry(L, lq, &num, &a);
 	base = used_area ? a.device : a.driver;
 	off = f == RF_FLAGS ? 0 : f == RF_IDX ? 2 : 4 + (used_area ? 8u : 2u) * (uint64_t)num;
@@ -235,6 +317,20 @@ static int q_used(lua_State *L)
 	if (lua_isnoneornil(L, 2))
 		return luaL_argerror(L, 2, "slot expected (q:reap() takes the next used element)");
 	geometry(L, lq, &num, &a);
+	if (is_packed(lq)) {
+		/* the descriptor at slot as the device wrote it: id, len, flags */
+		const uint8_t *p = ringptr(L, lq, a.desc + 16u * check_slot(L, 2, num), 16,
+					   "descriptor");
+		uint32_t len;
+		uint16_t id;
+
+		memcpy(&len, p + 8, 4);
+		memcpy(&id, p + 12, 2);
+		lua_pushinteger(L, VQ_LE16(id));
+		lua_pushinteger(L, VQ_LE32(len));
+		lua_pushinteger(L, vq_load16_acquire(p + 14));
+		return 3;
+	}
 	memcpy(&e, ringptr(L, lq, a.device + 4 + 8u * check_slot(L, 2, num), 8, "used ring"),
 	       sizeof(e));
 	lua_pushinteger(L, VQ_LE32(e.id));
@@ -269,12 +365,57 @@ static int q_post(lua_State *L)
 	uint16_t bump = (uint16_t)(lua_isnoneornil(L, 3) ? 1 : lvq_checkrange(L, 3, UINT16_MAX));
 
 	geometry(L, lq, &num, &a);
+	if (is_packed(lq)) {
+		/* q:post(slot [, wrap]): mark descriptor slot available for
+		 * the wrap counter (default 1), its other flags kept */
+		unsigned slot = check_slot(L, 2, num);
+		bool wrap = lua_isnoneornil(L, 3) ? true : lvq_checkrange(L, 3, 1) != 0;
+		uint8_t *p = ringptr(L, lq, a.desc + 16u * slot + 14, 2, "descriptor");
+		uint16_t f = vq_load16_acquire(p) & (uint16_t)~(VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED);
+
+		f |= wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
+		vq_store16_release(p, f);
+		lua_pushinteger(L, slot);
+		return 1;
+	}
 	pidx = ringptr(L, lq, a.driver + 2, 2, "avail idx");
 	idx = vq_load16_acquire(pidx);
 	vq_store16_relaxed(ringptr(L, lq, a.driver + 4 + 2u * (idx % num), 2, "avail ring"), head);
 	vq_store16_release(pidx, (uint16_t)(idx + bump));
 	lua_pushinteger(L, idx % num);
 	return 1;
+}
+
+/* q:driver_event([off_wrap, flags]) / q:device_event(...): the packed
+ * event suppression structures: read (off_wrap, flags) or write both. */
+static int event_area(lua_State *L, bool device, const char *what)
+{
+	struct lvq_queue *lq = checkqueue(L, 1);
+	uint16_t num;
+	struct vq_ring_addr a;
+	uint8_t *p;
+
+	need_layout(L, lq, true, what);
+	geometry(L, lq, &num, &a);
+	p = ringptr(L, lq, device ? a.device : a.driver, 4, what);
+	if (!lua_isnoneornil(L, 2)) {
+		vq_store16_relaxed(p, (uint16_t)lvq_checkrange(L, 2, UINT16_MAX));
+		vq_store16_release(p + 2, (uint16_t)lvq_checkrange(L, 3, UINT16_MAX));
+		return 0;
+	}
+	lua_pushinteger(L, vq_load16_acquire(p));
+	lua_pushinteger(L, vq_load16_acquire(p + 2));
+	return 2;
+}
+
+static int q_driver_event(lua_State *L)
+{
+	return event_area(L, false, "driver_event");
+}
+
+static int q_device_event(lua_State *L)
+{
+	return event_area(L, true, "device_event");
 }
 
 static int q_notify(lua_State *L)
@@ -485,6 +626,77 @@ static void addf(luaL_Buffer *b, const char *fmt, ...)
 	luaL_addlstring(b, line, n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
+static const char *event_str(uint16_t flags)
+{
+	static const char *const names[] = {"ENABLE", "DISABLE", "DESC", "reserved"};
+
+	return flags <= 3 ? names[flags] : "?";
+}
+
+/* The packed form of dump(): the descriptor ring (flags A/U decoded, and
+ * each slot's state for the device's wrap counters), both event
+ * structures and both sides' cursors. */
+static void dump_packed(lua_State *L, struct lvq_queue *lq, bool all)
+{
+	const struct vq_queue *vq = &lq->slot->dev.queues[lq->q];
+	uint16_t num;
+	struct vq_ring_addr a;
+	const uint8_t *ring, *drv, *dev;
+	unsigned rows = 0;
+	char nm[48], fl[40];
+	luaL_Buffer b;
+
+	geometry(L, lq, &num, &a);
+	ring = ringptr(L, lq, a.desc, VIRTQ_PACKED_DESC_SIZE(num), "descriptor ring");
+	drv = ringptr(L, lq, a.driver, 4, "driver event area");
+	dev = ringptr(L, lq, a.device, 4, "device event area");
+	luaL_buffinit(L, &b);
+	addf(&b, "%s (%s view, packed): size %u, ring 0x%" PRIx64 ", driver event 0x%" PRIx64
+	     ", device event 0x%" PRIx64 "\n", qname(lq, nm, sizeof(nm)),
+	     lq->drv ? "driver" : "raw", num, a.desc, a.driver, a.device);
+	addf(&b, "  slot  %-18s  %10s  %5s  %-22s\n", "addr", "len", "id", "flags");
+	for (unsigned i = 0; i < num; i++) {
+		const uint8_t *p = ring + 16u * i;
+		uint64_t addr;
+		uint32_t len;
+		uint16_t id, f = vq_load16_acquire(p + 14);
+
+		memcpy(&addr, p, 8);
+		memcpy(&len, p + 8, 4);
+		memcpy(&id, p + 12, 2);
+		if (!all && !addr && !len && !id && !f)
+			continue;
+		if (!all && rows == DUMP_ROWS) {
+			addf(&b, "  ...   (q:dump(true) shows every descriptor)\n");
+			break;
+		}
+		rows++;
+		addf(&b, "  %4u  0x%016" PRIx64 "  %10" PRIu32 "  %5u  %-22s%s%s\n", i,
+		     VQ_LE64(addr), VQ_LE32(len), VQ_LE16(id), flags_str(f, fl, sizeof(fl)),
+		     vq->ready && i == vq->ring.last_avail ? "  <- device next avail" : "",
+		     vq->ready && i == vq->ring.used_idx ? "  <- device next used" : "");
+	}
+	if (!rows)
+		addf(&b, "  (all descriptors zero)\n");
+	addf(&b, "driver event: off %u wrap %u flags %u (%s)\n", vq_load16_acquire(drv) & 0x7fffu,
+	     vq_load16_acquire(drv) >> 15, vq_load16_acquire(drv + 2),
+	     event_str(vq_load16_acquire(drv + 2)));
+	addf(&b, "device event: off %u wrap %u flags %u (%s)\n", vq_load16_acquire(dev) & 0x7fffu,
+	     vq_load16_acquire(dev) >> 15, vq_load16_acquire(dev + 2),
+	     event_str(vq_load16_acquire(dev + 2)));
+	if (lq->drv) {
+		const struct vq_ring_drv *r = &lq->drv->drv.queues[lq->q].ring;
+		addf(&b, "driver: %u free descriptors, next avail %u (wrap %u), next used to reap "
+		     "%u (wrap %u)\n", r->num_free, r->avail_idx, r->avail_wrap, r->last_used,
+		     r->used_wrap);
+	}
+	addf(&b, "device: %s, last_avail %u (wrap %u), used_idx %u (wrap %u), %u in flight%s%s\n",
+	     vq->ready ? "ready" : "not ready", vq->ring.last_avail, vq->ring.avail_wrap,
+	     vq->ring.used_idx, vq->ring.used_wrap, vq->ring.inflight_desc,
+	     vq->ring.error ? ", broken: " : "", vq->ring.error ? vq_errname(vq->ring.error) : "");
+	luaL_pushresult(&b);
+}
+
 /* Build the aligned table of the ring; all: every descriptor and slot. */
 static void dump(lua_State *L, struct lvq_queue *lq, bool all)
 {
@@ -496,6 +708,10 @@ static void dump(lua_State *L, struct lvq_queue *lq, bool all)
 	char nm[48], fl[32];
 	luaL_Buffer b;
 
+	if (is_packed(lq)) {
+		dump_packed(L, lq, all);
+		return;
+	}
 	geometry(L, lq, &num, &a);
 	desc = ringptr(L, lq, a.desc, VIRTQ_DESC_SIZE(num), "descriptor table");
 	av = ringptr(L, lq, a.driver, VIRTQ_AVAIL_SIZE(num), "avail ring");
@@ -606,6 +822,8 @@ static int q_getter(lua_State *L)
 		lua_pushstring(L, qname(lq, nm, sizeof(nm)));
 	} else if (strcmp(k, "kind") == 0) {
 		lua_pushstring(L, lq->drv ? "driver" : "raw");
+	} else if (strcmp(k, "layout") == 0) {
+		lua_pushstring(L, is_packed(lq) ? "packed" : "split");
 	} else if (strcmp(k, "num") == 0 || strcmp(k, "addrs") == 0) {
 		uint16_t num;
 		struct vq_ring_addr a;
@@ -639,13 +857,14 @@ static const luaL_Reg methods[] = {
 	{"post", q_post},           {"notify", q_notify},       {"add", q_add},
 	{"add_indirect", q_add_indirect}, {"kick", q_kick},     {"reap", q_reap},
 	{"wait", q_wait},           {"interrupts", q_interrupts}, {"dump", q_dump},
+	{"driver_event", q_driver_event}, {"device_event", q_device_event},
 	{NULL, NULL},
 };
 
 static const luaL_Reg meta[] = {{"__tostring", q_tostring}, {NULL, NULL}};
 
 static const char *const fields[] = {"index", "name", "kind", "num", "addrs", "num_free",
-				     "device", NULL};
+				     "device", "layout", NULL};
 
 void lvq_open_ring(lua_State *L)
 {

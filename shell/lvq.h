@@ -255,6 +255,8 @@ int lvq_repl(lua_State *L);
 
 /* Trace sink every new machine starts with (--trace FILE), or NULL. */
 extern FILE *lvq_trace_default;
+/* --ring: "split" or "packed", put in vqsim.defaults.ring by lvq_newstate() */
+extern const char *lvq_default_ring;
 /* Format and filter of that sink (--trace-format, --trace-filter). */
 extern int lvq_trace_format;
 extern struct vq_trace_filter lvq_trace_filter;

@@ -39,6 +39,9 @@ static void usage(FILE *f)
 		"                 with --test: run only tests whose name contains\n"
 		"                 PATTERN, tagged with spec section PATTERN (or one\n"
 		"                 below it) or with tag PATTERN; may be repeated\n"
+		"  --ring split|packed\n"
+		"                 ring layout the drivers negotiate by default\n"
+		"                 (vqsim.defaults.ring), default split\n"
 		"  --seed N       default seed of new machines (vqsim.seed), default 1\n"
 		"  --trace FILE   trace every machine's events to FILE (- for stdout)\n"
 		"  --trace-format text|json\n"
@@ -99,6 +102,13 @@ lua_State *lvq_newstate(uint64_t seed)
 	luaL_openlibs(L);
 	luaopen_vqsim(L);
 	lvq_setint(L, "seed", (lua_Integer)seed);
+	/* vqsim.defaults: what --transport / --ring chose (SHARED_DECISIONS) */
+	lua_createtable(L, 0, 2);
+	lua_pushstring(L, "mmio");
+	lua_setfield(L, -2, "transport");
+	lua_pushstring(L, lvq_default_ring);
+	lua_setfield(L, -2, "ring");
+	lua_setfield(L, -2, "defaults");
 	lua_pop(L, 1);
 	if (!dir) {
 		fprintf(stderr, "%s: cannot find the vqsim library (prelude.lua); set VQSIM_LIBDIR\n",
@@ -203,7 +213,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT,
 	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ, OPT_VHOST_USER,
-	       OPT_DEVICE };
+	       OPT_DEVICE, OPT_RING };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
 		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
@@ -214,8 +224,8 @@ int main(int argc, char **argv)
 		{"record", required_argument, NULL, OPT_RECORD},
 		{"filter", required_argument, NULL, OPT_FILTER},
 		{"from-fuzz", required_argument, NULL, OPT_FROM_FUZZ},
-		{"vhost-user", required_argument, NULL, OPT_VHOST_USER},
-		{"device", required_argument, NULL, OPT_DEVICE}, {NULL, 0, NULL, 0},
+	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ, OPT_VHOST_USER,
+	       OPT_DEVICE, OPT_RING };
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
 	const char **filters = calloc((size_t)argc, sizeof(*filters));
@@ -250,8 +260,8 @@ int main(int argc, char **argv)
 		case OPT_COVERAGE: coverage = true; break;
 		case OPT_FILTER: filters[nfilters++] = optarg; break;
 		case OPT_FROM_FUZZ: from_fuzz = optarg; break;
-		case OPT_VHOST_USER: vhost_user = optarg; break;
-		case OPT_DEVICE: device = optarg; break;
+	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ, OPT_VHOST_USER,
+	       OPT_DEVICE, OPT_RING };
 		case OPT_RECORD: {
 			/* checked here, like --trace: a usage error, not a Lua one */
 			FILE *f = fopen(optarg, "w");

@@ -310,6 +310,18 @@ M.NORMATIVE = {
     {"2.7.13.3.1", "Driver Requirements: Updating idx"},
     {"2.7.13.4.1", "Driver Requirements: Notifying The Device"},
   }},
+  {area = "packed virtqueues (2.8)", sections = {
+    {"2.8.10.1", "Structure Size and Alignment"},
+    {"2.8.11", "Driver Requirements: Virtqueues"},
+    {"2.8.12", "Device Requirements: Virtqueues"},
+    {"2.8.15", "Device Requirements: The Virtqueue Descriptor Table"},
+    {"2.8.16", "Driver Requirements: The Virtqueue Descriptor Table"},
+    {"2.8.17", "Driver Requirements: Scatter-Gather Support"},
+    {"2.8.18", "Device Requirements: Scatter-Gather Support"},
+    {"2.8.19", "Driver Requirements: Indirect Descriptors"},
+    {"2.8.21.1.1", "Driver Requirements: Updating flags"},
+    {"2.8.21.3.1", "Driver Requirements: Sending Available Buffer Notifications"},
+  }},
   {area = "device initialization and cleanup (3)", sections = {
     {"3.1.1", "Driver Requirements: Device Initialization"},
     {"3.3.1", "Driver Requirements: Device Cleanup"},

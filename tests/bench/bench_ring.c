@@ -70,6 +70,7 @@ struct bench {
 	uint32_t lens[QSZ];
 	unsigned k;      /* descriptors a chain */
 	unsigned batch;  /* chains a round */
+	enum vq_ring_layout layout; /* the ring under test (the baseline is split-like) */
 };
 
 static void die(const char *what, int rc)
@@ -84,11 +85,11 @@ static void ring_fresh(struct bench *b)
 	int rc;
 
 	vq_ring_drv_free(&b->d);
-	if ((rc = vq_ring_size(VQ_RING_SPLIT, QSZ, RING_GPA, &b->addr, &bytes)) < 0)
+	if ((rc = vq_ring_size(b->layout, QSZ, RING_GPA, &b->addr, &bytes)) < 0)
 		die("ring_size", rc);
-	if ((rc = vq_ring_drv_init(&b->d, b->m, VQ_RING_SPLIT, QSZ, &b->addr, 0)) < 0)
+	if ((rc = vq_ring_drv_init(&b->d, b->m, b->layout, QSZ, &b->addr, 0)) < 0)
 		die("drv_init", rc);
-	if ((rc = vq_ring_init(&b->r, b->m, VQ_RING_SPLIT, QSZ, &b->addr, 0)) < 0)
+	if ((rc = vq_ring_init(&b->r, b->m, b->layout, QSZ, &b->addr, 0)) < 0)
 		die("ring_init", rc);
 }
 
@@ -286,11 +287,13 @@ int main(int argc, char **argv)
 	if (!b.b_desc)
 		die("translate", -VQ_E_INVAL);
 
-	printf("split ring, queue size %u: driver add+publish, device pop+push+publish, "
-	       "driver get_used\n", QSZ);
-	printf("%-6s %-10s %14s %14s %14s %9s %9s\n", "descs", "batch", "per-chain/s", "batched/s",
-	       "baseline/s", "per-chain", "batched");
+	printf("queue size %u: driver add+publish, device pop+push+publish, driver get_used; "
+	       "split and packed rings, same shapes, same baseline\n", QSZ);
+	printf("%-7s %-6s %-10s %14s %14s %14s %9s %9s\n", "ring", "descs", "batch", "per-chain/s",
+	       "batched/s", "baseline/s", "per-chain", "batched");
+	for (unsigned li = 0; li < 2; li++)
 	for (unsigned ki = 0; ki < 2; ki++) {
+		b.layout = li ? VQ_RING_PACKED : VQ_RING_SPLIT;
 		b.k = ks[ki];
 		if (b.k == 1) {
 			b.bufs[0] = (struct vq_buf){BUF_GPA, 2048, true};
@@ -319,16 +322,16 @@ int main(int argc, char **argv)
 			ring_fresh(&b);
 			if (argc == 4) {
 				uint64_t rounds = strtoull(argv[3], NULL, 0);
-				printf("%-6u %-10s %llu chains through the ring, %llu batched, "
-				       "%llu baseline\n", b.k, label,
+				printf("%-7s %-6u %-10s %llu chains through the ring, %llu batched, "
+				       "%llu baseline\n", li ? "packed" : "split", b.k, label,
 				       (unsigned long long)run_ring(&b, rounds),
 				       (unsigned long long)run_ring_batch(&b, rounds),
 				       (unsigned long long)run_base(&b, rounds));
 				continue;
 			}
 			measure(&b, &ring, &batched, &base);
-			printf("%-6u %-10s %14.0f %14.0f %14.0f %8.1f%% %8.1f%%\n", b.k, label, ring,
-			       batched, base, 100.0 * ring / base, 100.0 * batched / base);
+			printf("%-7s %-6u %-10s %14.0f %14.0f %14.0f %8.1f%% %8.1f%%\n",
+			       li ? "packed" : "split", b.k, label, ring, batched, base, 100.0 * ring / base, 100.0 * batched / base);
 			fflush(stdout);
 		}
 	}

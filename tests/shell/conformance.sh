@@ -1,5 +1,31 @@
 #!/bin/sh
-# conformance.sh - make check: run every conformance suite through vqsim --test.
+# conformance.sh - make check: run every conformance suite through vqsim --test,
+# once per ring layout (vqsim --ring). Layout-specific suites run only under
+# their layout: split_ring/ and devring/ with split, packed_ring/ with packed.
+# The runs' TAP streams are joined into one (tests renumbered, one plan, the
+# ring named in each description).
 # Environment: VQSIM (the binary), srcdir (automake).
 : "${srcdir:=.}"
-exec "${VQSIM:-./vqsim}" --test --coverage "$srcdir/scripts/conformance"
+vqsim="${VQSIM:-./vqsim}"
+status=0
+out=$(mktemp) || exit 1
+trap 'rm -f "$out"' EXIT
+for ring in split packed; do
+	set --
+	for dir in "$srcdir"/scripts/conformance/*/; do
+		dir=${dir%/}
+		case "$ring:${dir##*/}" in
+		packed:split_ring | packed:devring | split:packed_ring) continue ;;
+		esac
+		set -- "$@" "$dir"
+	done
+	"$vqsim" --ring "$ring" --test --coverage "$@" >"$out.$ring" 2>&1 || status=1
+	sed "s/^\(\(not \)\{0,1\}ok [0-9][0-9]* - \)/\1[$ring] /" "$out.$ring" >>"$out"
+	rm -f "$out.$ring"
+done
+awk 'BEGIN { print "TAP version 13" }
+/^TAP version/ || /^1\.\.[0-9]+/ { next }
+/^(not )?ok [0-9]+/ { n++; sub(/ok [0-9]+/, "ok " n) }
+{ print }
+END { print "1.." n }' "$out"
+exit $status

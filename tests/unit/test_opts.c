@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "device.h"
 
 #define ck_assert_has(hay, needle) \
 	ck_assert_msg(strstr((hay), (needle)), "'%s' does not contain '%s'", (hay), (needle))
@@ -232,6 +233,42 @@ START_TEST(test_errors_fit)
 }
 END_TEST
 
+/* vq_opts_remove() and the generic device options built on it: packed is
+ * read and taken out before a type's own allowed list sees the rest. */
+START_TEST(test_remove_and_generic)
+{
+	char err[160] = "";
+	struct vq_opts *o = vq_opts_from_string("a=1,packed=off,b=2", "rng", err, sizeof(err));
+	static const char *const allowed[] = {"a", "b", NULL};
+	struct vq_dev_generic g = {.packed = true};
+	const char *v = NULL;
+
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_lt(vq_opts_check(o, allowed, err, sizeof(err)), 0);
+	ck_assert_int_eq(vq_dev_generic_opts(o, &g, err, sizeof(err)), 0);
+	ck_assert(!g.packed);
+	ck_assert(!vq_opts_has(o, "packed"));
+	ck_assert_int_eq(vq_opts_count(o), 2);
+	ck_assert_str_eq(vq_opts_key(o, 1), "b");
+	ck_assert_int_eq(vq_opts_check(o, allowed, err, sizeof(err)), 0);
+	ck_assert_int_eq(vq_opts_str(o, "b", &v, err, sizeof(err)), 1);
+	ck_assert_str_eq(v, "2");
+	ck_assert(!vq_opts_remove(o, "packed"));
+	ck_assert(vq_opts_remove(o, "b"));
+	ck_assert(vq_opts_remove(o, "a"));
+	ck_assert_int_eq(vq_opts_count(o), 0);
+	/* not given: on; NULL list: on; a bad value: refused, named */
+	ck_assert_int_eq(vq_dev_generic_opts(o, &g, err, sizeof(err)), 0);
+	ck_assert(g.packed);
+	ck_assert_int_eq(vq_dev_generic_opts(NULL, &g, err, sizeof(err)), 0);
+	ck_assert(g.packed);
+	ck_assert_int_eq(vq_opts_add(o, "packed", "maybe", err, sizeof(err)), 0);
+	ck_assert_int_eq(vq_dev_generic_opts(o, &g, err, sizeof(err)), -VQ_E_INVAL);
+	ck_assert_has(err, "packed 'maybe'");
+	vq_opts_free(o);
+}
+END_TEST
+
 static Suite *opts_suite(void)
 {
 	Suite *s = suite_create("opts");
@@ -247,6 +284,7 @@ static Suite *opts_suite(void)
 	tcase_add_test(tc, test_add_and_check);
 	tcase_add_test(tc, test_getters);
 	tcase_add_test(tc, test_errors_fit);
+	tcase_add_test(tc, test_remove_and_generic);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -329,7 +329,7 @@ START_TEST(unknown_keys_are_refused_everywhere)
 	run_fails("local m = vqsim.machine{ram='16M'}; m:driver(m:add('rng'), {heep=1})",
 		  "unknown option 'heep' (accepted: heap, heap_size)", NULL);
 	run_fails("local m = vqsim.machine{ram='16M'}; m:driver(m:add('rng')):init{queue=1}",
-		  "unknown option 'queue' (accepted: features, queues)", NULL);
+		  "unknown option 'queue' (accepted: features, queues, ring)", NULL);
 	run_fails("local m = vqsim.machine{ram='16M'}; m:trace{kind={'reg'}}",
 		  "unknown option 'kind'", NULL);
 	run_fails("local m = vqsim.machine{ram='16M'}; m:watch{gpa=0x40000000, size=4}",

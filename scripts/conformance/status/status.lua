@@ -53,7 +53,7 @@ test("a feature the device did not offer is refused", {spec = "2.2.1"}, function
   rng:reg("Status", S.ACKNOWLEDGE)
   rng:reg("Status", S.ACKNOWLEDGE | S.DRIVER)
   rng:reg("DriverFeaturesSel", 1)
-  rng:reg("DriverFeatures", 1 | (1 << (vqsim.features.RING_PACKED - 32)))
+  rng:reg("DriverFeatures", 1 | (1 << (vqsim.features.SR_IOV - 32)))
   eq(select(2, rng:reg("Status", S.ACKNOWLEDGE | S.DRIVER | S.FEATURES_OK)), "FEATURES")
 end)
 
@@ -80,10 +80,10 @@ test("writing 0 resets status and features", {spec = "2.4"}, function()
 end)
 
 test("the reference driver negotiates what both sides have", {spec = "2.2"}, function()
-  local m, rng, d = F.rng{features = {"EVENT_IDX", "RING_PACKED"}}
+  local m, rng, d = F.rng{features = {"EVENT_IDX", "SR_IOV"}}
   ok(d:has("VERSION_1"), "VERSION_1 always")
   ok(d:has("EVENT_IDX"))
-  eq(d:has("RING_PACKED"), false, "not offered, not taken")
+  eq(d:has("SR_IOV"), false, "not offered, not taken")
   eq(rng.features, d:features())
 end)
 
@@ -103,4 +103,21 @@ test("driver features are frozen after FEATURES_OK", {spec = "2.2.1"}, function(
   rng:reg("DriverFeaturesSel", 0)
   rng:reg("DriverFeatures", 1 << vqsim.features.EVENT_IDX)
   eq(rng.features, before)
+end)
+
+test("every device offers RING_PACKED unless packed=off", {spec = "6"}, function()
+  local function offers(dev, name)
+    for _, f in ipairs(dev.offered) do if f == name then return true end end
+    return false
+  end
+  local m = vqsim.machine{ram = "16M"}
+  for _, kind in ipairs{"rng", "blk", "net", "console", "balloon"} do
+    ok(offers(m:add(kind, {name = kind .. "_on"}), "RING_PACKED"), kind .. " offers it")
+  end
+  local off = m:add("rng", {name = "rng1", packed = "off"})
+  eq(offers(off, "RING_PACKED"), false, "packed=off withdraws it")
+  ok(offers(off, "EVENT_IDX"), "the device's own features stay")
+  local bad, err = pcall(m.add, m, "rng", {name = "rng2", packed = "maybe"})
+  eq(bad, false)
+  ok(tostring(err):find("packed", 1, true), "the message names the option")
 end)
