@@ -224,8 +224,9 @@ int main(int argc, char **argv)
 		{"record", required_argument, NULL, OPT_RECORD},
 		{"filter", required_argument, NULL, OPT_FILTER},
 		{"from-fuzz", required_argument, NULL, OPT_FROM_FUZZ},
-	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ, OPT_VHOST_USER,
-	       OPT_DEVICE, OPT_RING };
+		{"vhost-user", required_argument, NULL, OPT_VHOST_USER},
+		{"device", required_argument, NULL, OPT_DEVICE},
+		{"ring", required_argument, NULL, OPT_RING}, {NULL, 0, NULL, 0},
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
 	const char **filters = calloc((size_t)argc, sizeof(*filters));
@@ -260,8 +261,17 @@ int main(int argc, char **argv)
 		case OPT_COVERAGE: coverage = true; break;
 		case OPT_FILTER: filters[nfilters++] = optarg; break;
 		case OPT_FROM_FUZZ: from_fuzz = optarg; break;
-	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ, OPT_VHOST_USER,
-	       OPT_DEVICE, OPT_RING };
+		case OPT_VHOST_USER: vhost_user = optarg; break;
+		case OPT_DEVICE: device = optarg; break;
+		case OPT_RING:
+			if (strcmp(optarg, "split") != 0 && strcmp(optarg, "packed") != 0) {
+				fprintf(stderr, "%s: --ring: '%s' is not split or packed\n", progname,
+					optarg);
+				FREE_ARGS();
+				return EXIT_USAGE;
+			}
+			lvq_default_ring = optarg;
+			break;
 		case OPT_RECORD: {
 			/* checked here, like --trace: a usage error, not a Lua one */
 			FILE *f = fopen(optarg, "w");
