@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mem.h"
@@ -188,7 +189,16 @@ static int region_map_fd(struct vq_region *r, int fd, uint64_t off)
 {
 	uint8_t *p;
 
+	struct stat st;
+
 	if (off > (uint64_t)INT64_MAX - r->size || (off & (VQ_PAGE_SIZE - 1)))
+		return -VQ_E_INVAL;
+	/* pages past the end of a file fault with SIGBUS on first touch: a
+	 * region must lie within its file (a hostile front-end may send a
+	 * short one) */
+	if (fstat(fd, &st) < 0)
+		return -VQ_E_SYS;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < off + r->size)
 		return -VQ_E_INVAL;
 	if (!(p = guarded_reserve(r->size)))
 		return -VQ_E_SYS;

@@ -59,8 +59,9 @@ int vq_mem_add_region(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t
 /* Add a region of size bytes at gpa backed by the caller's fd from offset
  * (page-aligned), e.g. a vhost-user front-end's memory. On success the
  * region owns fd (closed when the region goes); on failure fd stays the
- * caller's. Errors as vq_mem_add_region, -VQ_E_INVAL also for fd < 0 or a
- * misaligned offset, -VQ_E_SYS when the fd cannot be mapped. */
+ * caller's. Errors as vq_mem_add_region, -VQ_E_INVAL also for fd < 0, a
+ * misaligned offset or a file shorter than offset + size (its missing
+ * pages would fault with SIGBUS), -VQ_E_SYS when the fd cannot be mapped. */
 int vq_mem_add_region_fd(struct vq_mem *m, const char *name, uint64_t gpa, uint64_t size,
 			 int fd, uint64_t offset);
 /* Remove the region starting at gpa: unmapped, its fd closed, and every

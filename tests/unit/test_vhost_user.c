@@ -294,6 +294,17 @@ START_TEST(test_hostile_messages_are_refused_and_the_device_still_works)
 	/* two regions announced, one fd */
 	ck_assert_uint_eq(mem_table(2, 1), 1);
 	ck_assert_ptr_nonnull(strstr(b->last_error, "2 regions but 1 file descriptors"));
+	/* a region past the end of its file (its pages would be SIGBUS) */
+	{
+		struct vq_vhost_memory mt = {.nregions = 1};
+		int fd = dup(memfd);
+
+		mt.regions[0] = (struct vq_vhost_region){0, 2 * GUEST_SIZE, UVA0, 0};
+		ck_assert_uint_eq(acked(VHOST_USER_SET_MEM_TABLE, &mt, 8 + 32, &fd, 1), 1);
+		ck_assert_ptr_nonnull(strstr(b->last_error, "SET_MEM_TABLE: region 0"));
+		close(fd);
+		ck_assert_uint_eq(mem_table(2, 2), 0); /* and a good one again */
+	}
 	/* wrong payload size */
 	ck_assert_uint_eq(acked(VHOST_USER_SET_VRING_NUM, &v, 4, NULL, 0), 1);
 	ck_assert_ptr_nonnull(strstr(b->last_error, "payload of 4 bytes"));

@@ -89,7 +89,12 @@ local blk = m:add("blk", {name = "blk0", backend = "file", path = "$IMG"})
 m:fault{point = "blk.read", trigger = {sector = {1024, 1032}, every = true}, action = "ioerr"}
 m:serve{socket = "$tmp/blk.sock", device = blk}
 m:trace{file = "$tmp/blk.trace"}
-while true do m:poll(100); m:run(1000000) end
+m:breakpoint{kind = "fault"} -- live mode stops at breakpoints as simulation does
+while true do
+  m:poll(100)
+  local _, hit = m:run(1000000)
+  if hit then io.stderr:write("VQ-BREAK ", hit.line, "\n") end
+end
 EOF
 "$VQSIM" "$tmp/blk.lua" >"$tmp/blk.log" 2>&1 &
 pids="$pids $!"
@@ -134,6 +139,9 @@ check() { # name, condition result (0 ok)
 }
 grep -aq "^VQ-END" "$tmp/console.log"
 check "the guest ran to its end under QEMU/TCG in ${secs}s (qemu exit $qrc, ring $RING)" $?
+bit34=$(line VQ-FEATURES-BLK | cut -c35)
+if [ "$RING" = packed ]; then [ "$bit34" = 1 ]; else [ "$bit34" = 0 ]; fi
+check "blk: the Linux driver negotiated the $RING ring (VIRTIO_F_RING_PACKED = ${bit34:-?})" $?
 [ "$(line VQ-SECTOR0)" = "$want0" ]
 check "blk: the guest read the host's sector 0 through vqsim ($want0)" $?
 dd if="$IMG" bs=512 skip=16 count=1 2>/dev/null >"$tmp/s16"
@@ -158,6 +166,8 @@ od -An -tx1 "$tmp/net.pcap" 2>/dev/null | tr -d ' \n' | grep -q "ffffffffffff525
 check "net: the frame the guest sent reached vqsim's host side ($(line VQ-NETSTAT))" $?
 line VQ-NETSTAT | grep -q "rx=[1-9]"
 check "net: the guest's driver received the host side's frame" $?
+grep -q "^VQ-BREAK .*blk.read" "$tmp/blk.log"
+check "debugger: a breakpoint on the fault stopped the live run ($(grep -m1 '^VQ-BREAK' "$tmp/blk.log" | cut -c1-60))" $?
 grep -q "kick" "$tmp/blk.trace" && grep -q "vhost-user SET_MEM_TABLE" "$tmp/blk.trace"
 check "trace: the front-end's messages and kicks are marked as from vhost-user" $?
 if [ $fail -ne 0 ]; then
