@@ -19,6 +19,8 @@ struct vq_transport_host {
 	/* Drive the interrupt line to level (mmio: level = InterruptStatus != 0). */
 	void (*set_irq)(void *ctx, bool level);
 	void *ctx;
+	/* pci: deliver an MSI-X message (NULL: messages are lost) */
+	void (*msi)(void *ctx, uint64_t addr, uint32_t data);
 };
 
 struct vq_mmio_stats {
@@ -53,5 +55,7 @@ int vq_mmio_write(struct vq_mmio *t, uint32_t off, unsigned width, uint32_t val)
 /* Reset transport-side state (selectors, interrupt status); the device is
  * reset through its status register. */
 void vq_mmio_reset(struct vq_mmio *t);
+
+#include "transport/pci.h"
 
 #endif
