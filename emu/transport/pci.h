@@ -142,7 +142,7 @@ int vq_pci_bar_write(struct vq_pci *t, uint32_t off, unsigned width, uint32_t va
 void vq_pci_reset(struct vq_pci *t);
 /* Is MSI-X enabled in its capability? */
 bool vq_pci_msix_enabled(const struct vq_pci *t);
-/* The common-cfg field (BAR offset and width) standing for virtio-mmio
+/* The common-cfg field (offset inside common cfg, and width) standing for virtio-mmio
  * register mmio_off (VIRTIO_MMIO_*): 0, or -VQ_E_INVAL when the pci
  * transport has no such field. QueueNotify, InterruptStatus and config
  * space are not here (notify area, ISR, device cfg). */

@@ -74,7 +74,7 @@ int vq_pci_common_field(uint32_t mmio_off, uint32_t *off, unsigned *width)
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		if (map[i].mmio == mmio_off) {
-			*off = VQ_PCI_COMMON_OFF + map[i].off;
+			*off = map[i].off;
 			*width = cc_find(map[i].off)->width;
 			return 0;
 		}

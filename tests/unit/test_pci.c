@@ -367,6 +367,60 @@ START_TEST(test_common_cfg_rules)
 }
 END_TEST
 
+/* The reference driver over pci: capabilities, BAR placement, blk I/O. */
+static void driver_blk(bool msix)
+{
+	struct vq_slot *s;
+	struct vq_drv drv;
+	uint8_t out[512], in[512];
+	uint64_t before;
+
+	setup_dev("blk");
+	s = vq_machine_find(m, "d0");
+	ck_assert_int_eq(vq_drv_attach_pci(&drv, m, s->base, BAR + 0x123, msix, RAM, 1 << 20), 0);
+	ck_assert_uint_eq(drv.device_id, 2);
+	ck_assert_uint_eq(drv.pci.bar, BAR + VQ_PCI_BAR_SIZE); /* rounded up to its size */
+	ck_assert_uint_eq(vq_pci_bar_base(&s->pci), drv.pci.bar);
+	ck_assert_int_eq(vq_pci_msix_enabled(&s->pci), msix);
+	ck_assert_int_eq(vq_drv_init(&drv, NULL, VQ_DRV_ALL_QUEUES), 0);
+	ck_assert_uint_eq(vq_drv_status(&drv) & VIRTIO_STATUS_DRIVER_OK, VIRTIO_STATUS_DRIVER_OK);
+	ck_assert_int_gt(vq_drv_blk_capacity(&drv), 0);
+	for (unsigned i = 0; i < sizeof(out); i++)
+		out[i] = (uint8_t)(i * 7 + 3);
+	before = vq_machine_msi_count(m);
+	ck_assert_int_eq(vq_drv_blk_write(&drv, 3, out, sizeof(out)), 0);
+	memset(in, 0, sizeof(in));
+	ck_assert_int_eq(vq_drv_blk_read(&drv, 3, in, sizeof(in)), 0);
+	ck_assert_mem_eq(in, out, sizeof(in));
+	if (msix) { /* queue 0 completes on vector 1, config stays on 0 */
+		ck_assert_uint_ge(vq_machine_msi_count(m) - before, 2);
+		ck_assert_uint_ge(vq_machine_msi_match(m, VQ_DRV_MSI_ADDR, 1u << 8 | 1), 2);
+		ck_assert_uint_eq(vq_machine_irq_count(m, s->irq), 0);
+		ck_assert_uint_eq(s->pci.config_vector, 0);
+		ck_assert_uint_eq(s->pci.queue_vector[0], 1);
+	} else {
+		ck_assert_uint_eq(vq_machine_msi_count(m), 0);
+		ck_assert_uint_ge(vq_machine_irq_count(m, s->irq), 2);
+		ck_assert(!vq_machine_irq_level(m, s->irq)); /* the handler read the ISR */
+	}
+	ck_assert_uint_ge(drv.vring_irqs, 2);
+	ck_assert_uint_eq(s->pci.stats.bad_accesses, 0);
+	vq_drv_detach(&drv);
+	teardown();
+}
+
+START_TEST(test_driver_blk_msix)
+{
+	driver_blk(true);
+}
+END_TEST
+
+START_TEST(test_driver_blk_intx)
+{
+	driver_blk(false);
+}
+END_TEST
+
 static Suite *pci_suite(void)
 {
 	Suite *s = suite_create("pci");
@@ -378,6 +432,8 @@ static Suite *pci_suite(void)
 	tcase_add_test(tc, test_msix_vectors_masking);
 	tcase_add_test(tc, test_intx_isr_read_to_clear);
 	tcase_add_test(tc, test_common_cfg_rules);
+	tcase_add_test(tc, test_driver_blk_msix);
+	tcase_add_test(tc, test_driver_blk_intx);
 	suite_add_tcase(s, tc);
 	return s;
 }
