@@ -30,6 +30,7 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -e CODE        run CODE (may be repeated; runs before the script)\n"
 		"  -i             enter the REPL after running the script or -e code\n"
+		"  --transport mmio|pci  vqsim.defaults.transport: where m:add puts devices\n"
 		"  --test         run test files and directories, print TAP\n"
 		"  --coverage     with --test: list the spec sections that passing tests\n"
 		"                 check, how many passing tests check each, and the\n"
@@ -198,7 +199,7 @@ static bool parse_u64(const char *s, uint64_t *v)
 int main(int argc, char **argv)
 {
 	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT,
-	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ };
+	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ, OPT_TRANSPORT };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
 		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
@@ -208,7 +209,8 @@ int main(int argc, char **argv)
 		{"trace-filter", required_argument, NULL, OPT_TRACE_FILTER},
 		{"record", required_argument, NULL, OPT_RECORD},
 		{"filter", required_argument, NULL, OPT_FILTER},
-		{"from-fuzz", required_argument, NULL, OPT_FROM_FUZZ}, {NULL, 0, NULL, 0},
+		{"from-fuzz", required_argument, NULL, OPT_FROM_FUZZ},
+		{"transport", required_argument, NULL, OPT_TRANSPORT}, {NULL, 0, NULL, 0},
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
 	const char **filters = calloc((size_t)argc, sizeof(*filters));
@@ -243,6 +245,15 @@ int main(int argc, char **argv)
 		case OPT_COVERAGE: coverage = true; break;
 		case OPT_FILTER: filters[nfilters++] = optarg; break;
 		case OPT_FROM_FUZZ: from_fuzz = optarg; break;
+		case OPT_TRANSPORT:
+			if (strcmp(optarg, "mmio") && strcmp(optarg, "pci")) {
+				fprintf(stderr, "%s: --transport: '%s' is not mmio or pci\n",
+					progname, optarg);
+				FREE_ARGS();
+				return EXIT_USAGE;
+			}
+			lvq_default_transport = strcmp(optarg, "pci") ? "mmio" : "pci";
+			break;
 		case OPT_RECORD: {
 			/* checked here, like --trace: a usage error, not a Lua one */
 			FILE *f = fopen(optarg, "w");
