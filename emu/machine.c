@@ -629,7 +629,7 @@ struct vq_dev *vq_machine_add_pci_opts(struct vq_machine *m, const char *type,
 	unsigned irq = VQ_MACHINE_MAX_IRQS;
 
 	for (unsigned i = 0; i < VQ_MACHINE_MAX_IRQS; i++) {
-		unsigned line = (i + VQ_MACHINE_MAX_IRQS / 2) % VQ_MACHINE_MAX_IRQS;
+		unsigned line = (i + 16) % VQ_MACHINE_MAX_IRQS;
 		if (!m->irq_used[line]) {
 			irq = line;
 			break;

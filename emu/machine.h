@@ -105,7 +105,7 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 					unsigned irq, char *err, size_t errlen);
 /* Create a device as vq_machine_add_mmio does, on a virtio-pci function:
  * the next free device number on bus 0 (config space in the ECAM window),
- * INTx on the first free interrupt line from 32 up. The driver sizes and
+ * INTx on the first free interrupt line from 16 up. The driver sizes and
  * places its BAR. NULL with a message in err. */
 struct vq_dev *vq_machine_add_pci(struct vq_machine *m, const char *type, const char *name,
 				  const char *opts, char *err, size_t errlen);
