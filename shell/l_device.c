@@ -61,14 +61,8 @@ static uint64_t pci_reg(lua_State *L, struct vq_slot *s, uint32_t off, unsigned 
 		return bar + VQ_PCI_ISR_OFF;
 	}
 	if (off == VIRTIO_MMIO_QUEUE_NOTIFY && write) {
-		uint32_t q = *val & 0xffff;
-
-		/* an index past the notify window lands in its last slot,
-		 * which no queue has either */
-		if (q >= VQ_PCI_NOTIFY_LEN / VQ_PCI_NOTIFY_MULT)
-			q = VQ_PCI_NOTIFY_LEN / VQ_PCI_NOTIFY_MULT - 1;
 		*width = 2;
-		return bar + VQ_PCI_NOTIFY_OFF + (uint64_t)q * VQ_PCI_NOTIFY_MULT;
+		return bar + VQ_PCI_NOTIFY_OFF + (uint64_t)(*val & 0xffff) * VQ_PCI_NOTIFY_MULT;
 	}
 	if (vq_pci_common_field(off, &f, &w) < 0)
 		luaL_error(L, "%s: register %s does not exist on the pci transport", s->dev.name,

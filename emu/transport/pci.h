@@ -69,7 +69,6 @@
 #define VQ_PCI_DEVICE_MAX 0x1000u
 #define VQ_PCI_NOTIFY_OFF 0x3000u
 #define VQ_PCI_NOTIFY_MULT 4u
-#define VQ_PCI_NOTIFY_LEN 0x1000u /* notify window: slots past the queues are ignored */
 #define VQ_PCI_MSIX_TABLE_OFF 0x4000u
 #define VQ_PCI_MSIX_PBA_OFF 0x5000u
 #define VQ_PCI_MSIX_MAX (VQ_DEV_MAX_QUEUES + 1)

@@ -281,7 +281,7 @@ static int notify_write(struct vq_pci *t, uint32_t off, unsigned width, uint32_t
 				  "a notification is a 16-bit write at queue_notify_off * "
 				  "notify_off_multiplier%s (spec 4.1.4.4)",
 				  ndata ? " or 32-bit with NOTIFICATION_DATA" : "");
-	if (q < d->nqueues && (val & 0xffff) != q)
+	if ((val & 0xffff) != q)
 		return vq_pci_refuse(t, (int)q, -VQ_E_INVAL,
 				     "notification for queue %u carries queue index %u (spec "
 				     "4.1.5.2)",
@@ -335,7 +335,7 @@ int vq_pci_bar_read(struct vq_pci *t, uint32_t off, unsigned width, uint32_t *va
 		vq_pci_set_isr(t, 0); /* read-to-clear (spec 4.1.4.5) */
 		return 0;
 	}
-	if (off >= VQ_PCI_NOTIFY_OFF && off < VQ_PCI_NOTIFY_OFF + VQ_PCI_NOTIFY_LEN)
+	if (off >= VQ_PCI_NOTIFY_OFF && off < VQ_PCI_NOTIFY_OFF + 0x1000)
 		return vq_pci_bad(t, "notify", false, off, width,
 				  "the notification area is write-only");
 	if (off >= VQ_PCI_COMMON_LEN)
@@ -374,9 +374,11 @@ int vq_pci_bar_write(struct vq_pci *t, uint32_t off, unsigned width, uint32_t va
 				 "write Config[0x%x]/%u=0x%x", coff, width, val);
 		return vq_dev_config_write(t->dev, coff, b, width);
 	}
-	if (off >= VQ_PCI_NOTIFY_OFF && off < VQ_PCI_NOTIFY_OFF + VQ_PCI_NOTIFY_LEN) {
-		/* a slot past the device's queues notifies a queue it does not
-		 * have: the device ignores it and counts it (as QEMU does) */
+	if (off >= VQ_PCI_NOTIFY_OFF && off < VQ_PCI_NOTIFY_OFF + 0x1000) {
+		if (off - VQ_PCI_NOTIFY_OFF >= t->dev->nqueues * VQ_PCI_NOTIFY_MULT)
+			return vq_pci_bad(t, "notify", true, off, width,
+					  "past the notification area of %u queues",
+					  t->dev->nqueues);
 		t->stats.writes++;
 		return notify_write(t, off - VQ_PCI_NOTIFY_OFF, width, val);
 	}
