@@ -78,13 +78,20 @@ static int pci_wr(struct vq_drv *d, uint32_t reg, uint32_t val)
 	switch (reg) {
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		return 0; /* reading the ISR acknowledged it */
-	case VIRTIO_MMIO_QUEUE_NOTIFY:
+	case VIRTIO_MMIO_QUEUE_NOTIFY: {
+		uint64_t at;
+
 		if (val >= VQ_DEV_MAX_QUEUES)
 			return -VQ_E_INVAL;
-		return vq_machine_write(d->m,
-					d->pci.notify +
-						(uint64_t)d->pci.notify_off[val] * d->pci.notify_mult,
-					2, val);
+		at = d->pci.notify + (uint64_t)d->pci.notify_off[val] * d->pci.notify_mult;
+		/* NOTIFICATION_DATA (spec 4.1.5.2): vqn | next_off << 16 | next_wrap
+		 * << 31; for a split ring that is the 16-bit avail idx in bits 16-31 */
+		if (vq_drv_has_feature(d, VIRTIO_F_NOTIFICATION_DATA) && d->queues[val].active &&
+		    d->queues[val].ring.layout == VQ_RING_SPLIT)
+			return vq_machine_write(d->m, at, 4,
+						val | (uint32_t)d->queues[val].ring.avail_idx << 16);
+		return vq_machine_write(d->m, at, 2, val);
+	}
 	case VIRTIO_MMIO_QUEUE_READY:
 		/* before enabling: where to notify, and the queue's vector */
 		if (val != 1 ||

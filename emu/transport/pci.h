@@ -112,6 +112,7 @@ struct vq_pci {
 	uint16_t config_vector;
 	uint16_t queue_vector[VQ_DEV_MAX_QUEUES];
 	uint8_t isr;                     /* bit 0 queue, bit 1 config */
+	uint32_t notify_data;            /* value of the last notification accepted */
 	bool irq_level;
 	unsigned nvectors;               /* MSI-X table size */
 	uint32_t msix_table[VQ_PCI_MSIX_MAX][4];

@@ -287,6 +287,7 @@ static int notify_write(struct vq_pci *t, uint32_t off, unsigned width, uint32_t
 				     "4.1.5.2)",
 				     q, val & 0xffff);
 	t->stats.notifies++;
+	t->notify_data = val;
 	if (vq_pci_tracing(t) && ndata)
 		vq_trace(t->tracer, VQ_EV_REG, d->name, (int)q,
 			 "notification data: next_off %u next_wrap %u", (val >> 16) & 0x7fff,

@@ -421,6 +421,42 @@ START_TEST(test_driver_blk_intx)
 }
 END_TEST
 
+/* NOTIFICATION_DATA over pci: a 32-bit notification carrying vqn and the
+ * next avail position (spec 4.1.5.2, 2.9). */
+START_TEST(test_notification_data)
+{
+	uint64_t want[VQ_FEATURE_WORDS] = {0};
+	struct vq_slot *s;
+	struct vq_drv drv;
+	uint8_t buf[512];
+
+	setup_dev("blk");
+	s = vq_machine_find(m, "d0");
+	dev->host_features[0] |= 1ull << VIRTIO_F_NOTIFICATION_DATA; /* offer it */
+	want[0] = 1ull << VIRTIO_F_NOTIFICATION_DATA;
+	ck_assert_int_eq(vq_drv_attach_pci(&drv, m, s->base, BAR, true, RAM, 1 << 20), 0);
+	ck_assert_int_eq(vq_drv_init(&drv, want, VQ_DRV_ALL_QUEUES), 0);
+	ck_assert(vq_drv_has_feature(&drv, VIRTIO_F_NOTIFICATION_DATA));
+	ck_assert_int_eq(vq_drv_blk_read(&drv, 0, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(s->pci.notify_data, 0u | 1u << 16); /* queue 0, next avail 1 */
+	ck_assert_int_eq(vq_drv_blk_read(&drv, 1, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(s->pci.notify_data, 0u | 2u << 16);
+	/* 32-bit is only for NOTIFICATION_DATA; the vqn must still match */
+	ck_assert_err(vq_machine_write(m, BAR + VQ_PCI_NOTIFY_OFF, 4, 1u | 5u << 16), VQ_E_INVAL);
+	ck_assert_uint_eq(s->pci.notify_data, 0u | 2u << 16);
+	vq_drv_detach(&drv);
+	teardown();
+	/* without the feature a 32-bit notification is a bad access */
+	setup_dev("blk");
+	ck_assert_int_eq(vq_drv_attach_pci(&drv, m, vq_machine_find(m, "d0")->base, BAR, false,
+					   RAM, 1 << 20), 0);
+	ck_assert_int_eq(vq_drv_init(&drv, NULL, VQ_DRV_ALL_QUEUES), 0);
+	ck_assert_err(vq_machine_write(m, BAR + VQ_PCI_NOTIFY_OFF, 4, 0), VQ_E_BAD_ACCESS);
+	vq_drv_detach(&drv);
+	teardown();
+}
+END_TEST
+
 static Suite *pci_suite(void)
 {
 	Suite *s = suite_create("pci");
@@ -434,6 +470,7 @@ static Suite *pci_suite(void)
 	tcase_add_test(tc, test_common_cfg_rules);
 	tcase_add_test(tc, test_driver_blk_msix);
 	tcase_add_test(tc, test_driver_blk_intx);
+	tcase_add_test(tc, test_notification_data);
 	suite_add_tcase(s, tc);
 	return s;
 }
