@@ -10,14 +10,66 @@
 /* Config reads retried while the generation keeps changing (spec 2.5.1). */
 #define DRV_CONFIG_RETRIES 16
 
-static int rd32(struct vq_drv *d, uint32_t off, uint32_t *val)
+/* ---- transports: virtio-mmio here, virtio-pci in driver_pci.c ---- */
+
+static int mmio_rd(struct vq_drv *d, uint32_t off, uint32_t *val)
 {
 	return vq_machine_read(d->m, d->base + off, 4, val);
 }
 
-static int wr32(struct vq_drv *d, uint32_t off, uint32_t val)
+static int mmio_wr(struct vq_drv *d, uint32_t off, uint32_t val)
 {
 	return vq_machine_write(d->m, d->base + off, 4, val);
+}
+
+static int mmio_cfg_read(struct vq_drv *d, uint32_t off, unsigned width, uint32_t *val)
+{
+	return vq_machine_read(d->m, d->base + VIRTIO_MMIO_CONFIG + off, width, val);
+}
+
+static int mmio_cfg_write(struct vq_drv *d, uint32_t off, unsigned width, uint32_t val)
+{
+	return vq_machine_write(d->m, d->base + VIRTIO_MMIO_CONFIG + off, width, val);
+}
+
+static bool mmio_irq_pending(struct vq_drv *d)
+{
+	return vq_machine_irq_level(d->m, d->irq);
+}
+
+static const struct vq_drv_ops mmio_ops = {
+	.rd = mmio_rd, .wr = mmio_wr, .cfg_read = mmio_cfg_read, .cfg_write = mmio_cfg_write,
+	.irq_pending = mmio_irq_pending,
+};
+
+static const struct vq_drv_ops *drv_ops(const struct vq_drv *d)
+{
+	return d->ops ? d->ops : &mmio_ops;
+}
+
+int vq_drv_reg_read(struct vq_drv *d, uint32_t reg, uint32_t *val)
+{
+	return drv_ops(d)->rd(d, reg, val);
+}
+
+int vq_drv_reg_write(struct vq_drv *d, uint32_t reg, uint32_t val)
+{
+	return drv_ops(d)->wr(d, reg, val);
+}
+
+bool vq_drv_irq_pending(struct vq_drv *d)
+{
+	return drv_ops(d)->irq_pending(d);
+}
+
+static int rd32(struct vq_drv *d, uint32_t off, uint32_t *val)
+{
+	return drv_ops(d)->rd(d, off, val);
+}
+
+static int wr32(struct vq_drv *d, uint32_t off, uint32_t val)
+{
+	return drv_ops(d)->wr(d, off, val);
 }
 
 static uint32_t rd32v(struct vq_drv *d, uint32_t off)
@@ -314,14 +366,14 @@ int vq_drv_wait_used(struct vq_drv *d, unsigned q)
 	if (!r)
 		return -VQ_E_NOT_READY;
 	for (unsigned n = 0; n < DRV_WAIT_MAX_EVENTS; n++) {
-		if (vq_machine_irq_level(d->m, d->irq))
+		if (vq_drv_irq_pending(d))
 			vq_drv_ack_interrupt(d); /* what the interrupt handler does */
 		if (drv_used_pending(r))
 			return 1;
 		if (!vq_machine_step(d->m))
 			break;
 	}
-	if (vq_machine_irq_level(d->m, d->irq))
+	if (vq_drv_irq_pending(d))
 		vq_drv_ack_interrupt(d);
 	return drv_used_pending(r) ? 1 : 0;
 }
@@ -332,7 +384,7 @@ static int drv_config_bytes(struct vq_drv *d, uint32_t off, uint8_t *buf, uint32
 	while (len) {
 		unsigned w = (len >= 4 && off % 4 == 0) ? 4 : (len >= 2 && off % 2 == 0) ? 2 : 1;
 		uint32_t v = 0;
-		int rc = vq_machine_read(d->m, d->base + VIRTIO_MMIO_CONFIG + off, w, &v);
+		int rc = drv_ops(d)->cfg_read(d, off, w, &v);
 
 		if (rc < 0)
 			return rc;
@@ -392,7 +444,7 @@ int vq_drv_config_write(struct vq_drv *d, uint32_t off, const void *buf, uint32_
 		int rc;
 
 		memcpy(&v, p, w);
-		rc = vq_machine_write(d->m, d->base + VIRTIO_MMIO_CONFIG + off, w, VQ_LE32(v));
+		rc = drv_ops(d)->cfg_write(d, off, w, VQ_LE32(v));
 		if (rc < 0)
 			return rc;
 		p += w;

@@ -18,8 +18,36 @@ struct vq_drv_queue {
 	uint64_t ring_gpa;        /* where the ring areas were placed */
 };
 
+struct vq_drv;
+/* How the driver reaches its device's registers (driver.c: mmio, pci). reg
+ * is a virtio-mmio register offset (VIRTIO_MMIO_*) standing for the field
+ * of the same meaning; config bytes go through cfg_read/cfg_write. */
+struct vq_drv_ops {
+	int (*rd)(struct vq_drv *d, uint32_t reg, uint32_t *val);
+	int (*wr)(struct vq_drv *d, uint32_t reg, uint32_t val);
+	int (*cfg_read)(struct vq_drv *d, uint32_t off, unsigned width, uint32_t *val);
+	int (*cfg_write)(struct vq_drv *d, uint32_t off, unsigned width, uint32_t val);
+	/* is an interrupt waiting for the handler (vq_drv_ack_interrupt)? */
+	bool (*irq_pending)(struct vq_drv *d);
+};
+
+/* What the driver learnt of a virtio-pci function from its capabilities. */
+struct vq_drv_pci {
+	uint64_t cfg;             /* its config space (ECAM) */
+	uint64_t bar;             /* where the driver placed BAR 0 */
+	uint64_t common, notify, isr, device; /* structures' gpas */
+	uint32_t notify_mult, device_len;
+	uint16_t notify_off[VQ_DEV_MAX_QUEUES];
+	bool msix;                /* MSI-X enabled: vector 0 config, q+1 queue q */
+	unsigned nvectors;
+	uint32_t msi_tag;         /* data bits 8-15 of its messages: its device number */
+	uint64_t msi_next;        /* machine message count already handled */
+};
+
 struct vq_drv {
 	struct vq_machine *m;
+	const struct vq_drv_ops *ops; /* transport (NULL: mmio) */
+	struct vq_drv_pci pci;
 	uint64_t base;            /* mmio window */
 	unsigned irq;
 	uint32_t device_id;
@@ -42,6 +70,27 @@ struct vq_drv {
  * there: bad magic, version or device id 0) or -VQ_E_INVAL. */
 int vq_drv_attach(struct vq_drv *d, struct vq_machine *m, uint64_t base, unsigned irq,
 		  uint64_t heap, uint64_t heap_size);
+/* MSI address the driver programs (x86's, for the record). */
+#define VQ_DRV_MSI_ADDR 0xfee00000u
+/* Bind d to the virtio-pci function whose config space is at cfg (an ECAM
+ * address, vq_machine_slot()->base): check vendor and device id, walk the
+ * capabilities, size BAR 0 and place it at bar_gpa (rounded up to its size),
+ * enable memory decoding and bus mastering, and with msix the MSI-X
+ * capability (vector 0 config, vector q+1 queue q; messages at
+ * VQ_DRV_MSI_ADDR with data device<<8|vector), else INTx on the line the
+ * interrupt-line register names. Heap as vq_drv_attach. 0,
+ * -VQ_E_NOT_READY (no virtio-pci device or a capability missing) or
+ * -VQ_E_INVAL. */
+int vq_drv_attach_pci(struct vq_drv *d, struct vq_machine *m, uint64_t cfg, uint64_t bar_gpa,
+		      bool msix, uint64_t heap, uint64_t heap_size);
+/* Register access through the transport: reg is a VIRTIO_MMIO_* offset
+ * naming the field (on pci the common cfg field of the same meaning). 0 or
+ * the bus error; -VQ_E_INVAL when the transport has no such field. */
+int vq_drv_reg_read(struct vq_drv *d, uint32_t reg, uint32_t *val);
+int vq_drv_reg_write(struct vq_drv *d, uint32_t reg, uint32_t val);
+/* Is an interrupt waiting for the driver's handler (line high, or an
+ * unhandled MSI-X message for this device)? */
+bool vq_drv_irq_pending(struct vq_drv *d);
 /* Free driver-side state (guest memory stays). */
 void vq_drv_detach(struct vq_drv *d);
 

@@ -50,6 +50,8 @@ struct vq_machine {
 	unsigned nwatches;
 	struct vq_machine_stats stats;
 	struct vq_iommu *iommu;         /* ACCESS_PLATFORM page table (iommu.h) */
+	struct vq_msi msi_log[VQ_MACHINE_MSI_LOG]; /* ring of the last messages */
+	uint64_t msi_count;
 };
 
 /* ---- trace sink ---- */
@@ -334,7 +336,7 @@ static void irq_delayed_event(struct vq_machine *m, void *arg, uint64_t data)
 	struct vq_slot *s = arg;
 
 	(void)data;
-	if (s->mmio.interrupt_status)
+	if (s->transport == VQ_SLOT_PCI ? s->pci.irq_level : s->mmio.interrupt_status != 0)
 		irq_edge(m, s, true);
 }
 
@@ -409,6 +411,47 @@ static void slot_set_irq(void *ctx, bool level)
 	vq_trace_args(&m->tracer, VQ_EV_IRQ, s->dev.name, -1,
 		      (struct vq_trace_arg[]){VQ_TA_U("irq", s->irq), VQ_TA_U("level", level)}, 2,
 		      "line %u %s", s->irq, level ? "raised" : "lowered");
+}
+
+/* An MSI message from a pci function: logged, counted, traced. */
+static void slot_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct vq_slot *s = ctx;
+	struct vq_machine *m = s->machine;
+	struct vq_msi *e = &m->msi_log[m->msi_count++ % VQ_MACHINE_MSI_LOG];
+
+	*e = (struct vq_msi){.time = m->now, .addr = addr, .data = data};
+	snprintf(e->dev, sizeof(e->dev), "%s", s->dev.name);
+	m->stats.interrupts++;
+	vq_trace_args(&m->tracer, VQ_EV_IRQ, s->dev.name, -1,
+		      (struct vq_trace_arg[]){VQ_TA_U("msi_addr", addr), VQ_TA_U("msi_data", data)},
+		      2, "msi addr 0x%" PRIx64 " data 0x%x", addr, data);
+}
+
+uint64_t vq_machine_msi_count(const struct vq_machine *m)
+{
+	return m->msi_count;
+}
+
+int vq_machine_msi_get(const struct vq_machine *m, unsigned i, struct vq_msi *msg)
+{
+	uint64_t kept = m->msi_count < VQ_MACHINE_MSI_LOG ? m->msi_count : VQ_MACHINE_MSI_LOG;
+
+	if (i >= kept)
+		return -VQ_E_INVAL;
+	*msg = m->msi_log[(m->msi_count - kept + i) % VQ_MACHINE_MSI_LOG];
+	return 0;
+}
+
+uint64_t vq_machine_msi_match(const struct vq_machine *m, uint64_t addr, uint32_t data)
+{
+	uint64_t kept = m->msi_count < VQ_MACHINE_MSI_LOG ? m->msi_count : VQ_MACHINE_MSI_LOG, n = 0;
+
+	for (uint64_t i = 0; i < kept; i++) {
+		const struct vq_msi *e = &m->msi_log[(m->msi_count - kept + i) % VQ_MACHINE_MSI_LOG];
+		n += e->addr == addr && e->data == data;
+	}
+	return n;
 }
 
 bool vq_machine_irq_level(const struct vq_machine *m, unsigned irq)
@@ -559,10 +602,55 @@ struct vq_dev *vq_machine_add_mmio(struct vq_machine *m, const char *type, const
 	return d;
 }
 
+static struct vq_dev *add_slot(struct vq_machine *m, const char *type, const char *name,
+			       struct vq_opts *o, int transport, uint64_t base, unsigned irq,
+			       char *err, size_t errlen);
+
 struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 					const char *name, struct vq_opts *o, uint64_t base,
 					unsigned irq, char *err, size_t errlen)
 {
+	return add_slot(m, type, name, o, VQ_SLOT_MMIO, base, irq, err, errlen);
+}
+
+struct vq_dev *vq_machine_add_pci(struct vq_machine *m, const char *type, const char *name,
+				  const char *opts, char *err, size_t errlen)
+{
+	const struct vq_dev_type *t = vq_dev_type_find(type);
+	struct vq_opts *o;
+	struct vq_dev *d;
+
+	if (!t)
+		return vq_machine_add_pci_opts(m, type, name, NULL, err, errlen);
+	o = vq_opts_from_string(opts, t->name, err, errlen);
+	if (!o)
+		return NULL;
+	d = vq_machine_add_pci_opts(m, type, name, o, err, errlen);
+	vq_opts_free(o);
+	return d;
+}
+
+struct vq_dev *vq_machine_add_pci_opts(struct vq_machine *m, const char *type,
+				       const char *name, struct vq_opts *o, char *err,
+				       size_t errlen)
+{
+	unsigned irq = VQ_MACHINE_MAX_IRQS;
+
+	for (unsigned i = 0; i < VQ_MACHINE_MAX_IRQS; i++) {
+		unsigned line = (i + 16) % VQ_MACHINE_MAX_IRQS;
+		if (!m->irq_used[line]) {
+			irq = line;
+			break;
+		}
+	}
+	return add_slot(m, type, name, o, VQ_SLOT_PCI, 0, irq, err, errlen);
+}
+
+static struct vq_dev *add_slot(struct vq_machine *m, const char *type, const char *name,
+			       struct vq_opts *o, int transport, uint64_t base, unsigned irq,
+			       char *err, size_t errlen)
+{
+	unsigned pci_dev = 0;
 	const struct vq_dev_type *t = vq_dev_type_find(type);
 	struct vq_transport_host host;
 	char autoname[VQ_DEV_NAME_MAX];
@@ -579,17 +667,37 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 		snprintf(err, errlen, "too many devices (at most %d)", VQ_MACHINE_MAX_DEVICES);
 		return NULL;
 	}
-	if (base % VIRTIO_MMIO_SIZE || base > UINT64_MAX - VIRTIO_MMIO_SIZE) {
+	if (transport == VQ_SLOT_PCI) { /* first free device number on bus 0 */
+		for (pci_dev = 1; pci_dev < 32; pci_dev++) {
+			bool taken = false;
+			for (unsigned i = 0; i < m->nslots; i++)
+				taken |= m->slots[i]->transport == VQ_SLOT_PCI &&
+					 m->slots[i]->pci_dev == pci_dev;
+			if (!taken)
+				break;
+		}
+		if (pci_dev >= 32) {
+			snprintf(err, errlen, "pci bus 0 is full (31 devices)");
+			return NULL;
+		}
+		base = VQ_MACHINE_ECAM_BASE + ((uint64_t)pci_dev << 15);
+	} else if (base % VIRTIO_MMIO_SIZE || base > UINT64_MAX - VIRTIO_MMIO_SIZE) {
 		snprintf(err, errlen, "mmio base 0x%" PRIx64 " is not 0x%x-aligned", base,
 			 VIRTIO_MMIO_SIZE);
 		return NULL;
 	}
-	for (unsigned i = 0; i < m->nslots; i++) {
+	for (unsigned i = 0; transport == VQ_SLOT_MMIO && i < m->nslots; i++) {
 		if (m->slots[i]->base == base) {
 			snprintf(err, errlen, "mmio window 0x%" PRIx64 " is taken by %s", base,
 				 m->slots[i]->dev.name);
 			return NULL;
 		}
+	}
+	if (transport == VQ_SLOT_MMIO && base >= VQ_MACHINE_ECAM_BASE &&
+	    base < VQ_MACHINE_ECAM_BASE + VQ_MACHINE_ECAM_SIZE) {
+		snprintf(err, errlen, "mmio window 0x%" PRIx64 " is inside the pci ECAM window",
+			 base);
+		return NULL;
 	}
 	if (vq_mem_translate(m->mem, base, 1, 0, NULL) ||
 	    vq_mem_translate(m->mem, base + VIRTIO_MMIO_SIZE - 1, 1, 0, NULL)) {
@@ -622,6 +730,8 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 	s->machine = m;
 	s->base = base;
 	s->irq = irq;
+	s->transport = transport;
+	s->pci_dev = pci_dev;
 	if (!o && !(o = empty = vq_opts_new(t->name))) {
 		snprintf(err, errlen, "out of memory");
 		free(s);
@@ -650,8 +760,14 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 				   (1ull << VIRTIO_F_NOTIFICATION_DATA);
 	s->dev.env = (struct vq_dev_env){.now = env_now, .schedule = env_schedule,
 					 .watch = env_watch, .unwatch = env_unwatch, .ctx = s};
-	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s};
-	rc = vq_mmio_init(&s->mmio, &s->dev, &host, &m->tracer);
+	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s,
+					  .msi = slot_msi};
+	if (transport == VQ_SLOT_PCI) {
+		rc = vq_pci_init(&s->pci, &s->dev, &host, &m->tracer);
+		s->pci.cfg[VQ_PCI_INT_LINE] = (uint8_t)irq;
+	} else {
+		rc = vq_mmio_init(&s->mmio, &s->dev, &host, &m->tracer);
+	}
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: transport: %s", name, vq_strerror(rc));
 		vq_dev_destroy(&s->dev);
@@ -668,8 +784,13 @@ struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 	}
 	m->irq_used[irq] = true;
 	m->slots[m->nslots++] = s;
-	vq_trace(&m->tracer, VQ_EV_MACHINE, name, -1, "%s on mmio 0x%" PRIx64 " irq %u", t->name,
-		 base, irq);
+	if (transport == VQ_SLOT_PCI)
+		vq_trace(&m->tracer, VQ_EV_MACHINE, name, -1,
+			 "%s on pci 00:%02x.0 (ecam 0x%" PRIx64 ") irq %u", t->name, pci_dev, base,
+			 irq);
+	else
+		vq_trace(&m->tracer, VQ_EV_MACHINE, name, -1, "%s on mmio 0x%" PRIx64 " irq %u",
+			 t->name, base, irq);
 	return &s->dev;
 }
 
@@ -726,30 +847,67 @@ void vq_machine_unserve_vhost(struct vq_machine *m, struct vq_dev *d)
 
 /* ---- bus accesses ---- */
 
-static struct vq_slot *decode(struct vq_machine *m, uint64_t gpa)
+/* What decodes gpa: an mmio window, a pci function's config space (ECAM)
+ * or its BAR. *where gets the kind, *off the offset inside it. */
+enum { AT_MMIO, AT_CFG, AT_BAR };
+
+static struct vq_slot *decode(struct vq_machine *m, uint64_t gpa, int *where, uint32_t *off)
 {
 	for (unsigned i = 0; i < m->nslots; i++) {
 		struct vq_slot *s = m->slots[i];
-		if (gpa >= s->base && gpa - s->base < VIRTIO_MMIO_SIZE)
+		uint64_t bar;
+
+		if (s->transport == VQ_SLOT_MMIO) {
+			if (gpa >= s->base && gpa - s->base < VIRTIO_MMIO_SIZE) {
+				*where = AT_MMIO;
+				*off = (uint32_t)(gpa - s->base);
+				return s;
+			}
+			continue;
+		}
+		if (gpa >= s->base && gpa - s->base < VQ_PCI_ECAM_FN_SIZE) {
+			*where = AT_CFG;
+			*off = (uint32_t)(gpa - s->base);
 			return s;
+		}
+		bar = vq_pci_bar_base(&s->pci);
+		if (bar != UINT64_MAX && gpa >= bar && gpa - bar < VQ_PCI_BAR_SIZE) {
+			*where = AT_BAR;
+			*off = (uint32_t)(gpa - bar);
+			return s;
+		}
 	}
 	return NULL;
 }
 
+/* An ECAM address no function answers: reads all-ones, as on real PCI. */
+static bool ecam_empty(uint64_t gpa)
+{
+	return gpa >= VQ_MACHINE_ECAM_BASE && gpa - VQ_MACHINE_ECAM_BASE < VQ_MACHINE_ECAM_SIZE;
+}
+
 int vq_machine_read(struct vq_machine *m, uint64_t gpa, unsigned width, uint32_t *val)
 {
-	struct vq_slot *s = decode(m, gpa);
+	int where = AT_MMIO;
+	uint32_t off = 0;
+	struct vq_slot *s = decode(m, gpa, &where, &off);
 	int rc;
 
 	m->stats.reg_reads++;
 	*val = 0;
+	if (!s && ecam_empty(gpa) && (width == 1 || width == 2 || width == 4)) {
+		*val = width == 4 ? 0xffffffffu : (1u << (8 * width)) - 1;
+		return 0;
+	}
 	if (!s) {
 		m->stats.bad_accesses++;
 		vq_trace(&m->tracer, VQ_EV_ERROR, "bus", -1,
 			 "read%u at 0x%" PRIx64 ": no device decodes this address", width * 8, gpa);
 		return -VQ_E_BAD_ACCESS;
 	}
-	rc = vq_mmio_read(&s->mmio, (uint32_t)(gpa - s->base), width, val);
+	rc = where == AT_MMIO  ? vq_mmio_read(&s->mmio, off, width, val)
+	     : where == AT_CFG ? vq_pci_cfg_read(&s->pci, off, width, val)
+			       : vq_pci_bar_read(&s->pci, off, width, val);
 	if (rc == -VQ_E_BAD_ACCESS)
 		m->stats.bad_accesses++;
 	return rc;
@@ -757,10 +915,14 @@ int vq_machine_read(struct vq_machine *m, uint64_t gpa, unsigned width, uint32_t
 
 int vq_machine_write(struct vq_machine *m, uint64_t gpa, unsigned width, uint32_t val)
 {
-	struct vq_slot *s = decode(m, gpa);
+	int where = AT_MMIO;
+	uint32_t off = 0;
+	struct vq_slot *s = decode(m, gpa, &where, &off);
 	int rc;
 
 	m->stats.reg_writes++;
+	if (!s && ecam_empty(gpa))
+		return 0; /* no function there: the write goes nowhere */
 	if (!s) {
 		m->stats.bad_accesses++;
 		vq_trace(&m->tracer, VQ_EV_ERROR, "bus", -1,
@@ -768,7 +930,9 @@ int vq_machine_write(struct vq_machine *m, uint64_t gpa, unsigned width, uint32_
 			 val, gpa);
 		return -VQ_E_BAD_ACCESS;
 	}
-	rc = vq_mmio_write(&s->mmio, (uint32_t)(gpa - s->base), width, val);
+	rc = where == AT_MMIO  ? vq_mmio_write(&s->mmio, off, width, val)
+	     : where == AT_CFG ? vq_pci_cfg_write(&s->pci, off, width, val)
+			       : vq_pci_bar_write(&s->pci, off, width, val);
 	if (rc == -VQ_E_BAD_ACCESS)
 		m->stats.bad_accesses++;
 	return rc;

@@ -37,15 +37,36 @@ struct vq_machine_stats {
 	uint64_t interrupts;       /* rising edges on any line */
 };
 
+/* PCI: the ECAM window (bus 0, 32 devices x 8 functions x 4 KiB) at a fixed
+ * gpa below RAM (0x40000000) and above the mmio windows (0x0a000000). A pci
+ * device n is bus 0, device n+1, function 0: its config space is at
+ * VQ_MACHINE_ECAM_BASE + ((n+1) << 15). BARs are placed by the driver. */
+#define VQ_MACHINE_ECAM_BASE 0x30000000ull
+#define VQ_MACHINE_ECAM_SIZE 0x100000ull
+/* MSI messages kept by the machine (the oldest are dropped past this). */
+#define VQ_MACHINE_MSI_LOG 256
+
+enum vq_slot_transport { VQ_SLOT_MMIO = 0, VQ_SLOT_PCI = 1 };
+
 /* One device on the bus. */
 struct vq_slot {
 	struct vq_machine *machine;
 	struct vq_dev dev;
 	struct vq_mmio mmio;
-	uint64_t base;             /* mmio window [base, base + 0x200) */
+	uint64_t base;             /* mmio window [base, base + 0x200); pci: its ECAM space */
 	unsigned irq;
 	uint64_t notify_pending;   /* bit q: a notify event for queue q is queued */
 	struct vq_vhost_backend *vhost; /* served over vhost-user (NULL: not) */
+	int transport;             /* enum vq_slot_transport */
+	struct vq_pci pci;         /* the pci function (transport VQ_SLOT_PCI) */
+	unsigned pci_dev;          /* its device number on bus 0 */
+};
+
+/* An MSI message the machine received: a 32-bit write of data at addr. */
+struct vq_msi {
+	uint64_t time, addr;
+	uint32_t data;
+	char dev[VQ_DEV_NAME_MAX];
 };
 
 /* Create a machine with no memory and no devices, PRNG seeded with seed.
@@ -87,6 +108,22 @@ struct vq_dev *vq_machine_add_mmio(struct vq_machine *m, const char *type, const
 struct vq_dev *vq_machine_add_mmio_opts(struct vq_machine *m, const char *type,
 					const char *name, struct vq_opts *o, uint64_t base,
 					unsigned irq, char *err, size_t errlen);
+/* Create a device as vq_machine_add_mmio does, on a virtio-pci function:
+ * the next free device number on bus 0 (config space in the ECAM window),
+ * INTx on the first free interrupt line from 16 up. The driver sizes and
+ * places its BAR. NULL with a message in err. */
+struct vq_dev *vq_machine_add_pci(struct vq_machine *m, const char *type, const char *name,
+				  const char *opts, char *err, size_t errlen);
+/* The same with options in a list (see vq_machine_add_mmio_opts). */
+struct vq_dev *vq_machine_add_pci_opts(struct vq_machine *m, const char *type,
+				       const char *name, struct vq_opts *o, char *err,
+				       size_t errlen);
+/* MSI messages received so far (the log keeps the last VQ_MACHINE_MSI_LOG),
+ * and message i of those kept, oldest first: 0, or -VQ_E_INVAL past the end. */
+uint64_t vq_machine_msi_count(const struct vq_machine *m);
+int vq_machine_msi_get(const struct vq_machine *m, unsigned i, struct vq_msi *msg);
+/* Messages among those kept with address addr and data data. */
+uint64_t vq_machine_msi_match(const struct vq_machine *m, uint64_t addr, uint32_t data);
 /* Number of devices, and device i's slot (NULL past the end). */
 unsigned vq_machine_device_count(const struct vq_machine *m);
 struct vq_slot *vq_machine_slot(struct vq_machine *m, unsigned i);

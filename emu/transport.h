@@ -20,6 +20,8 @@ struct vq_transport_host {
 	/* Drive the interrupt line to level (mmio: level = InterruptStatus != 0). */
 	void (*set_irq)(void *ctx, bool level);
 	void *ctx;
+	/* pci: deliver an MSI-X message (NULL: messages are lost) */
+	void (*msi)(void *ctx, uint64_t addr, uint32_t data);
 };
 
 struct vq_mmio_stats {
@@ -108,5 +110,6 @@ int vq_vhost_backend_message(struct vq_vhost_backend *b);
 /* Disconnect, stop listening (unlinking the path), give d its interrupts
  * back. The device stays on its machine, reset. */
 void vq_vhost_backend_close(struct vq_vhost_backend *b);
+#include "transport/pci.h"
 
 #endif

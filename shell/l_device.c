@@ -40,10 +40,46 @@ static unsigned check_width(lua_State *L, int arg)
 	return (unsigned)w;
 }
 
+/* A generic (virtio-mmio) register offset on a pci function: the bus
+ * address and width of the field of the same meaning. Raises a Lua error
+ * naming the register when pci has no such field. */
+static uint64_t pci_reg(lua_State *L, struct vq_slot *s, uint32_t off, unsigned *width,
+			bool write, uint32_t *val)
+{
+	uint64_t bar = vq_pci_bar_base(&s->pci);
+	const char *name = lvq_reg_name(off);
+	uint32_t f;
+	unsigned w;
+
+	if (bar == UINT64_MAX)
+		luaL_error(L, "%s: pci BAR 0 is not placed or memory decoding is off",
+			   s->dev.name);
+	if (off >= VIRTIO_MMIO_CONFIG)
+		return bar + VQ_PCI_DEVICE_OFF + (off - VIRTIO_MMIO_CONFIG);
+	if (off == VIRTIO_MMIO_INTERRUPT_STATUS && !write) {
+		*width = 1;
+		return bar + VQ_PCI_ISR_OFF;
+	}
+	if (off == VIRTIO_MMIO_QUEUE_NOTIFY && write) {
+		*width = 2;
+		return bar + VQ_PCI_NOTIFY_OFF + (uint64_t)(*val & 0xffff) * VQ_PCI_NOTIFY_MULT;
+	}
+	if (vq_pci_common_field(off, &f, &w) < 0)
+		luaL_error(L, "%s: register %s does not exist on the pci transport", s->dev.name,
+			   name ? name : lua_pushfstring(L, "0x%x", (unsigned)off));
+	*width = w;
+	return bar + VQ_PCI_COMMON_OFF + f;
+}
+
 static int do_read(lua_State *L, struct vq_slot *s, uint32_t off, unsigned width)
 {
 	uint32_t v = 0;
-	int rc = vq_machine_read(s->machine, s->base + off, width, &v);
+	uint64_t gpa = s->base + off;
+	int rc;
+
+	if (s->transport == VQ_SLOT_PCI)
+		gpa = pci_reg(L, s, off, &width, false, &v);
+	rc = vq_machine_read(s->machine, gpa, width, &v);
 
 	lua_pushinteger(L, v);
 	if (rc < 0) {
@@ -57,12 +93,54 @@ static int do_write(lua_State *L, struct vq_slot *s, uint32_t off, unsigned widt
 		    uint32_t v)
 {
 	uint64_t before = s->dev.stats.errors;
-	int rc = vq_machine_write(s->machine, s->base + off, width, v);
+	uint64_t gpa = s->base + off;
+	int rc;
+
+	if (s->transport == VQ_SLOT_PCI && off == VIRTIO_MMIO_INTERRUPT_ACK) {
+		lua_pushboolean(L, 1); /* pci: reading the ISR acknowledged it */
+		return 1;
+	}
+	if (s->transport == VQ_SLOT_PCI)
+		gpa = pci_reg(L, s, off, &width, true, &v);
+	rc = vq_machine_write(s->machine, gpa, width, v);
 
 	if (rc < 0) {
 		lua_pushboolean(L, 0);
 		lua_pushstring(L, vq_errname(rc));
 		if (s->dev.stats.errors != before && s->dev.last_error_msg[0])
+			lua_pushfstring(L, "%s: %s", s->dev.name, s->dev.last_error_msg);
+		else
+			lua_pushfstring(L, "%s: %s", s->dev.name, vq_strerror(rc));
+		return 3;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int do_read_gpa(lua_State *L, struct vq_slot *s, uint64_t gpa, unsigned width)
+{
+	uint32_t v = 0;
+	int rc = vq_machine_read(s->machine, gpa, width, &v);
+
+	lua_pushinteger(L, v);
+	if (rc < 0) {
+		lua_pushstring(L, vq_errname(rc));
+		return 2;
+	}
+	return 1;
+}
+
+static int do_write_gpa(lua_State *L, struct vq_slot *s, uint64_t gpa, unsigned width,
+			uint32_t v)
+{
+	uint64_t before = s->dev.stats.errors + s->pci.stats.bad_accesses;
+	int rc = vq_machine_write(s->machine, gpa, width, v);
+
+	if (rc < 0) {
+		lua_pushboolean(L, 0);
+		lua_pushstring(L, vq_errname(rc));
+		if (s->dev.stats.errors + s->pci.stats.bad_accesses != before &&
+		    s->dev.last_error_msg[0])
 			lua_pushfstring(L, "%s: %s", s->dev.name, s->dev.last_error_msg);
 		else
 			lua_pushfstring(L, "%s: %s", s->dev.name, vq_strerror(rc));
@@ -433,6 +511,16 @@ static int d_stats(lua_State *L)
 	struct lvq_device *ld = lvq_checkdevice(L, 1);
 	const struct vq_dev_stats *st = &ld->slot->dev.stats;
 	const struct vq_mmio_stats *ms = &ld->slot->mmio.stats;
+	struct vq_mmio_stats pcs;
+
+	if (ld->slot->transport == VQ_SLOT_PCI) {
+		const struct vq_pci_stats *p = &ld->slot->pci.stats;
+
+		pcs = (struct vq_mmio_stats){.reads = p->reads, .writes = p->writes,
+					     .bad_accesses = p->bad_accesses,
+					     .notifies = p->notifies, .interrupts = p->interrupts};
+		ms = &pcs;
+	}
 
 	lua_createtable(L, 0, 14);
 	lvq_setint(L, "notifies", (lua_Integer)st->notifies);
@@ -581,7 +669,10 @@ static int d_getter(lua_State *L)
 	} else if (strcmp(k, "config_generation") == 0) {
 		lua_pushinteger(L, d->config_generation);
 	} else if (strcmp(k, "interrupt_status") == 0) {
-		lua_pushinteger(L, ld->slot->mmio.interrupt_status);
+		lua_pushinteger(L, ld->slot->transport == VQ_SLOT_PCI ? ld->slot->pci.isr
+								      : ld->slot->mmio.interrupt_status);
+	} else if (strcmp(k, "transport") == 0) {
+		lua_pushstring(L, ld->slot->transport == VQ_SLOT_PCI ? "pci" : "mmio");
 	} else if (strcmp(k, "machine") == 0) {
 		lua_getiuservalue(L, 1, 1);
 	} else {
@@ -596,8 +687,10 @@ static int d_tostring(lua_State *L)
 	struct vq_dev *d = &ld->slot->dev;
 	char buf[96];
 
-	lua_pushfstring(L, "%s: %s (id %d) on mmio %s irq %d, status %s", d->name, d->cls->name,
-			(int)d->cls->device_id, LVQ_HEX(ld->slot->base), (int)ld->slot->irq,
+	lua_pushfstring(L, "%s: %s (id %d) on %s %s irq %d, status %s", d->name, d->cls->name,
+			(int)d->cls->device_id,
+			ld->slot->transport == VQ_SLOT_PCI ? "pci ecam" : "mmio",
+			LVQ_HEX(ld->slot->base), (int)ld->slot->irq,
 			vq_dev_status_str(d->status, buf, sizeof(buf)));
 	if (d->last_error)
 		lua_pushfstring(L, ", last error %s (%s)", vq_errname(d->last_error),
@@ -608,7 +701,83 @@ static int d_tostring(lua_State *L)
 	return 1;
 }
 
+/* ---- pci-specific access ---- */
+
+static struct vq_slot *check_pci(lua_State *L, int arg, const char *what)
+{
+	struct lvq_device *ld = lvq_checkdevice(L, arg);
+
+	if (ld->slot->transport != VQ_SLOT_PCI)
+		luaL_error(L, "%s: %s needs the pci transport (device is on mmio)",
+			   ld->slot->dev.name, what);
+	return ld->slot;
+}
+
+/* dev:pci_read(off [, width]): config space (through ECAM). */
+static int d_pci_read(lua_State *L)
+{
+	struct vq_slot *s = check_pci(L, 1, "pci_read");
+	uint32_t off = (uint32_t)lvq_checkrange(L, 2, VQ_PCI_ECAM_FN_SIZE - 1);
+
+	return do_read_gpa(L, s, s->base + off, check_width(L, 3));
+}
+
+/* dev:pci_write(off, value [, width]) */
+static int d_pci_write(lua_State *L)
+{
+	struct vq_slot *s = check_pci(L, 1, "pci_write");
+	uint32_t off = (uint32_t)lvq_checkrange(L, 2, VQ_PCI_ECAM_FN_SIZE - 1);
+	uint32_t v = (uint32_t)lvq_checkrange(L, 3, UINT32_MAX);
+
+	return do_write_gpa(L, s, s->base + off, check_width(L, 4), v);
+}
+
+/* dev:bar_read(off [, width]) / dev:bar_write(off, value [, width]): BAR 0. */
+static int d_bar_read(lua_State *L)
+{
+	struct vq_slot *s = check_pci(L, 1, "bar_read");
+	uint32_t off = (uint32_t)lvq_checkrange(L, 2, VQ_PCI_BAR_SIZE - 1);
+	uint64_t bar = vq_pci_bar_base(&s->pci);
+
+	if (bar == UINT64_MAX)
+		return luaL_error(L, "%s: BAR 0 is not decoded", s->dev.name);
+	return do_read_gpa(L, s, bar + off, check_width(L, 3));
+}
+
+static int d_bar_write(lua_State *L)
+{
+	struct vq_slot *s = check_pci(L, 1, "bar_write");
+	uint32_t off = (uint32_t)lvq_checkrange(L, 2, VQ_PCI_BAR_SIZE - 1);
+	uint32_t v = (uint32_t)lvq_checkrange(L, 3, UINT32_MAX);
+	uint64_t bar = vq_pci_bar_base(&s->pci);
+
+	if (bar == UINT64_MAX)
+		return luaL_error(L, "%s: BAR 0 is not decoded", s->dev.name);
+	return do_write_gpa(L, s, bar + off, check_width(L, 4), v);
+}
+
+/* dev:msix(vector): {addr=, data=, masked=, pending=} of a table entry. */
+static int d_msix(lua_State *L)
+{
+	struct vq_slot *s = check_pci(L, 1, "msix");
+	unsigned v = (unsigned)lvq_checkrange(L, 2, s->pci.nvectors - 1);
+
+	lua_createtable(L, 0, 4);
+	lvq_setint(L, "addr",
+		   (lua_Integer)(s->pci.msix_table[v][0] | (uint64_t)s->pci.msix_table[v][1] << 32));
+	lvq_setint(L, "data", (lua_Integer)s->pci.msix_table[v][2]);
+	lua_pushboolean(L, s->pci.msix_table[v][3] & 1);
+	lua_setfield(L, -2, "masked");
+	lua_pushboolean(L, (s->pci.pba[v / 64] >> (v % 64)) & 1);
+	lua_setfield(L, -2, "pending");
+	lua_pushboolean(L, vq_pci_msix_enabled(&s->pci));
+	lua_setfield(L, -2, "enabled");
+	return 1;
+}
+
 static const luaL_Reg methods[] = {
+	{"pci_read", d_pci_read}, {"pci_write", d_pci_write}, {"bar_read", d_bar_read},
+	{"bar_write", d_bar_write}, {"msix", d_msix},
 	{"read", d_read},     {"write", d_write},   {"reg", d_reg},
 	{"status_str", d_status_str}, {"has", d_has}, {"stats", d_stats},
 	{"queue", d_queue},   {"ring", d_ring},     {"reset", d_reset},
@@ -625,7 +794,7 @@ static const luaL_Reg meta[] = {{"__tostring", d_tostring}, {NULL, NULL}};
 static const char *const fields[] = {
 	"name", "type", "id", "base", "irq", "status", "needs_reset", "features", "offered",
 	"error", "error_msg", "nqueues", "config_generation", "interrupt_status", "machine",
-	NULL,
+	"transport", NULL,
 };
 
 void lvq_open_device(lua_State *L)

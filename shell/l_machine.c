@@ -224,9 +224,10 @@ static int m_add(lua_State *L)
 {
 	struct lvq_machine *lm = lvq_checkmachine(L, 1);
 	const char *type = luaL_checkstring(L, 2);
-	const char *name = NULL;
+	const char *name = NULL, *transport = NULL;
 	uint64_t base;
 	unsigned irq;
+	bool placed = false;
 	char err[256];
 	struct vq_dev *d;
 	const char **keys = NULL;
@@ -269,8 +270,16 @@ static int m_add(lua_State *L)
 		lua_getfield(L, 3, k);
 		if (strcmp(k, "base") == 0) {
 			base = lvq_fieldsize(L, -1, "add", "base");
+			placed = true;
 		} else if (strcmp(k, "irq") == 0) {
 			irq = (unsigned)lvq_fieldint(L, -1, "add", "irq", 0, VQ_MACHINE_MAX_IRQS - 1);
+			placed = true;
+		} else if (strcmp(k, "transport") == 0) {
+			transport = lua_tostring(L, -1); /* anchored by the table */
+			if (lua_type(L, -1) != LUA_TSTRING ||
+			    (strcmp(transport, "mmio") && strcmp(transport, "pci")))
+				return luaL_argerror(L, 3, "field 'transport' must be \"mmio\" or "
+							   "\"pci\"");
 		} else if (strcmp(k, "name") == 0) {
 			if (lua_type(L, -1) != LUA_TSTRING)
 				return luaL_argerror(L, 3, "field 'name' must be a string");
@@ -290,11 +299,37 @@ static int m_add(lua_State *L)
 			return luaL_error(L, "machine: add(\"%s\"): %s", type, err);
 		lua_settop(L, top);
 	}
-	d = vq_machine_add_mmio_opts(lm->m, type, name, *lo, base, irq, err, sizeof(err));
+	if (!transport) { /* vqsim.defaults.transport, else mmio */
+		transport = "mmio";
+		if (lua_getglobal(L, "vqsim") == LUA_TTABLE &&
+		    lua_getfield(L, -1, "defaults") == LUA_TTABLE &&
+		    lua_getfield(L, -1, "transport") == LUA_TSTRING &&
+		    strcmp(lua_tostring(L, -1), "pci") == 0)
+			transport = "pci";
+		lua_settop(L, top);
+	}
+	if (strcmp(transport, "pci") == 0) {
+		if (placed)
+			return luaL_error(L, "machine: add(\"%s\"): base and irq are mmio options; "
+					  "a pci device gets its slot and line from the bus", type);
+		d = vq_machine_add_pci_opts(lm->m, type, name, *lo, err, sizeof(err));
+	} else {
+		d = vq_machine_add_mmio_opts(lm->m, type, name, *lo, base, irq, err, sizeof(err));
+	}
 	vq_opts_free(*lo);
 	*lo = NULL;
 	if (!d)
 		return luaL_error(L, "machine: add(\"%s\"): %s", type, err);
+	if (strcmp(transport, "pci") == 0) {
+		/* firmware: place BAR 0 and turn memory decoding on */
+		struct vq_slot *s = vq_machine_find(lm->m, d->name);
+		uint64_t bar = LVQ_PCI_BAR_BASE + (uint64_t)s->pci_dev * VQ_PCI_BAR_SIZE;
+
+		vq_machine_write(lm->m, s->base + VQ_PCI_BAR0, 4, (uint32_t)bar);
+		vq_machine_write(lm->m, s->base + VQ_PCI_BAR0 + 4, 4, (uint32_t)(bar >> 32));
+		vq_machine_write(lm->m, s->base + VQ_PCI_COMMAND, 2,
+				 VQ_PCI_CMD_MEMORY | VQ_PCI_CMD_MASTER);
+	}
 	lvq_pushdevice(L, 1, vq_machine_find(lm->m, d->name));
 	return 1;
 }
@@ -705,11 +740,11 @@ static int m_driver(lua_State *L)
 	struct lvq_device *ld = lvq_checkdevice(L, 2);
 	struct lvq_driver *dr;
 	uint64_t heap = 0, heap_size = LVQ_DRIVER_HEAP;
-	bool explicit_heap = false;
+	bool explicit_heap = false, msix = false;
 	int rc;
 
 	if (!lua_isnoneornil(L, 3)) {
-		static const char *const allowed[] = {"heap", "heap_size", NULL};
+		static const char *const allowed[] = {"heap", "heap_size", "msix", NULL};
 
 		luaL_checktype(L, 3, LUA_TTABLE);
 		lvq_checkopts(L, 3, "machine: driver", allowed);
@@ -719,6 +754,8 @@ static int m_driver(lua_State *L)
 		}
 		if (lua_getfield(L, 3, "heap_size") != LUA_TNIL)
 			heap_size = lvq_fieldsize(L, lua_gettop(L), "driver", "heap_size");
+		if (lua_getfield(L, 3, "msix") != LUA_TNIL)
+			msix = lua_toboolean(L, -1);
 		lua_settop(L, 3);
 	}
 	if (ld->slot->machine != lm->m)
@@ -738,7 +775,15 @@ static int m_driver(lua_State *L)
 	}
 	dr = lvq_newobj(L, sizeof(*dr), LVQ_DRIVER, 2);
 	dr->slot = ld->slot;
-	rc = vq_drv_attach(&dr->drv, lm->m, ld->slot->base, ld->slot->irq, heap, heap_size);
+	if (ld->slot->transport == VQ_SLOT_PCI)
+		rc = vq_drv_attach_pci(&dr->drv, lm->m, ld->slot->base,
+				       LVQ_PCI_BAR_BASE + (uint64_t)ld->slot->pci_dev * VQ_PCI_BAR_SIZE,
+				       msix, heap, heap_size);
+	else if (msix)
+		return luaL_error(L, "%s: driver: msix needs the pci transport (device is on "
+				  "mmio)", ld->slot->dev.name);
+	else
+		rc = vq_drv_attach(&dr->drv, lm->m, ld->slot->base, ld->slot->irq, heap, heap_size);
 	if (rc < 0)
 		return luaL_error(L, "%s: driver: %s: %s%s", ld->slot->dev.name, vq_errname(rc),
 				  vq_strerror(rc), rc == -VQ_E_INVAL ? " (heap must be inside RAM)" : "");
@@ -748,7 +793,29 @@ static int m_driver(lua_State *L)
 	return 1;
 }
 
+/* m:msi(): the MSI messages kept, oldest first: {time, addr, data, dev}
+ * each, and the count ever received. */
+static int m_msi(lua_State *L)
+{
+	struct lvq_machine *lm = lvq_checkmachine(L, 1);
+	struct vq_msi msg;
+
+	lua_newtable(L);
+	for (unsigned i = 0; vq_machine_msi_get(lm->m, i, &msg) == 0; i++) {
+		lua_createtable(L, 0, 4);
+		lvq_setint(L, "time", (lua_Integer)msg.time);
+		lvq_setint(L, "addr", (lua_Integer)msg.addr);
+		lvq_setint(L, "data", (lua_Integer)msg.data);
+		lua_pushstring(L, msg.dev);
+		lua_setfield(L, -2, "dev");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_pushinteger(L, (lua_Integer)vq_machine_msi_count(lm->m));
+	return 2;
+}
+
 static const luaL_Reg methods[] = {
+	{"msi", m_msi},
 	{"add_ram", m_add_ram},   {"add", m_add},       {"device", m_device},
 	{"devices", m_devices},   {"driver", m_driver}, {"run", m_run},
 	{"step", lvq_m_step},     {"continue", m_run},  {"breakpoint", lvq_m_break},

@@ -421,8 +421,16 @@ static int q_device_event(lua_State *L)
 static int q_notify(lua_State *L)
 {
 	struct lvq_queue *lq = checkqueue(L, 1);
-	int rc = vq_machine_write(lq->slot->machine, lq->slot->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4,
-				  lq->q);
+	uint64_t gpa = lq->slot->base + VIRTIO_MMIO_QUEUE_NOTIFY;
+	unsigned width = 4;
+	int rc;
+
+	if (lq->slot->transport == VQ_SLOT_PCI) { /* queue_notify_off is the queue index */
+		gpa = vq_pci_bar_base(&lq->slot->pci) + VQ_PCI_NOTIFY_OFF +
+		      (uint64_t)lq->q * VQ_PCI_NOTIFY_MULT;
+		width = 2;
+	}
+	rc = vq_machine_write(lq->slot->machine, gpa, width, lq->q);
 
 	if (rc < 0) {
 		lua_pushboolean(L, 0);

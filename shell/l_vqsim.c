@@ -60,6 +60,8 @@ static const luaL_Reg funcs[] = {
 	{NULL, NULL},
 };
 
+const char *lvq_default_transport = "mmio";
+
 int luaopen_vqsim(lua_State *L)
 {
 	static const struct {
@@ -121,6 +123,15 @@ int luaopen_vqsim(lua_State *L)
 	lvq_setint(L, "NO_INTERRUPT", VIRTQ_AVAIL_F_NO_INTERRUPT);
 	lvq_setint(L, "NO_NOTIFY", VIRTQ_USED_F_NO_NOTIFY);
 	lua_setfield(L, -2, "flags");
+
+	/* vqsim.defaults: what m:add and the driver use when not told
+	 * (--transport, --ring) */
+	lua_newtable(L);
+	lua_pushstring(L, lvq_default_transport);
+	lua_setfield(L, -2, "transport");
+	lua_pushstring(L, lvq_default_ring);
+	lua_setfield(L, -2, "ring");
+	lua_setfield(L, -2, "defaults");
 
 	lua_pushvalue(L, -1);
 	lua_setglobal(L, "vqsim");

@@ -36,6 +36,9 @@
 #define LVQ_RAM_BASE UINT64_C(0x40000000)
 #define LVQ_MMIO_BASE UINT64_C(0x0a000000)
 #define LVQ_IRQ_BASE 16u
+/* where the shell's "firmware" places pci BAR 0 of device n: below the
+ * ECAM window, above the mmio windows */
+#define LVQ_PCI_BAR_BASE UINT64_C(0x10000000)
 /* Guest RAM each driver takes by default for its rings and buffers, carved
  * from the top of the first RAM region downwards. */
 #define LVQ_DRIVER_HEAP (UINT64_C(8) << 20)
@@ -259,6 +262,8 @@ extern FILE *lvq_trace_default;
 extern const char *lvq_default_ring;
 /* Format and filter of that sink (--trace-format, --trace-filter). */
 extern int lvq_trace_format;
+/* vqsim.defaults.transport in every new state: "mmio" or "pci" (--transport) */
+extern const char *lvq_default_transport;
 extern struct vq_trace_filter lvq_trace_filter;
 
 /* ---- tracing options and the debugger (l_debug.c) ---- */

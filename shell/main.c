@@ -31,6 +31,7 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -e CODE        run CODE (may be repeated; runs before the script)\n"
 		"  -i             enter the REPL after running the script or -e code\n"
+		"  --transport mmio|pci  vqsim.defaults.transport: where m:add puts devices\n"
 		"  --test         run test files and directories, print TAP\n"
 		"  --coverage     with --test: list the spec sections that passing tests\n"
 		"                 check, how many passing tests check each, and the\n"
@@ -102,13 +103,6 @@ lua_State *lvq_newstate(uint64_t seed)
 	luaL_openlibs(L);
 	luaopen_vqsim(L);
 	lvq_setint(L, "seed", (lua_Integer)seed);
-	/* vqsim.defaults: what --transport / --ring chose (SHARED_DECISIONS) */
-	lua_createtable(L, 0, 2);
-	lua_pushstring(L, "mmio");
-	lua_setfield(L, -2, "transport");
-	lua_pushstring(L, lvq_default_ring);
-	lua_setfield(L, -2, "ring");
-	lua_setfield(L, -2, "defaults");
 	lua_pop(L, 1);
 	if (!dir) {
 		fprintf(stderr, "%s: cannot find the vqsim library (prelude.lua); set VQSIM_LIBDIR\n",
@@ -213,7 +207,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT,
 	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ, OPT_VHOST_USER,
-	       OPT_DEVICE, OPT_RING };
+	       OPT_DEVICE, OPT_RING, OPT_TRANSPORT };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
 		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
@@ -226,7 +220,8 @@ int main(int argc, char **argv)
 		{"from-fuzz", required_argument, NULL, OPT_FROM_FUZZ},
 		{"vhost-user", required_argument, NULL, OPT_VHOST_USER},
 		{"device", required_argument, NULL, OPT_DEVICE},
-		{"ring", required_argument, NULL, OPT_RING}, {NULL, 0, NULL, 0},
+		{"ring", required_argument, NULL, OPT_RING},
+		{"transport", required_argument, NULL, OPT_TRANSPORT}, {NULL, 0, NULL, 0},
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
 	const char **filters = calloc((size_t)argc, sizeof(*filters));
@@ -271,6 +266,15 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			lvq_default_ring = optarg;
+			break;
+		case OPT_TRANSPORT:
+			if (strcmp(optarg, "mmio") && strcmp(optarg, "pci")) {
+				fprintf(stderr, "%s: --transport: '%s' is not mmio or pci\n",
+					progname, optarg);
+				FREE_ARGS();
+				return EXIT_USAGE;
+			}
+			lvq_default_transport = strcmp(optarg, "pci") ? "mmio" : "pci";
 			break;
 		case OPT_RECORD: {
 			/* checked here, like --trace: a usage error, not a Lua one */

@@ -174,7 +174,7 @@ int vq_drv_balloon_stats_requested(struct vq_drv *d)
 		return -VQ_E_STATE;
 	if (!s->stats_inflight)
 		return 1;
-	if (vq_machine_irq_level(d->m, d->irq))
+	if (vq_drv_irq_pending(d))
 		vq_drv_ack_interrupt(d); /* what the interrupt handler does */
 	rc = vq_drv_get_used(d, (unsigned)q, &token, NULL);
 	if (rc < 0)

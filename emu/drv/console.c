@@ -237,7 +237,7 @@ static int service(struct vq_drv *d, struct drv_console *s)
 		int n;
 
 		vq_machine_run(d->m, DRV_CONSOLE_RUN_MAX);
-		if (vq_machine_irq_level(d->m, d->irq))
+		if (vq_drv_irq_pending(d))
 			vq_drv_ack_interrupt(d); /* what the interrupt handler does */
 		n = reap_ctrl(d, s);
 		for (unsigned i = 0; i < s->nports; i++)
@@ -580,8 +580,8 @@ int vq_drv_console_emerg_write(struct vq_drv *d, uint8_t ch)
 	int rc;
 
 	/* read the offer from the register: no negotiation needed (spec 5.3.4) */
-	if ((rc = vq_machine_write(d->m, d->base + VIRTIO_MMIO_DEVICE_FEATURES_SEL, 4, 0)) < 0 ||
-	    (rc = vq_machine_read(d->m, d->base + VIRTIO_MMIO_DEVICE_FEATURES, 4, &feat)) < 0)
+	if ((rc = vq_drv_reg_write(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0)) < 0 ||
+	    (rc = vq_drv_reg_read(d, VIRTIO_MMIO_DEVICE_FEATURES, &feat)) < 0)
 		return rc;
 	if (!(feat & (1u << VIRTIO_CONSOLE_F_EMERG_WRITE)))
 		return -VQ_E_STATE;

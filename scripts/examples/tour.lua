@@ -8,11 +8,16 @@ step("A machine: 64 MiB of RAM at 0x40000000, seed " .. vqsim.seed)
 local m = vqsim.machine{ram = "64M"}
 print(m)
 
-step("A virtio-rng device on virtio-mmio (base and irq picked for us)")
+step("A virtio-rng device on " .. vqsim.defaults.transport .. " (slot and irq picked for us)")
 local rng = m:add("rng", {name = "rng0"})
 print(rng)
-print("MagicValue", string.format("0x%08x", rng:reg("MagicValue")),
-      "Version", rng:reg("Version"), "DeviceID", rng:reg("DeviceID"))
+if rng.transport == "mmio" then
+  print("MagicValue", string.format("0x%08x", rng:reg("MagicValue")),
+        "Version", rng:reg("Version"), "DeviceID", rng:reg("DeviceID"))
+else
+  print("vendor", string.format("0x%04x", rng:pci_read(0, 2)),
+        "device", string.format("0x%04x", rng:pci_read(2, 2)), "revision", rng:pci_read(8, 1))
+end
 
 step("The reference driver: spec 3.1.1 init with EVENT_IDX and INDIRECT_DESC")
 local d = m:driver(rng)

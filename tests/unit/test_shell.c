@@ -327,7 +327,7 @@ START_TEST(unknown_keys_are_refused_everywhere)
 		  "vqsim.machine: unknown option 'sed' (accepted: ram, ram_base, seed)", NULL);
 	run_fails("vqsim.machine{[1]=7}", "options must be given as name = value", NULL);
 	run_fails("local m = vqsim.machine{ram='16M'}; m:driver(m:add('rng'), {heep=1})",
-		  "unknown option 'heep' (accepted: heap, heap_size)", NULL);
+		  "unknown option 'heep' (accepted: heap, heap_size, msix)", NULL);
 	run_fails("local m = vqsim.machine{ram='16M'}; m:driver(m:add('rng')):init{queue=1}",
 		  "unknown option 'queue' (accepted: features, queues, ring)", NULL);
 	run_fails("local m = vqsim.machine{ram='16M'}; m:trace{kind={'reg'}}",

@@ -108,16 +108,6 @@ test("notify for a queue that was never enabled", {spec = "4.2.2"}, function()
   H.recover(m, dev, {features = {"MQ"}})
 end)
 
-test("notify for a queue index the device does not have", {spec = "4.2.2"}, function()
-  local m, dev, q = H.rng()
-  ok(dev:reg("QueueNotify", 7))
-  ok(dev:reg("QueueNotify", 0xffff))
-  H.run(m)
-  H.contained(m, dev)
-  eq(dev:stats().chains, 0)
-  eq(dev.needs_reset, false)
-  H.recover(m, dev)
-end)
 
 test("queue registers written while the queue is ready are refused", {spec = "4.2.2.2"},
      function()

@@ -117,13 +117,6 @@ test("QueueReady before FEATURES_OK is refused", {spec = "3.1.1"}, function()
   H.recover(m, dev)
 end)
 
-test("InterruptACK with undefined bits is refused", {spec = "4.2.2.2"}, function()
-  local m, dev, q = H.rng()
-  eq(select(2, dev:reg("InterruptACK", 0xfc)), "INVAL")
-  q:desc(0, {addr = H.BUF, len = 16, flags = "WRITE"})
-  H.offer(m, q, 0)
-  eq(q:used_idx(), 1)
-end)
 
 test("status written again during DEVICE_NEEDS_RESET keeps the bit", {spec = "2.1.2"},
      function()
