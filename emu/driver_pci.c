@@ -79,18 +79,17 @@ static int pci_wr(struct vq_drv *d, uint32_t reg, uint32_t val)
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		return 0; /* reading the ISR acknowledged it */
 	case VIRTIO_MMIO_QUEUE_NOTIFY: {
+		uint32_t qn = val & 0xffff;
 		uint64_t at;
 
-		if (val >= VQ_DEV_MAX_QUEUES)
+		if (qn >= VQ_DEV_MAX_QUEUES)
 			return -VQ_E_INVAL;
-		at = d->pci.notify + (uint64_t)d->pci.notify_off[val] * d->pci.notify_mult;
-		/* NOTIFICATION_DATA (spec 4.1.5.2): vqn | next_off << 16 | next_wrap
-		 * << 31; for a split ring that is the 16-bit avail idx in bits 16-31 */
-		if (vq_drv_has_feature(d, VIRTIO_F_NOTIFICATION_DATA) && d->queues[val].active &&
-		    d->queues[val].ring.layout == VQ_RING_SPLIT)
-			return vq_machine_write(d->m, at, 4,
-						val | (uint32_t)d->queues[val].ring.avail_idx << 16);
-		return vq_machine_write(d->m, at, 2, val);
+		at = d->pci.notify + (uint64_t)d->pci.notify_off[qn] * d->pci.notify_mult;
+		/* NOTIFICATION_DATA (spec 4.1.5.2): the kick composed vqn | next_off
+		 * << 16 | next_wrap << 31 (vq_drv_kick); it goes out as 32 bits */
+		if (vq_drv_has_feature(d, VIRTIO_F_NOTIFICATION_DATA))
+			return vq_machine_write(d->m, at, 4, val);
+		return vq_machine_write(d->m, at, 2, qn);
 	}
 	case VIRTIO_MMIO_QUEUE_READY:
 		/* before enabling: where to notify, and the queue's vector */

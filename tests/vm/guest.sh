@@ -26,7 +26,7 @@ VQSIM=${VQSIM:-./vqsim}
 VQSIM=$(cd "$(dirname "$VQSIM")" && pwd)/$(basename "$VQSIM")
 RING=${VQSIM_VM_RING:-split}
 CACHE=${VQSIM_VM_CACHE:-$PWD/tests/vm/cache}
-BOOT_TIMEOUT=${VQSIM_VM_TIMEOUT:-90}
+BOOT_TIMEOUT=${VQSIM_VM_TIMEOUT:-60}
 
 skip() { # TAP's skip-all: the reason is the line
 	echo "1..0 # SKIP $*"

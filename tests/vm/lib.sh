@@ -74,7 +74,7 @@ vm_boot() {
 	bios=""
 	[ -f /usr/share/qemu/qboot.rom ] && bios="-bios /usr/share/qemu/qboot.rom"
 	# shellcheck disable=SC2086
-	timeout -k 5 "${BOOT_TIMEOUT:-90}" "$QEMU" -machine q35,accel=tcg,memory-backend=mem \
+	timeout -k 5 "${BOOT_TIMEOUT:-60}" "$QEMU" -machine q35,accel=tcg,memory-backend=mem \
 		-object memory-backend-memfd,id=mem,size=256M,share=on -m 256M $bios \
 		-kernel "$KERNEL" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 rng_core.default_quality=0 quiet loglevel=3" \
