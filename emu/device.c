@@ -186,12 +186,6 @@ static int check_features(struct vq_dev *d)
 		return dev_error(d, -1, -VQ_E_FEATURES,
 				 "status: FEATURES_OK refused, VIRTIO_F_VERSION_1 not accepted "
 				 "(modern-only device, spec 6.1)");
-	/* the IOMMU path is wired into the split ring only so far */
-	if (vq_dev_has_feature(d, VIRTIO_F_ACCESS_PLATFORM) &&
-	    vq_dev_has_feature(d, VIRTIO_F_RING_PACKED))
-		return dev_error(d, -1, -VQ_E_FEATURES,
-				 "status: FEATURES_OK refused, VIRTIO_F_ACCESS_PLATFORM together with "
-				 "VIRTIO_F_RING_PACKED is not served yet (take one of them)");
 	if (d->cls->validate_features) {
 		int rc = d->cls->validate_features(d, d->driver_features);
 		if (rc < 0)

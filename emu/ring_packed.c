@@ -151,10 +151,14 @@ __attribute__((cold, noinline)) static int remap_packed(struct vq_ring *r)
 {
 	uint64_t gen = vq_mem_generation(r->mem);
 
-	if (map_areas(r->mem, r->num, &r->addr, VQ_ACC_RW, VQ_ACC_READ, VQ_ACC_WRITE, &r->desc,
+	/* behind an IOMMU the areas are translated again at every operation
+	 * (mem_gen stays 0), as on the split ring */
+	if (r->iommu && vq_ring_iommu_phys(r) < 0)
+		return -1;
+	if (map_areas(r->mem, r->num, &r->phys, VQ_ACC_RW, VQ_ACC_READ, VQ_ACC_WRITE, &r->desc,
 		      &r->avail, &r->used) < 0)
 		return -1;
-	r->mem_gen = gen;
+	r->mem_gen = r->iommu ? 0 : gen;
 	return 0;
 }
 
@@ -163,7 +167,7 @@ static inline int check_mem(struct vq_ring *r)
 	if (VQ_LIKELY(vq_mem_generation(r->mem) == r->mem_gen))
 		return 0;
 	if (remap_packed(r) < 0)
-		return vq_ring_failf(r, VQ_E_RING_RING_MEM,
+		return r->error ? r->error : vq_ring_failf(r, VQ_E_RING_RING_MEM,
 				     "descriptor ring 0x%llx, driver area 0x%llx or device area "
 				     "0x%llx is no longer accessible",
 				     (unsigned long long)r->addr.desc, (unsigned long long)r->addr.driver,
@@ -173,7 +177,12 @@ static inline int check_mem(struct vq_ring *r)
 
 int vq_ring_init_packed(struct vq_ring *r)
 {
-	if (!layout_ok(r->num, &r->addr) || remap_packed(r) < 0)
+	bool ok = layout_ok(r->num, &r->addr);
+
+	/* an area the IOMMU refuses keeps its own error (RING_IOMMU) */
+	if (ok && remap_packed(r) < 0 && r->error)
+		return r->error;
+	if (!ok || !r->desc)
 		return vq_ring_failf(r, VQ_E_RING_LAYOUT,
 				     "packed size %u, desc 0x%llx, driver 0x%llx, device 0x%llx",
 				     r->num, (unsigned long long)r->addr.desc,
@@ -408,7 +417,7 @@ int vq_ring_push_batch_packed(struct vq_ring *r, const struct vq_chain *c,
  * written since the last publish. */
 static void used_mark_dirty(struct vq_ring *r, uint16_t from, uint16_t to)
 {
-	uint64_t ring = r->addr.desc;
+	uint64_t ring = r->phys.desc;
 
 	if (from < to) {
 		vq_mem_mark_dirty(r->mem, ring + 16ull * from, 16ull * (to - from));
@@ -479,7 +488,7 @@ int vq_ring_set_notify_packed(struct vq_ring *r, bool enable)
 	} else {
 		vq_store16_relaxed(r->used + EV_FLAGS, VIRTQ_PACKED_EVENT_ENABLE);
 	}
-	vq_mem_mark_dirty(r->mem, r->addr.device, VIRTQ_PACKED_EVENT_SIZE);
+	vq_mem_mark_dirty(r->mem, r->phys.device, VIRTQ_PACKED_EVENT_SIZE);
 	if (!enable)
 		return 0;
 	/* chains made available before the driver saw our request get no

@@ -131,7 +131,7 @@ test("the reference driver maps its heap when it negotiates ACCESS_PLATFORM",
   local m = vqsim.machine{seed = 3}
   local dev = m:add("rng", {name = "rng0"})
   local d = m:driver(dev)
-  d:init{features = {"ACCESS_PLATFORM"}, ring = "split"} -- (split only so far)
+  d:init{features = {"ACCESS_PLATFORM"}}
   local maps = m:iommu_mappings()
   eq(#maps, 1, "one identity mapping of the heap")
   eq(maps[1].iova, maps[1].gpa)
@@ -143,7 +143,7 @@ test("the reference driver maps its heap when it negotiates ACCESS_PLATFORM",
   ok(dev.needs_reset)
   eq(dev.error, "RING_IOMMU")
   -- a new initialisation maps the heap again
-  d:init{features = {"ACCESS_PLATFORM"}, ring = "split"} -- (split only so far)
+  d:init{features = {"ACCESS_PLATFORM"}}
   eq(#d:rng_read(8), 8)
   eq(dev.needs_reset, false)
 end)
