@@ -114,11 +114,7 @@ void lvq_push_trace_rec(lua_State *L, const struct vq_trace_rec *r)
 		} else {
 			lua_createtable(L, (int)r->nseg, 0);
 			for (unsigned s = 0; s < r->nseg; s++) {
-				lua_createtable(L, 0, 3);
-				lvq_setint(L, "gpa", (lua_Integer)r->seg[s].gpa);
-				lvq_setint(L, "len", r->seg[s].len);
-				lua_pushboolean(L, r->seg[s].write);
-				lua_setfield(L, -2, "write");
+				lvq_pushseg(L, r->seg[s].gpa, r->seg[s].len, r->seg[s].write);
 				lua_rawseti(L, -2, (lua_Integer)s + 1);
 			}
 			lua_setfield(L, -2, r->args[i].key);

@@ -75,11 +75,7 @@ static void push_chain(lua_State *L, const struct vq_chain *c)
 	lvq_setint(L, "write_bytes", (lua_Integer)c->write_bytes);
 	lua_createtable(L, (int)c->nseg, 0);
 	for (uint32_t i = 0; i < c->nseg; i++) {
-		lua_createtable(L, 0, 3);
-		lvq_setint(L, "gpa", (lua_Integer)c->seg[i].gpa);
-		lvq_setint(L, "len", c->seg[i].len);
-		lua_pushboolean(L, c->seg[i].writable);
-		lua_setfield(L, -2, "write");
+		lvq_pushseg(L, c->seg[i].gpa, c->seg[i].len, c->seg[i].writable);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	lua_setfield(L, -2, "segs");

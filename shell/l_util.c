@@ -658,3 +658,12 @@ long lvq_reg_offset(const char *name)
 			return (long)regs[i].off;
 	return -1;
 }
+
+void lvq_pushseg(lua_State *L, uint64_t gpa, uint32_t len, bool write)
+{
+	lua_createtable(L, 0, 3);
+	lvq_setint(L, "gpa", (lua_Integer)gpa);
+	lvq_setint(L, "len", len);
+	lua_pushboolean(L, write);
+	lua_setfield(L, -2, "write");
+}

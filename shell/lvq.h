@@ -177,6 +177,8 @@ void lvq_fieldfeatures(lua_State *L, int idx, uint64_t *words, uint32_t device_i
 /* Push {blk = {FLUSH = 9, ...}, net = {...}, console = {...}, balloon = {...},
  * rng = {}}. */
 void lvq_pushdevfeatures(lua_State *L);
+/* Push a buffer segment as {gpa=, len=, write=}. */
+void lvq_pushseg(lua_State *L, uint64_t gpa, uint32_t len, bool write);
 /* Push a hexdump of len bytes p labelled from address addr. */
 void lvq_pushhexdump(lua_State *L, const uint8_t *p, size_t len, uint64_t addr);
 /* Format v as "0x..." into buf (24 bytes); returns buf. */

@@ -149,23 +149,15 @@ static int device_up(struct vq_vhost_backend *b)
 		f &= ~NET_CTRL_FEATURES;
 	}
 	vq_dev_reset(d);
-	/* a refusal leaves the device reset, not half way up */
 	if ((rc = vq_dev_write_status(d, st)) < 0 ||
 	    (rc = vq_dev_write_status(d, st |= VIRTIO_STATUS_DRIVER)) < 0 ||
 	    (rc = vq_dev_write_driver_features(d, 0, (uint32_t)f)) < 0 ||
-	    (rc = vq_dev_write_driver_features(d, 1, (uint32_t)(f >> 32))) < 0) {
-		refuse(b, rc, "device start: %s", d->last_error_msg);
-		vq_dev_reset(d);
-		return rc;
-	}
-	if ((rc = vq_dev_write_status(d, st |= VIRTIO_STATUS_FEATURES_OK)) < 0) {
-		refuse(b, rc, "features 0x%" PRIx64 " refused: %s", f, d->last_error_msg);
-		vq_dev_reset(d);
-		return rc;
-	}
-	if ((rc = vq_dev_write_status(d, st |= VIRTIO_STATUS_DRIVER_OK)) < 0) {
-		refuse(b, rc, "DRIVER_OK refused: %s", d->last_error_msg);
-		vq_dev_reset(d);
+	    (rc = vq_dev_write_driver_features(d, 1, (uint32_t)(f >> 32))) < 0 ||
+	    (rc = vq_dev_write_status(d, st |= VIRTIO_STATUS_FEATURES_OK)) < 0 ||
+	    (rc = vq_dev_write_status(d, st |= VIRTIO_STATUS_DRIVER_OK)) < 0) {
+		refuse(b, rc, "device start (status 0x%x, features 0x%" PRIx64 ") refused: %s", st,
+		       f, d->last_error_msg);
+		vq_dev_reset(d); /* a refusal leaves the device reset, not half way up */
 		return rc;
 	}
 	b->dev_up = true;

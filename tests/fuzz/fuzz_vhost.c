@@ -101,7 +101,7 @@ static uint64_t pick_uva(struct fuzz_in *in)
 
 static void op_message(struct fuzz_in *in, int fe, int *kick)
 {
-	struct vq_vhost_msg msg, rep;
+	struct vq_vhost_msg msg;
 	uint8_t sel = fuzz_u8(in);
 	uint32_t req = sel < 240 ? requests[sel % (sizeof(requests) / sizeof(requests[0]))]
 				 : fuzz_u32(in);
@@ -193,7 +193,6 @@ static void op_message(struct fuzz_in *in, int fe, int *kick)
 	}
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]);
-	(void)rep;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
