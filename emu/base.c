@@ -56,6 +56,7 @@ static const struct {
 	[VQ_E_RING_PACKED_CHAIN] = {"RING_PACKED_CHAIN", "packed chain runs over descriptors still in flight (longer than the free ring)"},
 	[VQ_E_RING_PACKED_AVAIL] = {"RING_PACKED_AVAIL", "packed chain continues into a descriptor not marked available (spec 2.8.1)"},
 	[VQ_E_RING_PACKED_INDIRECT_FLAGS] = {"RING_PACKED_INDIRECT_FLAGS", "packed indirect table entry with a flag other than WRITE (spec 2.8.19)"},
+	[VQ_E_VHOST_PEER] = {"VHOST_PEER", "the vhost-user back-end broke the protocol, did not answer within the timeout or closed the connection"},
 };
 
 static int err_index(int err)

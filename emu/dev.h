@@ -52,4 +52,31 @@ int vq_rng_get_stats(const struct vq_dev *d, struct vq_rng_stats *st);
 #include "dev/balloon.h"
 #include "dev/console.h"
 
+/* ---- vhost-user front-end (emu/vhost/frontend.c) ----
+ * Type "vhost-user": a device on the bus whose logic is a vhost-user
+ * back-end in another process (socket=PATH, type=blk|net|...). */
+extern const struct vq_dev_type vq_vhost_user_type;
+struct vq_vhost_frontend_stats {
+	uint64_t messages;       /* requests sent */
+	uint64_t kicks;          /* notifications forwarded to the kick eventfds */
+	uint64_t calls;          /* call eventfd signals received */
+	uint64_t used_seen;      /* used entries the back-end wrote (split rings, traced) */
+	uint64_t starts;         /* DRIVER_OK hand-overs (memory table + rings) */
+	uint64_t failures;       /* times the back-end failed (it is then dead until a reset) */
+	uint64_t reconnects;     /* a device reset connected again after a failure */
+	uint64_t features;       /* what GET_FEATURES answered */
+	uint64_t protocol;       /* protocol features both sides speak */
+	bool dead;               /* no message goes out any more */
+	char last_error[240];    /* what the back-end did wrong */
+};
+/* Copy a vhost-user front-end device's counters to st. 0, or -VQ_E_INVAL if
+ * d is not such a device. */
+int vq_vhost_frontend_get_stats(const struct vq_dev *d, struct vq_vhost_frontend_stats *st);
+/* Close d's connection (d then needs a reset, its last error saying why);
+ * a no-op if d is not a vhost-user front-end device. */
+void vq_vhost_frontend_disconnect(struct vq_dev *d, const char *why);
+/* The kind of device a front-end device stands for ("blk"), or NULL if d is
+ * not a vhost-user front-end device. */
+const char *vq_vhost_frontend_kind(const struct vq_dev *d);
+
 #endif

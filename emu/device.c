@@ -52,6 +52,11 @@ static void dev_irq(struct vq_dev *d, enum vq_irq_kind kind, unsigned q)
 		d->host.interrupt(d->host.ctx, kind, q);
 }
 
+void vq_dev_interrupt(struct vq_dev *d, enum vq_irq_kind kind, unsigned q)
+{
+	dev_irq(d, kind, q);
+}
+
 static void trace_status(struct vq_dev *d, uint8_t old, uint8_t now)
 {
 	char a[96], b[96];

@@ -138,6 +138,9 @@ struct vq_dev {
 	struct vq_queue queues[VQ_DEV_MAX_QUEUES];
 	struct vq_dev_stats stats;
 	int last_error;                      /* last rule broken (negative), 0 if none */
+	unsigned outside_ms;                 /* > 0: the device's logic runs in another
+						process (vhost-user front-end); waits for
+						its used buffers last at most this long */
 	char last_error_msg[256];
 };
 
@@ -242,6 +245,10 @@ int vq_dev_publish(struct vq_dev *d, unsigned q);
 /* The one place where a broken ring goes: mark q broken, trace the error,
  * set DEVICE_NEEDS_RESET and raise a config interrupt (if DRIVER_OK). */
 void vq_dev_fail_queue(struct vq_dev *d, unsigned q, int err);
+/* For classes whose rings are served elsewhere (the vhost-user front-end):
+ * raise an interrupt of kind for queue q through the transport, counted and
+ * traced as vq_dev_publish's are. */
+void vq_dev_interrupt(struct vq_dev *d, enum vq_irq_kind kind, unsigned q);
 /* Device-level failure not tied to a queue: DEVICE_NEEDS_RESET + config irq. */
 void vq_dev_needs_reset(struct vq_dev *d, int err, const char *why);
 

@@ -365,12 +365,14 @@ int vq_drv_wait_used(struct vq_drv *d, unsigned q)
 
 	if (!r)
 		return -VQ_E_NOT_READY;
+	uint64_t deadline = 0; /* for a device served outside (vhost-user) */
+
 	for (unsigned n = 0; n < DRV_WAIT_MAX_EVENTS; n++) {
 		if (vq_drv_irq_pending(d))
 			vq_drv_ack_interrupt(d); /* what the interrupt handler does */
 		if (drv_used_pending(r))
 			return 1;
-		if (!vq_machine_step(d->m))
+		if (!vq_machine_step(d->m) && !vq_machine_wait_outside(d->m, &deadline))
 			break;
 	}
 	if (vq_drv_irq_pending(d))

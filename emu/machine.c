@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "machine.h"
 
@@ -559,6 +560,78 @@ int vq_machine_poll(struct vq_machine *m, int timeout_ms)
 	return ran;
 }
 
+/* Monotonic wall time in ms (waits for outside devices only). */
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int vq_machine_wait_outside(struct vq_machine *m, uint64_t *deadline_ms)
+{
+	unsigned longest = 0;
+	uint64_t now = wall_ms();
+	int rc;
+
+	for (unsigned i = 0; i < m->nslots; i++)
+		if (m->slots[i]->dev.outside_ms > longest)
+			longest = m->slots[i]->dev.outside_ms;
+	if (!longest)
+		return 0;
+	if (!*deadline_ms)
+		*deadline_ms = now + longest;
+	if (now >= *deadline_ms) {
+		m->stats.outside_timeouts++;
+		for (unsigned i = 0; i < m->nslots; i++)
+			if (m->slots[i]->dev.outside_ms)
+				vq_trace(&m->tracer, VQ_EV_MACHINE, m->slots[i]->dev.name, -1,
+					 "outside device: nothing within %u ms",
+					 m->slots[i]->dev.outside_ms);
+		return 0;
+	}
+	/* short slices: a back-end may write used entries without a call */
+	rc = vq_machine_poll(m, (int)(*deadline_ms - now < 5 ? *deadline_ms - now : 5));
+	return rc < 0 ? 0 : 1;
+}
+
+int vq_machine_settle(struct vq_machine *m, unsigned quiet_ms)
+{
+	uint64_t start = wall_ms(), quiet_until = start + quiet_ms, deadline;
+	unsigned longest = 0;
+	int total = 0;
+
+	for (unsigned i = 0; i < m->nslots; i++)
+		if (m->slots[i]->dev.outside_ms > longest)
+			longest = m->slots[i]->dev.outside_ms;
+	if (!longest)
+		return 0;
+	/* bounded by the longest outside timeout however busy they are */
+	deadline = start + longest;
+	for (;;) {
+		int n = vq_machine_poll(m, 1);
+		uint64_t now = wall_ms();
+
+		if (n > 0) {
+			total += n;
+			quiet_until = now + quiet_ms;
+		}
+		if (n < 0 || now >= quiet_until || now >= deadline)
+			break;
+	}
+	return total;
+}
+
+unsigned vq_machine_outside_count(const struct vq_machine *m)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < m->nslots; i++)
+		n += m->slots[i]->dev.outside_ms != 0;
+	return n;
+}
+
 unsigned vq_machine_watch_count(const struct vq_machine *m)
 {
 	return m->nwatches;
@@ -752,12 +825,14 @@ static struct vq_dev *add_slot(struct vq_machine *m, const char *type, const cha
 	s->dev.tracer = &m->tracer;
 	s->dev.faults = m->faults;
 	s->dev.iommu = m->iommu;
-	/* every device on the machine can sit behind its IOMMU (spec 6.1) */
-	s->dev.host_features[0] |= 1ull << VIRTIO_F_ACCESS_PLATFORM;
-	/* transport features every device gets from the machine's virtio-mmio:
-	 * queue reset (spec 2.6.1) and notification data (spec 2.9) */
-	s->dev.host_features[0] |= (1ull << VIRTIO_F_RING_RESET) |
-				   (1ull << VIRTIO_F_NOTIFICATION_DATA);
+	/* every device on the machine can sit behind its IOMMU (spec 6.1);
+	 * transport features every device gets from the machine's transports:
+	 * queue reset (spec 2.6.1) and notification data (spec 2.9). Not for
+	 * a device served outside: vhost-user carries none of the three. */
+	if (!s->dev.outside_ms)
+		s->dev.host_features[0] |= (1ull << VIRTIO_F_ACCESS_PLATFORM) |
+					   (1ull << VIRTIO_F_RING_RESET) |
+					   (1ull << VIRTIO_F_NOTIFICATION_DATA);
 	s->dev.env = (struct vq_dev_env){.now = env_now, .schedule = env_schedule,
 					 .watch = env_watch, .unwatch = env_unwatch, .ctx = s};
 	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s,

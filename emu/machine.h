@@ -35,6 +35,7 @@ struct vq_machine_stats {
 	uint64_t notifies;         /* queue notifications (before coalescing) */
 	uint64_t notifies_coalesced; /* notifications merged into a pending one */
 	uint64_t interrupts;       /* rising edges on any line */
+	uint64_t outside_timeouts; /* waits for outside devices that ran out */
 };
 
 /* PCI: the ECAM window (bus 0, 32 devices x 8 functions x 4 KiB) at a fixed
@@ -167,6 +168,21 @@ unsigned vq_machine_pending(const struct vq_machine *m);
  * the callbacks of those ready. Returns how many callbacks ran, or
  * -VQ_E_SYS. External I/O enters the machine only here. */
 int vq_machine_poll(struct vq_machine *m, int timeout_ms);
+/* Devices of m whose logic runs in another process (vhost-user front-end
+ * devices: dev.outside_ms > 0). */
+unsigned vq_machine_outside_count(const struct vq_machine *m);
+/* For waiters (the reference driver) when the event queue is empty: with
+ * outside devices on m, poll their fds for a short slice and return 1 (the
+ * caller looks again); 0 when m has none, or when *deadline_ms (0 on the
+ * first call: set to now + the longest outside timeout) has passed: then
+ * the wait is traced and counted as an outside device that did not answer. */
+int vq_machine_wait_outside(struct vq_machine *m, uint64_t *deadline_ms);
+/* With outside devices on m: poll until no fd was ready for quiet_ms (at
+ * most the longest outside timeout), so that what the outside devices do
+ * in answer to the last notifications has arrived; the caller then runs the
+ * events the callbacks queued. Returns the callbacks that ran (0 at once
+ * without outside devices: a simulation stays deterministic). */
+int vq_machine_settle(struct vq_machine *m, unsigned quiet_ms);
 /* File descriptors being watched. */
 unsigned vq_machine_watch_count(const struct vq_machine *m);
 

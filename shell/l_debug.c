@@ -175,6 +175,11 @@ static void announce(lua_State *L, const int *ids, unsigned n)
 	fflush(stdout);
 }
 
+bool lvq_debug_hit(const struct lvq_machine *lm)
+{
+	return lm->dbg && lm->dbg->hit;
+}
+
 int lvq_debug_push_hit(lua_State *L, struct lvq_machine *lm)
 {
 	struct vq_trace_rec *r;

@@ -639,7 +639,31 @@ static int d_getter(lua_State *L)
 		lua_pushstring(L, d->name);
 	} else if (strcmp(k, "type") == 0) {
 		const char *t = d->cls->name;
+		/* an outside device stands for its kind: "blk" */
+		if (vq_vhost_frontend_kind(d))
+			t = vq_vhost_frontend_kind(d);
 		lua_pushstring(L, strncmp(t, "virtio-", 7) == 0 ? t + 7 : t);
+	} else if (strcmp(k, "outside") == 0) {
+		/* a vhost-user front-end device: what its back-end did; else nil */
+		struct vq_vhost_frontend_stats st;
+
+		if (vq_vhost_frontend_get_stats(d, &st) < 0) {
+			lua_pushnil(L);
+		} else {
+			lua_createtable(L, 0, 10);
+			lvq_setint(L, "messages", (lua_Integer)st.messages);
+			lvq_setint(L, "kicks", (lua_Integer)st.kicks);
+			lvq_setint(L, "calls", (lua_Integer)st.calls);
+			lvq_setint(L, "used_seen", (lua_Integer)st.used_seen);
+			lvq_setint(L, "starts", (lua_Integer)st.starts);
+			lvq_setint(L, "reconnects", (lua_Integer)st.reconnects);
+			lvq_setint(L, "features", (lua_Integer)st.features);
+			lvq_setint(L, "protocol", (lua_Integer)st.protocol);
+			lua_pushboolean(L, st.dead);
+			lua_setfield(L, -2, "dead");
+			lua_pushstring(L, st.last_error);
+			lua_setfield(L, -2, "last_error");
+		}
 	} else if (strcmp(k, "id") == 0) {
 		lua_pushinteger(L, d->cls->device_id);
 	} else if (strcmp(k, "base") == 0) {
@@ -792,7 +816,7 @@ static const luaL_Reg methods[] = {
 static const luaL_Reg meta[] = {{"__tostring", d_tostring}, {NULL, NULL}};
 
 static const char *const fields[] = {
-	"name", "type", "id", "base", "irq", "status", "needs_reset", "features", "offered",
+	"name", "type", "outside", "id", "base", "irq", "status", "needs_reset", "features", "offered",
 	"error", "error_msg", "nqueues", "config_generation", "interrupt_status", "machine",
 	"transport", NULL,
 };

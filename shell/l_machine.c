@@ -220,6 +220,79 @@ static int opts_gc(lua_State *L)
 	return 0;
 }
 
+/* vqsim.defaults.outside[type] (--device vhost-user:PATH,type=KIND): the
+ * device m:add(type, ...) makes is that outside back-end. Argument 3
+ * becomes its options: the outside spec's, plus the caller's name and
+ * placement and the front-end's own options (queue-size, packed); the
+ * options of vqsim's model (size, backend, ...) do not apply to it. */
+static const char *outside_substitute(lua_State *L, const char *type)
+{
+	static const char *const kept[] = {"name", "transport", "base", "irq", "queue-size",
+					   "packed"};
+
+	lua_settop(L, 3);
+	if (strcmp(type, "vhost-user") == 0 || lua_getglobal(L, "vqsim") != LUA_TTABLE ||
+	    lua_getfield(L, 4, "defaults") != LUA_TTABLE ||
+	    lua_getfield(L, 5, "outside") != LUA_TTABLE || lua_getfield(L, 6, type) != LUA_TTABLE) {
+		lua_settop(L, 3);
+		return type;
+	}
+	lua_newtable(L); /* 8 */
+	lua_pushnil(L);
+	while (lua_next(L, 7)) {
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2);
+		lua_settable(L, 8);
+	}
+	for (size_t i = 0; lua_istable(L, 3) && i < sizeof(kept) / sizeof(kept[0]); i++) {
+		if (lua_getfield(L, 3, kept[i]) == LUA_TNIL)
+			lua_pop(L, 1);
+		else
+			lua_setfield(L, 8, kept[i]);
+	}
+	lua_replace(L, 3);
+	lua_settop(L, 3);
+	return "vhost-user";
+}
+
+/* One front-end per back-end socket: qemu-storage-daemon serves one at a
+ * time and lets a second wait unanswered. A new vhost-user device on a
+ * path takes it over from the device that had it (that one fails with
+ * VHOST_PEER, saying why). The registry maps path -> device (weak). */
+#define LVQ_OUTSIDE_LIVE "vqsim.outside_live"
+
+static void outside_takeover(lua_State *L, const char *path)
+{
+	int top = lua_gettop(L);
+
+	if (luaL_getsubtable(L, LUA_REGISTRYINDEX, LVQ_OUTSIDE_LIVE) == 0) {
+		lua_newtable(L);
+		lua_pushliteral(L, "v");
+		lua_setfield(L, -2, "__mode");
+		lua_setmetatable(L, -2);
+	}
+	if (lua_getfield(L, -1, path) == LUA_TUSERDATA) {
+		struct lvq_device *ld = luaL_testudata(L, -1, LVQ_DEVICE);
+		struct lvq_machine *lm;
+
+		lua_getiuservalue(L, -1, 1);
+		lm = lua_touserdata(L, -1);
+		if (ld && lm && lm->m)
+			vq_vhost_frontend_disconnect(&ld->slot->dev,
+						     "another front-end device took the socket over");
+	}
+	lua_settop(L, top);
+}
+
+static void outside_register(lua_State *L, const char *path, int dev)
+{
+	dev = lua_absindex(L, dev);
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LVQ_OUTSIDE_LIVE);
+	lua_pushvalue(L, dev);
+	lua_setfield(L, -2, path);
+	lua_pop(L, 1);
+}
+
 static int m_add(lua_State *L)
 {
 	struct lvq_machine *lm = lvq_checkmachine(L, 1);
@@ -235,6 +308,7 @@ static int m_add(lua_State *L)
 	struct vq_opts **lo;
 	int top;
 
+	type = outside_substitute(L, type);
 	free_base_irq(lm->m, &base, &irq);
 	if (!vq_dev_type_find(type)) {
 		luaL_Buffer list;
@@ -308,6 +382,10 @@ static int m_add(lua_State *L)
 			transport = "pci";
 		lua_settop(L, top);
 	}
+	if (strcmp(type, "vhost-user") == 0 && lua_istable(L, 3) &&
+	    lua_getfield(L, 3, "socket") == LUA_TSTRING)
+		outside_takeover(L, lua_tostring(L, -1));
+	lua_settop(L, top);
 	if (strcmp(transport, "pci") == 0) {
 		if (placed)
 			return luaL_error(L, "machine: add(\"%s\"): base and irq are mmio options; "
@@ -331,6 +409,10 @@ static int m_add(lua_State *L)
 				 VQ_PCI_CMD_MEMORY | VQ_PCI_CMD_MASTER);
 	}
 	lvq_pushdevice(L, 1, vq_machine_find(lm->m, d->name));
+	if (vq_vhost_frontend_kind(d) && lua_getfield(L, 3, "socket") == LUA_TSTRING) {
+		outside_register(L, lua_tostring(L, -1), -2);
+		lua_pop(L, 1);
+	}
 	return 1;
 }
 
@@ -380,6 +462,11 @@ static int m_run(lua_State *L)
 		done += n;
 		check_interrupt(L);
 	} while (n == RUN_CHUNK && done < max);
+	/* outside devices answer in their own time: let them settle */
+	if (done < max && !lvq_debug_hit(lm) && vq_machine_outside_count(lm->m)) {
+		vq_machine_settle(lm->m, LVQ_OUTSIDE_QUIET_MS);
+		done += lvq_debug_run(lm, max - done);
+	}
 	lua_pushinteger(L, (lua_Integer)done);
 	return 1 + lvq_debug_push_hit(L, lm); /* n[, the event that hit a breakpoint] */
 }

@@ -61,6 +61,81 @@ static const luaL_Reg funcs[] = {
 };
 
 const char *lvq_default_transport = "mmio";
+const char *lvq_default_outside;
+
+/* Parse spec into an option list: "socket" from the text after
+ * "vhost-user:" up to the first comma, the rest as options. */
+static struct vq_opts *outside_opts(const char *spec, char *err, size_t errlen)
+{
+	const char *path = spec + strlen("vhost-user:"), *comma = strchr(path, ',');
+	char sock[256];
+	struct vq_opts *o;
+
+	if (strncmp(spec, "vhost-user:", 11) != 0 || comma == path || !*path) {
+		snprintf(err, errlen, "'%s': expected vhost-user:PATH,type=KIND[,options]", spec);
+		return NULL;
+	}
+	if ((size_t)(comma ? comma - path : (ptrdiff_t)strlen(path)) >= sizeof(sock)) {
+		snprintf(err, errlen, "'%s': socket path too long", spec);
+		return NULL;
+	}
+	snprintf(sock, sizeof(sock), "%.*s", (int)(comma ? comma - path : (ptrdiff_t)strlen(path)),
+		 path);
+	o = vq_opts_from_string(comma ? comma + 1 : "", "vhost-user", err, errlen);
+	if (!o)
+		return NULL;
+	if (vq_opts_has(o, "socket") || vq_opts_add(o, "socket", sock, err, errlen) < 0) {
+		if (vq_opts_has(o, "socket"))
+			snprintf(err, errlen, "'%s': the socket is the PATH after vhost-user:", spec);
+		vq_opts_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+int lvq_outside_check(const char *spec, char *err, size_t errlen)
+{
+	struct vq_opts *o = outside_opts(spec, err, errlen);
+	const char *type = NULL;
+
+	if (!o)
+		return -1;
+	if (vq_opts_str(o, "type", &type, err, errlen) < 0 || !type) {
+		if (!type)
+			snprintf(err, errlen, "'%s': type=KIND is missing (blk, net, ...)", spec);
+		vq_opts_free(o);
+		return -1;
+	}
+	vq_opts_free(o);
+	return 0;
+}
+
+/* vqsim.defaults.outside from lvq_default_outside (checked by main). */
+static void push_outside(lua_State *L)
+{
+	char err[256];
+	struct vq_opts *o = outside_opts(lvq_default_outside, err, sizeof(err));
+	const char *type = NULL;
+
+	lua_newtable(L);
+	if (!o)
+		return;
+	lua_newtable(L);
+	for (size_t i = 0; i < vq_opts_count(o); i++) {
+		const char *k = vq_opts_key(o, i), *v = NULL;
+
+		vq_opts_str(o, k, &v, err, sizeof(err));
+		if (strcmp(k, "type") == 0)
+			type = v;
+		lua_pushstring(L, v ? v : "");
+		lua_setfield(L, -2, k);
+	}
+	if (type)
+		lua_setfield(L, -2, type);
+	else
+		lua_pop(L, 1);
+	vq_opts_free(o);
+}
 
 int luaopen_vqsim(lua_State *L)
 {
@@ -131,6 +206,10 @@ int luaopen_vqsim(lua_State *L)
 	lua_setfield(L, -2, "transport");
 	lua_pushstring(L, lvq_default_ring);
 	lua_setfield(L, -2, "ring");
+	if (lvq_default_outside) {
+		push_outside(L);
+		lua_setfield(L, -2, "outside");
+	}
 	lua_setfield(L, -2, "defaults");
 
 	lua_pushvalue(L, -1);

@@ -264,6 +264,13 @@ extern FILE *lvq_trace_default;
 extern const char *lvq_default_ring;
 /* Format and filter of that sink (--trace-format, --trace-filter). */
 extern int lvq_trace_format;
+/* --device vhost-user:PATH,type=KIND[,opts]: put in every new state as
+ * vqsim.defaults.outside = {KIND = {socket = PATH, type = KIND, ...}}, which
+ * m:add(KIND, ...) then follows (NULL: none). */
+extern const char *lvq_default_outside;
+/* Check an outside-device spec ("vhost-user:PATH,type=KIND,..."): 0, or -1
+ * with err naming the problem. */
+int lvq_outside_check(const char *spec, char *err, size_t errlen);
 /* vqsim.defaults.transport in every new state: "mmio" or "pci" (--transport) */
 extern const char *lvq_default_transport;
 extern struct vq_trace_filter lvq_trace_filter;
@@ -282,6 +289,10 @@ uint64_t lvq_debug_run(struct lvq_machine *lm, uint64_t max);
 /* Push the hit event (with field bp = breakpoint id) and clear it:
  * returns 1, or 0 having pushed nothing when there was no hit. */
 int lvq_debug_push_hit(lua_State *L, struct lvq_machine *lm);
+/* Did the last run stop on a breakpoint? */
+bool lvq_debug_hit(const struct lvq_machine *lm);
+/* m:run() with outside devices waits until they were quiet this long. */
+#define LVQ_OUTSIDE_QUIET_MS 30
 /* Free the machine's debugger (before the machine). */
 void lvq_debug_release(struct lvq_machine *lm);
 /* Machine methods: break, watch, delete, breakpoints, step. */
@@ -307,7 +318,7 @@ lua_State *lvq_newstate(uint64_t seed);
  * match one of filters run (name substring, spec section or below, tag);
  * each test's wall time follows its TAP line as "# time=N.NNNms". */
 int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage,
-		  const char *const *filters, int nfilters);
+		  const char *const *filters, int nfilters, const char *expect);
 
 /* vqsim --from-fuzz HARNESS FILE: run the harness program on FILE so that
  * it writes the input as a Lua script on stdout (fromfuzz.c). Returns the

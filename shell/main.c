@@ -53,6 +53,12 @@ static void usage(FILE *f)
 		"  --from-fuzz HARNESS FILE\n"
 		"                 write a fuzzer input of HARNESS (rng, blk, net, balloon,\n"
 		"                 console) as a Lua script that replays it, on stdout\n"
+		"  --device vhost-user:PATH,type=KIND[,options]\n"
+		"                 the KIND devices scripts and suites add (m:add) are\n"
+		"                 the vhost-user back-end listening on PATH; tests\n"
+		"                 tagged \"model\" are left out (see vqsim(1))\n"
+		"  --expect FILE  with --test: known differences of that device; a\n"
+		"                 listed failure is reported as TODO, not as a failure\n"
 		"  --vhost-user PATH --device TYPE[,options]\n"
 		"                 serve a device (blk, net, rng, ...) to a vhost-user\n"
 		"                 front-end such as QEMU on the UNIX socket PATH\n"
@@ -207,7 +213,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_TEST = 256, OPT_COVERAGE, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT,
 	       OPT_TRACE_FILTER, OPT_RECORD, OPT_FILTER, OPT_FROM_FUZZ, OPT_VHOST_USER,
-	       OPT_DEVICE, OPT_RING, OPT_TRANSPORT };
+	       OPT_DEVICE, OPT_RING, OPT_TRANSPORT, OPT_EXPECT };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
 		{"test", no_argument, NULL, OPT_TEST},  {"coverage", no_argument, NULL, OPT_COVERAGE},
@@ -221,11 +227,13 @@ int main(int argc, char **argv)
 		{"vhost-user", required_argument, NULL, OPT_VHOST_USER},
 		{"device", required_argument, NULL, OPT_DEVICE},
 		{"ring", required_argument, NULL, OPT_RING},
+		{"expect", required_argument, NULL, OPT_EXPECT},
 		{"transport", required_argument, NULL, OPT_TRANSPORT}, {NULL, 0, NULL, 0},
 	};
 	const char **chunks = calloc((size_t)argc, sizeof(*chunks));
 	const char **filters = calloc((size_t)argc, sizeof(*filters));
-	const char *record = NULL, *from_fuzz = NULL, *vhost_user = NULL, *device = NULL;
+	const char *record = NULL, *from_fuzz = NULL, *vhost_user = NULL, *device = NULL,
+		   *expect = NULL;
 	int nchunks = 0, nfilters = 0, c, rc = 0;
 	bool interactive = false, test = false, coverage = false;
 	uint64_t seed = 1;
@@ -258,6 +266,7 @@ int main(int argc, char **argv)
 		case OPT_FROM_FUZZ: from_fuzz = optarg; break;
 		case OPT_VHOST_USER: vhost_user = optarg; break;
 		case OPT_DEVICE: device = optarg; break;
+		case OPT_EXPECT: expect = optarg; break;
 		case OPT_RING:
 			if (strcmp(optarg, "split") != 0 && strcmp(optarg, "packed") != 0) {
 				fprintf(stderr, "%s: --ring: '%s' is not split or packed\n", progname,
@@ -343,6 +352,18 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (device && !vhost_user && strncmp(device, "vhost-user:", 11) == 0) {
+		/* the devices of scripts and suites are an outside back-end */
+		char err[256];
+
+		if (lvq_outside_check(device, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: --device: %s\n", progname, err);
+			FREE_ARGS();
+			return EXIT_USAGE;
+		}
+		lvq_default_outside = device;
+		device = NULL;
+	}
 	if (vhost_user || device) {
 		if (!vhost_user || !device || optind != argc || test || nchunks || interactive ||
 		    record || from_fuzz) {
@@ -368,9 +389,9 @@ int main(int argc, char **argv)
 		FREE_ARGS();
 		return rc;
 	}
-	if ((coverage || nfilters) && !test) {
+	if ((coverage || nfilters || expect) && !test) {
 		fprintf(stderr, "%s: %s goes with --test\n", progname,
-			coverage ? "--coverage" : "--filter");
+			coverage ? "--coverage" : nfilters ? "--filter" : "--expect");
 		FREE_ARGS();
 		return EXIT_USAGE;
 	}
@@ -382,7 +403,8 @@ int main(int argc, char **argv)
 			FREE_ARGS();
 			return EXIT_USAGE;
 		}
-		rc = lvq_run_tests(argv + optind, argc - optind, seed, coverage, filters, nfilters);
+		rc = lvq_run_tests(argv + optind, argc - optind, seed, coverage, filters, nfilters,
+				   expect);
 		FREE_ARGS();
 		goto out;
 	}

@@ -97,7 +97,8 @@ static int l_clock(lua_State *L)
 }
 
 /* Push begin()'s options: {filters = {...}, clock = l_clock}. */
-static void push_begin_opts(lua_State *L, const char *const *filters, int nfilters)
+static void push_begin_opts(lua_State *L, const char *const *filters, int nfilters,
+			    const char *expect)
 {
 	lua_createtable(L, 0, 2);
 	lua_createtable(L, nfilters, 0);
@@ -108,13 +109,17 @@ static void push_begin_opts(lua_State *L, const char *const *filters, int nfilte
 	lua_setfield(L, -2, "filters");
 	lua_pushcfunction(L, l_clock);
 	lua_setfield(L, -2, "clock");
+	if (expect) {
+		lua_pushstring(L, expect);
+		lua_setfield(L, -2, "expect");
+	}
 }
 
 int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage,
-		  const char *const *filters, int nfilters)
+		  const char *const *filters, int nfilters, const char *expect)
 {
 	struct files f = {0};
-	lua_Integer number = 0, failed = 0, passed = 0, skipped = 0, filtered = 0;
+	lua_Integer number = 0, failed = 0, passed = 0, skipped = 0, filtered = 0, known = 0;
 	lua_State *cov;
 	int rc = 0;
 
@@ -146,7 +151,7 @@ int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage,
 		}
 		lua_pushinteger(L, number);
 		lua_pushstring(L, f.v[i]);
-		push_begin_opts(L, filters, nfilters);
+		push_begin_opts(L, filters, nfilters, expect);
 		if (call_test_lib(L, "begin", 3, 0) != LUA_OK) {
 			lvq_report(L, "vqsim");
 			lua_close(L);
@@ -163,18 +168,19 @@ int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage,
 		}
 		/* finish() returns number, passed, failed, skipped, {section = count},
 		 * filtered out */
-		if (call_test_lib(L, "finish", 0, 6) != LUA_OK) {
+		if (call_test_lib(L, "finish", 0, 7) != LUA_OK) {
 			lvq_report(L, "vqsim");
 			lua_close(L);
 			rc = 1;
 			break;
 		}
-		number = lua_tointeger(L, -6);
-		passed += lua_tointeger(L, -5);
-		failed += lua_tointeger(L, -4);
-		skipped += lua_tointeger(L, -3);
-		filtered += lua_tointeger(L, -1);
-		lua_pop(L, 1);
+		number = lua_tointeger(L, -7);
+		passed += lua_tointeger(L, -6);
+		failed += lua_tointeger(L, -5);
+		skipped += lua_tointeger(L, -4);
+		filtered += lua_tointeger(L, -2);
+		known += lua_tointeger(L, -1);
+		lua_pop(L, 2);
 		lua_pushnil(L);
 		while (lua_next(L, -2)) {
 			const char *sec = lua_tostring(L, -2);
@@ -192,6 +198,9 @@ int lvq_run_tests(char **paths, int npaths, uint64_t seed, bool coverage,
 	       (long long)failed, (long long)skipped, f.n);
 	if (nfilters)
 		printf("# %lld test(s) filtered out\n", (long long)filtered);
+	if (expect)
+		printf("# %lld known difference(s) of the outside device (--expect %s)\n",
+		       (long long)known, expect);
 	if (coverage) {
 		/* test.coverage_report(counts): named sections sorted numerically,
 		 * then the normative sections of implemented areas none names */

@@ -24,7 +24,8 @@ local function raw(m, d, hdr, bufs, status)
   return used, st and mem:u8(st) or nil
 end
 
-test("one request queue by default, num_queues with MQ", {spec = "5.2.2"}, function()
+test("one request queue by default, num_queues with MQ", {spec = "5.2.2", tags = "model"},
+     function()
   local _, blk = F.blk()
   eq(blk.nqueues, 1)
   local _, blk4 = F.blk({queues = 4}, {"MQ"})
@@ -39,7 +40,7 @@ test("device-specific feature names are scoped to blk", {spec = "5.2.3"}, functi
   raises(function() d:init{features = {"MRG_RXBUF"}} end, "unknown feature 'MRG_RXBUF' for a blk")
 end)
 
-test("capacity in config counts 512-byte sectors", {spec = "5.2.4"}, function()
+test("capacity in config counts 512-byte sectors", {spec = "5.2.4", tags = "model"}, function()
   local _, blk, d = F.blk({size = "2M"})
   eq(d:blk_capacity(), 4096)
   eq(string.unpack("<I8", blk:config(0, 8)), 4096)
@@ -52,8 +53,10 @@ test("write then read returns the data; used lengths 1 and len+1", {spec = "5.2.
   eq(d:blk_used_len(), 1, "OUT: only the status byte written")
   eq(d:blk_read(3, #data), data)
   eq(d:blk_used_len(), #data + 1, "IN: data + status")
-  local st = blk:stats()
-  eq({st.req_in, st.req_out, st.bytes_read, st.bytes_written}, {1, 1, 1024, 1024})
+  if not blk.outside then -- vqsim's own counters
+    local st = blk:stats()
+    eq({st.req_in, st.req_out, st.bytes_read, st.bytes_written}, {1, 1, 1024, 1024})
+  end
 end)
 
 test("raw IN request: bytes land in guest memory, status OK", {spec = "5.2.6"}, function()
@@ -70,13 +73,13 @@ end)
 test("FLUSH answers OK and syncs; without the feature UNSUPP", {spec = "5.2.6.2"}, function()
   local _, blk, d = F.blk({}, {"FLUSH"})
   eq(d:blk_flush(), "OK")
-  eq(blk:stats().syncs >= 1, true)
+  if not blk.outside then eq(blk:stats().syncs >= 1, true) end
   local _, blk2, d2 = F.blk({}, {})
   eq(d2:blk_flush(), "UNSUPP")
-  eq(blk2:stats().not_negotiated, 1)
+  if not blk2.outside then eq(blk2:stats().not_negotiated, 1) end
 end)
 
-test("GET_ID returns the serial, 20 bytes written", {spec = "5.2.6"}, function()
+test("GET_ID returns the serial, 20 bytes written", {spec = "5.2.6", tags = "model"}, function()
   local m, blk, d = F.blk({serial = "disk-serial-42"})
   eq(d:blk_get_id(), "disk-serial-42")
   local buf = d:alloc(20)
@@ -93,15 +96,17 @@ test("DISCARD and WRITE_ZEROES zero the range", {spec = "5.2.6.2"}, function()
   eq(d:blk_read(0, 2 * SECTOR), ("\0"):rep(2 * SECTOR))
   eq(d:blk_read(2 * SECTOR // SECTOR, SECTOR), ("A"):rep(SECTOR), "rest untouched")
   eq(d:blk_discard(2, 2), "OK")
-  local st = blk:stats()
-  eq({st.bytes_zeroed, st.bytes_discarded}, {1024, 1024})
+  if not blk.outside then
+    local st = blk:stats()
+    eq({st.bytes_zeroed, st.bytes_discarded}, {1024, 1024})
+  end
 end)
 
-test("read-only disk refuses writes with IOERR", {spec = "5.2.6.2"}, function()
+test("read-only disk refuses writes with IOERR", {spec = "5.2.6.2", tags = "model"}, function()
   local _, blk, d = F.blk({readonly = true}, {"RO"})
   ok(d:has("RO"))
   eq(d:blk_write(0, ("w"):rep(SECTOR)), "IOERR")
-  eq(blk:stats().readonly_refused, 1)
+  if not blk.outside then eq(blk:stats().readonly_refused, 1) end
 end)
 
 test("malformed: short header (8 bytes) answered IOERR", {spec = "5.2.6.2"}, function()
@@ -109,7 +114,7 @@ test("malformed: short header (8 bytes) answered IOERR", {spec = "5.2.6.2"}, fun
   local used, st = raw(m, d, string.pack("<I4I4", T_IN, 0), {})
   eq(st, S_IOERR)
   eq(used, 1)
-  eq(blk:stats().short_header, 1)
+  if not blk.outside then eq(blk:stats().short_header, 1) end
   ok(not blk.needs_reset, "device keeps working")
   eq(d:blk_write(0, ("k"):rep(SECTOR)), "OK")
 end)
@@ -118,7 +123,7 @@ test("malformed: no status byte: used with length 0", {spec = "5.2.6.2"}, functi
   local m, blk, d = F.blk()
   local used = raw(m, d, F.blk_hdr(T_FLUSH, 0), {}, false)
   eq(used, 0)
-  eq(blk:stats().no_status, 1)
+  if not blk.outside then eq(blk:stats().no_status, 1) end
   ok(not blk.needs_reset)
 end)
 
@@ -128,7 +133,7 @@ test("malformed: sector beyond capacity answered IOERR", {spec = "5.2.6.2"}, fun
   m.mem:fill(buf, SECTOR, 0x5a)
   local used, st = raw(m, d, F.blk_hdr(T_IN, 2048), {{buf, SECTOR, "w"}})
   eq(st, S_IOERR)
-  eq(blk:stats().out_of_range, 1)
+  if not blk.outside then eq(blk:stats().out_of_range, 1) end
   eq(select(2, d:blk_read(2047, 2 * SECTOR)), "IOERR", "a request straddling the end")
   eq(d:blk_read(2047, SECTOR), ("\0"):rep(SECTOR), "the last sector is fine")
 end)
@@ -139,8 +144,8 @@ test("malformed: data not a multiple of 512 answered IOERR", {spec = "5.2.6.1"},
   local used, st = raw(m, d, F.blk_hdr(T_OUT, 0), {{buf, 100, "r"}})
   eq(st, S_IOERR)
   eq(used, 1)
-  eq(blk:stats().bad_length, 1)
-  eq(blk:stats().bytes_written, 0)
+  if not blk.outside then eq(blk:stats().bad_length, 1) end
+  if not blk.outside then eq(blk:stats().bytes_written, 0) end
 end)
 
 test("malformed: unknown request type answered UNSUPP", {spec = "5.2.6.2"}, function()
@@ -148,8 +153,8 @@ test("malformed: unknown request type answered UNSUPP", {spec = "5.2.6.2"}, func
   local used, st = raw(m, d, F.blk_hdr(99, 0), {})
   eq(st, S_UNSUPP)
   eq(used, 1)
-  eq(blk:stats().req_other, 1)
-  eq(blk:stats().status_unsupp, 1)
+  if not blk.outside then eq(blk:stats().req_other, 1) end
+  if not blk.outside then eq(blk:stats().status_unsupp, 1) end
 end)
 
 test("ring rule: readable after writable breaks the queue", {spec = {"2.7.4.2", "5.2.6"}},
@@ -181,7 +186,8 @@ end)
 
 -- A blk created with queues=2 has one queue until the driver negotiates MQ
 -- (5.2.3): d:init{} without MQ sets up that one and works; with MQ both.
-test("queues=2 without MQ negotiated: one queue, initialisation works", {spec = "5.2.3"},
+test("queues=2 without MQ negotiated: one queue, initialisation works",
+     {spec = "5.2.3", tags = "model"},
      function()
   local m = vqsim.machine{seed = 7}
   local b = m:add("blk", {queues = 2})

@@ -29,7 +29,7 @@ test("a bad head after a good one in the same batch", {spec = "2.7.6"}, function
   q:notify()
   H.run(m)
   H.expect(m, dev, "RING_HEAD")
-  eq(dev:stats().used, 1, "the device counts the good chain used")
+  if not dev.outside then eq(dev:stats().used, 1, "the device counts the good chain used") end
   -- the served chain must be published before the device stops on the bad
   -- head (a regression here once left used.idx at 0)
   eq(q:used_idx(), 1, "used.idx publishes the good chain")
@@ -58,7 +58,7 @@ test("a descriptor chained to itself", {spec = "2.7.5"}, function()
   q:desc(3, {addr = BUF, len = 16, flags = "NEXT|WRITE", next = 3})
   H.offer(m, q, 3)
   H.expect(m, dev, "RING_LOOP")
-  eq(dev:stats().bytes_served, 0, "nothing served from a looping chain")
+  if not dev.outside then eq(dev:stats().bytes_served, 0, "nothing served from a looping chain") end
   H.recover(m, dev)
 end)
 
@@ -124,7 +124,7 @@ test("avail idx moved by exactly the queue size: queue-size chains", {spec = "2.
   q:notify()
   H.run(m)
   H.contained(m, dev)
-  eq(dev:stats().chains, N)
+  if not dev.outside then eq(dev:stats().chains, N) end
   eq(q:used_idx(), N)
   eq(dev.error, nil)
 end)
@@ -165,14 +165,15 @@ test("second buffer of a chain outside memory: nothing written to the first",
   H.recover(m, dev)
 end)
 
-test("buffer running into a refused (faulted) page is not written", {spec = "2.7.5"},
+test("buffer running into a refused (faulted) page is not written",
+     {spec = "2.7.5", tags = "model"},
      function()
   local m, dev, q = H.rng()
   m.mem:fill(H.BUF_END - 8, 8, 0xaa)
   q:desc(0, {addr = H.BUF_END - 8, len = 16, flags = "WRITE"})
   H.offer(m, q, 0)
   H.broken(m, dev, "RING_DESC_MEM")
-  ok(dev:stats().chains <= N)
+  if not dev.outside then ok(dev:stats().chains <= N) end
   m.mem:unfault()   -- mem:read of a faulted page raises (see the report)
   eq(m.mem:read(H.BUF_END - 8, 8), ("\xaa"):rep(8), "the part in RAM is untouched")
   eq(m.mem:read(H.BUF_END, 8), ("\0"):rep(8), "nothing written to the fault page")
@@ -205,7 +206,7 @@ test("notifications without new buffers do no work", {spec = "2.7.6"}, function(
   for _ = 1, 50 do q:notify() end
   H.run(m)
   H.contained(m, dev)
-  eq(dev:stats().chains, 0)
+  if not dev.outside then eq(dev:stats().chains, 0) end
   eq(dev.error, nil)
   eq(q:used_idx(), 0)
 end)
@@ -225,7 +226,7 @@ local function write_over(area, gpa, len)
     H.expect(m, dev, "RING_WRITE_RING")
     ok(dev.error_msg:find("overlaps the " .. area, 1, true), "the error names the area")
     eq(m.mem:read(gpa, len), before, "the " .. area .. " is unchanged")
-    eq(dev:stats().bytes_served, 0, "nothing served")
+    if not dev.outside then eq(dev:stats().bytes_served, 0, "nothing served") end
     H.recover(m, dev)
   end)
 end
