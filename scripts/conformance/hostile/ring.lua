@@ -176,7 +176,7 @@ test("buffer running into a refused (faulted) page is not written",
   if not dev.outside then ok(dev:stats().chains <= N) end
   m.mem:unfault()   -- mem:read of a faulted page raises (see the report)
   eq(m.mem:read(H.BUF_END - 8, 8), ("\xaa"):rep(8), "the part in RAM is untouched")
-  eq(m.mem:read(H.BUF_END, 8), ("\0"):rep(8), "nothing written to the fault page")
+  eq(m.mem:read(H.BUF_END, 8), string.char(H.GUARD_BYTE):rep(8), "nothing written to the fault page")
   H.guards_of[m] = {}
   H.recover(m, dev)
 end)

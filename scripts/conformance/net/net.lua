@@ -5,21 +5,21 @@ local F = require "fixtures"
 local HDR = 12
 local OUR_MAC = "\x52\x54\x00\x12\x34\x56"
 
-test("queues: rx/tx per pair plus the controlq", {spec = "5.1.2"}, function()
+test("queues: rx/tx per pair plus the controlq", {spec = "5.1.2", tags = "model"}, function()
   local _, net = F.net()
   eq(net.nqueues, 3)
   local _, net2 = F.net({queues = 2}, {features = {"MQ", "CTRL_VQ"}})
   eq(net2.nqueues, 5)
 end)
 
-test("mac and status in config", {spec = "5.1.4"}, function()
+test("mac and status in config", {spec = "5.1.4", tags = "model"}, function()
   local _, net, d = F.net({mac = "02:11:22:33:44:55"}, {features = {"MAC", "STATUS"}})
   eq(d:net_mac(), "02:11:22:33:44:55")
   eq(string.unpack("<I2", d:config_read(6, 2)) & 1, 1, "VIRTIO_NET_S_LINK_UP")
   raises(function() d:net_init{features = {"FLUSH"}} end, "unknown feature 'FLUSH' for a net")
 end)
 
-test("loopback: a frame sent comes back with a 12-byte header", {spec = "5.1.6.4"}, function()
+test("loopback: a frame sent comes back with a 12-byte header", {spec = "5.1.6.4", tags = "model"}, function()
   local _, net, d = F.net()
   local f = F.frame(100)
   d:net_send(f)
@@ -31,7 +31,7 @@ test("loopback: a frame sent comes back with a 12-byte header", {spec = "5.1.6.4
   eq({st.tx_frames, st.tx_bytes, st.rx_frames, st.rx_bytes}, {1, #f, 1, #f})
 end)
 
-test("rx: used length is header plus frame, bytes in guest memory", {spec = "5.1.6.4"},
+test("rx: used length is header plus frame, bytes in guest memory", {spec = "5.1.6.4", tags = "model"},
      function()
   local m, net, d = F.net({}, {no_rx = true})
   local q = d:queue(0)
@@ -56,7 +56,7 @@ test("tx chains are used with length 0", {spec = "5.1.6.2"}, function()
   m.mem:fill(buf, HDR, 0)
   m.mem:write(buf + HDR, F.frame(46))
   eq(d:submit(1, {{buf, HDR + 60, "r"}}), 0)
-  eq(net:stats().tx_frames, 1)
+  if not net.outside then eq(net:stats().tx_frames, 1) end
 end)
 
 test("malformed: tx chain shorter than the header is dropped", {spec = "5.1.6.2"}, function()
@@ -64,14 +64,16 @@ test("malformed: tx chain shorter than the header is dropped", {spec = "5.1.6.2"
   local buf = d:alloc(8)
   m.mem:fill(buf, 8, 0)
   eq(d:submit(1, {{buf, 8, "r"}}), 0)
-  local st = net:stats()
-  eq({st.tx_hdr_short, st.tx_errors, st.tx_frames}, {1, 1, 0})
+  if not net.outside then
+    local st = net:stats()
+    eq({st.tx_hdr_short, st.tx_errors, st.tx_frames}, {1, 1, 0})
+  end
   ok(not net.needs_reset, "the device keeps working")
   d:net_send(F.frame(46))
-  eq(net:stats().tx_frames, 1)
+  if not net.outside then eq(net:stats().tx_frames, 1) end
 end)
 
-test("malformed: tx frame over mtu + 14 (mtu + 18 tagged) is dropped", {spec = "5.1.4.1"},
+test("malformed: tx frame over mtu + 14 (mtu + 18 tagged) is dropped", {spec = "5.1.4.1", tags = "model"},
      function()
   local m, net, d = F.net()
   local f = F.frame(1600)
@@ -91,7 +93,7 @@ test("malformed: tx frame over mtu + 14 (mtu + 18 tagged) is dropped", {spec = "
   eq(net:stats().tx_bad_frame, 3)
 end)
 
-test("rx: oversized and runt frames are dropped and counted", {spec = "5.1.6.4"}, function()
+test("rx: oversized and runt frames are dropped and counted", {spec = "5.1.6.4", tags = "model"}, function()
   local _, net, d = F.net()
   net:receive(F.frame(1519 - 14 + 1))   -- 1520 > 1518
   net:receive(("r"):rep(10))
@@ -108,7 +110,7 @@ test("rx: oversized and runt frames are dropped and counted", {spec = "5.1.6.4"}
   eq(net:stats().rx_drop_too_big, 3)
 end)
 
-test("rx buffer under 12 bytes is returned with length 0", {spec = "5.1.6.3.1"}, function()
+test("rx buffer under 12 bytes is returned with length 0", {spec = "5.1.6.3.1", tags = "model"}, function()
   local m, net, d = F.net({}, {no_rx = true})
   local q = d:queue(0)
   local buf = d:alloc(8)
@@ -127,7 +129,7 @@ test("rx buffer under 12 bytes is returned with length 0", {spec = "5.1.6.3.1"},
   eq(d:net_recv(), f, "the frame waited for a proper buffer")
 end)
 
-test("rx filter: PROMISC off passes our MAC and broadcast only", {spec = "5.1.6.5.1"},
+test("rx filter: PROMISC off passes our MAC and broadcast only", {spec = "5.1.6.5.1", tags = "model"},
      function()
   local _, net, d = F.net({}, {features = {"CTRL_VQ", "CTRL_RX"}})
   eq(d:net_ctrl("RX", "PROMISC", "\0"), "OK")
@@ -141,7 +143,7 @@ test("rx filter: PROMISC off passes our MAC and broadcast only", {spec = "5.1.6.
   eq(d:net_ctrl("RX", "NOBCAST", "\1"), "ERR", "NOBCAST needs CTRL_RX_EXTRA")
 end)
 
-test("control: unknown class or command answered ERR", {spec = "5.1.6.5"}, function()
+test("control: unknown class or command answered ERR", {spec = "5.1.6.5", tags = "model"}, function()
   local _, net, d = F.net({}, {features = {"CTRL_VQ"}})
   eq(d:net_ctrl(200, 0, ""), "ERR")
   eq(d:net_ctrl("RX", 77, "\0"), "ERR")
@@ -149,7 +151,7 @@ test("control: unknown class or command answered ERR", {spec = "5.1.6.5"}, funct
   raises(function() d:net_ctrl("NOPE", 0) end, "unknown class")
 end)
 
-test("link down: status bit clear, frames dropped both ways", {spec = "5.1.4"}, function()
+test("link down: status bit clear, frames dropped both ways", {spec = "5.1.4", tags = "model"}, function()
   local _, net, d = F.net({}, {features = {"STATUS"}})
   net:set_link(false)
   eq(string.unpack("<I2", d:config_read(6, 2)) & 1, 0)
@@ -162,7 +164,7 @@ test("link down: status bit clear, frames dropped both ways", {spec = "5.1.4"}, 
   ok(d:net_recv(), "works again after link up")
 end)
 
-test("announce: status bit set, ANNOUNCE_ACK clears it", {spec = "5.1.6.5.4"}, function()
+test("announce: status bit set, ANNOUNCE_ACK clears it", {spec = "5.1.6.5.4", tags = "model"}, function()
   local _, net, d = F.net({}, {features = {"STATUS", "CTRL_VQ", "GUEST_ANNOUNCE"}})
   net:announce()
   eq(string.unpack("<I2", d:config_read(6, 2)) & 2, 2, "VIRTIO_NET_S_ANNOUNCE")
@@ -172,7 +174,7 @@ test("announce: status bit set, ANNOUNCE_ACK clears it", {spec = "5.1.6.5.4"}, f
   raises(function() net2:announce() end, "net0: announce: STATE")
 end)
 
-test("MQ: VQ_PAIRS_SET within 1..max OK, beyond ERR", {spec = "5.1.6.5.5"}, function()
+test("MQ: VQ_PAIRS_SET within 1..max OK, beyond ERR", {spec = "5.1.6.5.5", tags = "model"}, function()
   local _, net, d = F.net({queues = 2}, {features = {"MQ", "CTRL_VQ"}})
   eq(d:net_set_pairs(2), "OK")
   eq(net:stats().active_pairs, 2)
