@@ -372,7 +372,15 @@ int vq_drv_wait_used(struct vq_drv *d, unsigned q)
 			vq_drv_ack_interrupt(d); /* what the interrupt handler does */
 		if (drv_used_pending(r))
 			return 1;
-		if (!vq_machine_step(d->m) && !vq_machine_wait_outside(d->m, &deadline))
+		if (vq_machine_step(d->m))
+			continue;
+		/* nothing queued: an outside device answers in its own time. Ask
+		 * for its interrupt first (used_event / flags, as a Linux driver
+		 * does before it sleeps), then wait for it. */
+		if (!deadline && vq_machine_outside_count(d->m) &&
+		    vq_ring_drv_set_interrupts(r, true) > 0)
+			continue;
+		if (!vq_machine_wait_outside(d->m, &deadline))
 			break;
 	}
 	if (vq_drv_irq_pending(d))

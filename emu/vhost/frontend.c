@@ -393,7 +393,9 @@ static void fe_driver_ok(struct vq_dev *d)
 	struct fe *f = d->priv;
 	struct vq_vhost_msg m = {.request = VHOST_USER_SET_MEM_TABLE};
 	unsigned n = vq_mem_region_count(d->mem);
-	uint64_t feat = d->driver_features[0];
+	/* the features the front-end implements itself (net's MAC, STATUS)
+	 * are not the back-end's to know */
+	uint64_t feat = d->driver_features[0] & f->backend_features;
 
 	if (f->dead)
 		return;

@@ -57,20 +57,25 @@ static void *be_thread(void *arg)
 	return NULL;
 }
 
-static struct vq_dev *be_start(pthread_t *t)
+static struct vq_dev *be_start_type(pthread_t *t, const char *type, const char *opts)
 {
 	char err[256];
 	struct vq_dev *d;
 
 	be_m = vq_machine_new(1);
 	ck_assert_ptr_nonnull(be_m);
-	d = vq_machine_add_mmio(be_m, "blk", "be0", "size=1M", MMIO, IRQ, err, sizeof(err));
+	d = vq_machine_add_mmio(be_m, type, "be0", opts, MMIO, IRQ, err, sizeof(err));
 	ck_assert_msg(d != NULL, "%s", err);
 	ck_assert_msg(vq_machine_serve_vhost(be_m, d, sock_path, err, sizeof(err)) != NULL, "%s",
 		      err);
 	atomic_store(&be_stop, false);
 	ck_assert_int_eq(pthread_create(t, NULL, be_thread, NULL), 0);
 	return d;
+}
+
+static struct vq_dev *be_start(pthread_t *t)
+{
+	return be_start_type(t, "blk", "size=1M");
 }
 
 static void be_end(pthread_t t)
@@ -148,12 +153,79 @@ START_TEST(driver_through_frontend_to_vqsim_backend)
 }
 END_TEST
 
+/* net through the front-end to vqsim's own net device (loopback). */
+START_TEST(net_frames_through_frontend_to_vqsim_backend)
+{
+	pthread_t t;
+	struct vq_machine *m;
+	struct vq_dev *fe, *be;
+	struct vq_drv drv;
+	char opts[256], err[256];
+	uint8_t frame[60], back[128], mac[6];
+	long n;
+
+	make_dir();
+	be = be_start_type(&t, "net", "backend=loopback");
+	m = fe_machine();
+	snprintf(opts, sizeof(opts), "socket=%s,type=net,mac=02:00:00:00:00:07", sock_path);
+	fe = vq_machine_add_mmio(m, "vhost-user", "net0", opts, MMIO, IRQ, err, sizeof(err));
+	ck_assert_msg(fe != NULL, "%s", err);
+	ck_assert(fe->host_features[0] & (1ull << VIRTIO_NET_F_MAC));
+	ck_assert_int_eq(vq_drv_attach(&drv, m, MMIO, IRQ, HEAP, 4u << 20), 0);
+	ck_assert_int_eq(vq_drv_net_init(&drv, (1ull << VIRTIO_NET_F_MAC) |
+						(1ull << VIRTIO_NET_F_STATUS), NULL), 0);
+	/* the back-end has CONFIG: its MAC wins over the front-end's option */
+	ck_assert_int_eq(vq_drv_net_mac(&drv, mac), 0);
+	ck_assert_mem_eq(mac, be->config, 6);
+	memset(frame, 0xff, 6);
+	memset(frame + 6, 0x02, 6);
+	memset(frame + 12, 0x5a, sizeof(frame) - 12);
+	ck_assert_int_eq(vq_drv_net_send(&drv, 0, frame, sizeof(frame), NULL), 0);
+	n = vq_drv_net_recv(&drv, 0, back, sizeof(back), NULL);
+	ck_assert_int_eq(n, sizeof(frame));
+	ck_assert_mem_eq(back, frame, sizeof(frame));
+	ck_assert(!(fe->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET));
+	ck_assert_uint_ge(be->stats.chains, 2); /* vqsim's net model served them */
+	vq_drv_detach(&drv);
+	vq_machine_free(m);
+	be_end(t);
+	remove_dir();
+}
+END_TEST
+
 /* ---- back-ends written here ---------------------------------------------- */
 
-enum fake_mode { FAKE_SHORT_REPLY, FAKE_SILENT, FAKE_LEAVE_AT_START };
+enum fake_mode { FAKE_SHORT_REPLY, FAKE_SILENT, FAKE_LEAVE_AT_START, FAKE_STRICT };
 
 static int listen_fd = -1;
 static enum fake_mode fake_mode;
+static uint64_t fake_set_features;    /* FAKE_STRICT: what SET_FEATURES carried */
+
+/* FAKE_STRICT: a back-end like DPDK's: offers VERSION_1 and protocol
+ * features (REPLY_ACK), nothing of net's config features, and nacks a
+ * SET_FEATURES with a bit it did not offer. */
+static void fake_strict(int c, struct vq_vhost_msg *msg)
+{
+	const uint64_t offered = (1ull << VIRTIO_F_VERSION_1) |
+				 (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+	struct vq_vhost_msg rep;
+
+	if (msg->request == VHOST_USER_GET_FEATURES ||
+	    msg->request == VHOST_USER_GET_PROTOCOL_FEATURES) {
+		vq_vhost_reply_init(&rep, msg->request, 8);
+		rep.p.u64 = msg->request == VHOST_USER_GET_FEATURES
+				? offered : (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK);
+		vq_vhost_send(c, &rep);
+		return;
+	}
+	if (msg->request == VHOST_USER_SET_FEATURES)
+		fake_set_features = msg->p.u64;
+	if (msg->flags & VHOST_USER_NEED_REPLY) {
+		vq_vhost_reply_init(&rep, msg->request, 8);
+		rep.p.u64 = msg->request == VHOST_USER_SET_FEATURES && (msg->p.u64 & ~offered);
+		vq_vhost_send(c, &rep);
+	}
+}
 
 static void *fake_thread(void *arg)
 {
@@ -168,6 +240,10 @@ static void *fake_thread(void *arg)
 		vq_vhost_msg_close_fds(&msg);
 		if (fake_mode == FAKE_SILENT)
 			continue;
+		if (fake_mode == FAKE_STRICT) {
+			fake_strict(c, &msg);
+			continue;
+		}
 		if (fake_mode == FAKE_SHORT_REPLY && msg.request == VHOST_USER_GET_FEATURES) {
 			vq_vhost_reply_init(&rep, msg.request, 4); /* u64 expected */
 			vq_vhost_send(c, &rep);
@@ -209,6 +285,37 @@ static void fake_end(pthread_t t)
 	listen_fd = -1;
 	remove_dir();
 }
+
+/* net's MAC and STATUS are the front-end's (it makes the config, as QEMU
+ * does): a back-end that does not offer them is not sent them. DPDK's
+ * testpmd refused SET_FEATURES before, and the device needed a reset. */
+START_TEST(features_the_frontend_makes_are_not_sent_to_the_backend)
+{
+	pthread_t t = fake_start(FAKE_STRICT);
+	struct vq_machine *m = fe_machine();
+	struct vq_drv drv;
+	struct vq_dev *fe;
+	char opts[256], err[256] = "";
+	uint8_t mac[6];
+
+	snprintf(opts, sizeof(opts), "socket=%s,type=net,mac=02:00:00:00:00:07", sock_path);
+	fe = vq_machine_add_mmio(m, "vhost-user", "net0", opts, MMIO, IRQ, err, sizeof(err));
+	ck_assert_msg(fe != NULL, "%s", err);
+	ck_assert(fe->host_features[0] & (1ull << VIRTIO_NET_F_MAC));
+	ck_assert_int_eq(vq_drv_attach(&drv, m, MMIO, IRQ, HEAP, 4u << 20), 0);
+	ck_assert_int_eq(vq_drv_net_init(&drv, (1ull << VIRTIO_NET_F_MAC) |
+						(1ull << VIRTIO_NET_F_STATUS),
+					 &(struct vq_drv_net_cfg){.no_rx = true}), 0);
+	ck_assert_msg(!(fe->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET), "%s", fe->last_error_msg);
+	ck_assert_uint_eq(fake_set_features, (1ull << VIRTIO_F_VERSION_1) |
+						     (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
+	ck_assert_int_eq(vq_drv_net_mac(&drv, mac), 0); /* the front-end's config */
+	ck_assert_uint_eq(mac[5], 7);
+	vq_drv_detach(&drv);
+	vq_machine_free(m);
+	fake_end(t);
+}
+END_TEST
 
 START_TEST(reply_of_wrong_size_is_refused_by_name)
 {
@@ -305,6 +412,8 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, driver_through_frontend_to_vqsim_backend);
+	tcase_add_test(tc, net_frames_through_frontend_to_vqsim_backend);
+	tcase_add_test(tc, features_the_frontend_makes_are_not_sent_to_the_backend);
 	tcase_add_test(tc, reply_of_wrong_size_is_refused_by_name);
 	tcase_add_test(tc, silent_backend_is_bounded_by_the_timeout);
 	tcase_add_test(tc, backend_leaving_at_start_needs_reset_and_driver_does_not_hang);
