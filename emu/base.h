@@ -65,7 +65,7 @@ enum vq_err {
 	VQ_E_RING_PACKED_CHAIN,    /* chain runs over descriptors still in flight (longer than the free ring) */
 	VQ_E_RING_PACKED_AVAIL,    /* chain continues into a descriptor not made available */
 	VQ_E_RING_PACKED_INDIRECT_FLAGS, /* indirect table entry with flags other than WRITE */
-	/* vhost-user front-end (emu/vhost/frontend.c) */
+	/* vhost-user front-end (emu/dev/vhost_user.c) */
 	VQ_E_VHOST_PEER,           /* the outside device broke the protocol, did not answer in time or left */
 	VQ_E__COUNT
 };

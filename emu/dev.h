@@ -52,7 +52,7 @@ int vq_rng_get_stats(const struct vq_dev *d, struct vq_rng_stats *st);
 #include "dev/balloon.h"
 #include "dev/console.h"
 
-/* ---- vhost-user front-end (emu/vhost/frontend.c) ----
+/* ---- vhost-user front-end (emu/dev/vhost_user.c) ----
  * Type "vhost-user": a device on the bus whose logic is a vhost-user
  * back-end in another process (socket=PATH, type=blk|net|...). */
 extern const struct vq_dev_type vq_vhost_user_type;

@@ -1,4 +1,4 @@
-/* frontend.c - a device whose logic is another process: vqsim as the
+/* vhost_user.c - a device whose logic is another process: vqsim as the
  * front-end of a vhost-user back-end (qemu-storage-daemon, DPDK, virtiofsd).
  *
  * The device is an ordinary vq_dev on the machine's bus (mmio or pci): the
@@ -34,9 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../dev.h"
+#include "dev.h"
 #include "../virtio.h"
-#include "vhost_user.h"
+#include "../vhost/vhost_user.h"
 
 #define FE_TIMEOUT_MS_DEFAULT 5000u
 #define FE_QUEUE_SIZE_DEFAULT 256u
