@@ -279,8 +279,10 @@ static int fe_realize(struct vq_dev *d)
 	return vq_dev_watch_fd(d, f->sock, POLLIN, fe_on_sock, NULL);
 }
 
-/* The used entries the back-end wrote since the last look (split rings:
- * the used ring is plain to read; packed: the call is traced alone). */
+/* The used entries the back-end wrote since the last look: at each call,
+ * before each kick and when the ring stops, so that entries published
+ * without a call (interrupts suppressed) are traced too (split rings: the
+ * used ring is plain to read; packed: calls are traced alone). */
 static void fe_trace_used(struct vq_dev *d, struct fe *f, unsigned q)
 {
 	struct vq_queue *vq = vq_dev_queue(d, q);
@@ -371,6 +373,7 @@ static void fe_ring_stop(struct vq_dev *d, struct fe *f, unsigned q)
 
 	if (!f->vr[q].started)
 		return;
+	fe_trace_used(d, f, q); /* what it wrote since the last call */
 	f->vr[q].started = false;
 	if (f->backend_features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES) &&
 	    fe_state(d, f, VHOST_USER_SET_VRING_ENABLE, q, 0) < 0)
@@ -440,6 +443,7 @@ static void fe_queue_notify(struct vq_dev *d, unsigned q)
 
 	if (f->dead || !f->vr[q].started)
 		return;
+	fe_trace_used(d, f, q); /* entries written without a call (suppressed) */
 	if (write(f->vr[q].kick, &one, sizeof(one)) == (ssize_t)sizeof(one))
 		f->st.kicks++;
 }

@@ -58,7 +58,7 @@ stop_qsd() {
 }
 
 truncate -s 1M "$tmp/img.raw"
-echo "1..6"
+echo "1..7"
 check "qemu-storage-daemon listens on its vhost-user socket" start_qsd
 
 dev="vhost-user:$tmp/blk.sock,type=blk,timeout=1000"
@@ -86,6 +86,7 @@ d:init{}
 assert(d:blk_capacity() == 2048, "capacity " .. d:blk_capacity())
 assert(d:blk_write(5, ("Q"):rep(512)) == "OK")
 assert(d:blk_read(5, 512) == ("Q"):rep(512))
+d:reset() -- the rings stop: what qsd wrote since the last call is traced
 assert(dev.outside.kicks >= 2, "kicks counted")
 assert(dev.outside.messages >= 10, "messages counted")
 LUA
@@ -94,6 +95,15 @@ written() {
 		[ "$(dd if="$tmp/img.raw" bs=512 skip=5 count=1 2>/dev/null | tr -d Q | wc -c)" -eq 0 ]
 }
 check "the driver's write through vhost-user is in qemu-storage-daemon's image" written
+
+# The trace marks what the outside device did: the used entries it wrote
+# (id, len) and its calls, beside the driver's kicks.
+traced() {
+	timeout 60 "$VQSIM" --trace "$tmp/rw.trace" "$tmp/rw.lua" &&
+		grep -q "vhost-user -> SET_MEM_TABLE" "$tmp/rw.trace" &&
+		grep -q "outside device used id [0-9]* len 513" "$tmp/rw.trace"
+}
+check "the trace shows the memory table sent and the used entries qsd wrote" traced
 
 # The back-end dies mid-session: the request fails with VHOST_PEER within
 # the timeout (no hang), and a reset after it came back connects again.
