@@ -78,6 +78,9 @@ static const struct fe_kind kinds[] = {
 struct fe_ring {
 	int kick, call;        /* eventfds, ours */
 	bool started;
+	bool packed;           /* the layout it was handed over in */
+	uint16_t num;          /* its size, */
+	uint64_t used;         /* and its used area: kept past a device reset */
 	uint16_t used_seen;    /* split: used idx last traced */
 };
 
@@ -285,16 +288,15 @@ static int fe_realize(struct vq_dev *d)
  * used ring is plain to read; packed: calls are traced alone). */
 static void fe_trace_used(struct vq_dev *d, struct fe *f, unsigned q)
 {
-	struct vq_queue *vq = vq_dev_queue(d, q);
+	struct fe_ring *r = &f->vr[q];
 	uint16_t idx;
 
-	if (!vq || !vq->ready || vq_dev_has_feature(d, VIRTIO_F_RING_PACKED) ||
-	    vq_mem_read16(d->mem, vq->addr.device + 2, &idx) < 0)
+	if (!r->started || r->packed || !d->tracer || !d->tracer->on ||
+	    vq_mem_read16(d->mem, r->used + 2, &idx) < 0)
 		return;
-	for (uint16_t i = f->vr[q].used_seen; i != idx && (uint16_t)(i - f->vr[q].used_seen) < vq->num;
-	     i++) {
+	for (uint16_t i = r->used_seen; i != idx && (uint16_t)(i - r->used_seen) < r->num; i++) {
 		uint32_t id = 0, len = 0;
-		uint64_t e = vq->addr.device + 4 + 8ull * (i % vq->num);
+		uint64_t e = r->used + 4 + 8ull * (i % r->num);
 
 		vq_mem_read32(d->mem, e, &id);
 		vq_mem_read32(d->mem, e + 4, &len);
@@ -302,7 +304,7 @@ static void fe_trace_used(struct vq_dev *d, struct fe *f, unsigned q)
 			 id, len, (uint16_t)(i + 1));
 		f->st.used_seen++;
 	}
-	f->vr[q].used_seen = idx;
+	r->used_seen = idx;
 }
 
 static void fe_on_call(struct vq_dev *d, int fd, unsigned revents, void *arg)
@@ -361,6 +363,9 @@ static int fe_ring_start(struct vq_dev *d, struct fe *f, unsigned q)
 	    (rc = fe_state(d, f, VHOST_USER_SET_VRING_ENABLE, q, 1)) < 0)
 		return rc;
 	f->vr[q].started = true;
+	f->vr[q].packed = packed;
+	f->vr[q].num = vq->num;
+	f->vr[q].used = vq->addr.device;
 	f->vr[q].used_seen = 0;
 	return 0;
 }
