@@ -60,6 +60,7 @@ struct vq_vhost_frontend_stats {
 	uint64_t messages;       /* requests sent */
 	uint64_t kicks;          /* notifications forwarded to the kick eventfds */
 	uint64_t calls;          /* call eventfd signals received */
+	uint64_t calls_ignored;  /* of those, for a stopped ring (no interrupt) */
 	uint64_t used_seen;      /* used entries the back-end wrote (split rings, traced) */
 	uint64_t starts;         /* DRIVER_OK hand-overs (memory table + rings) */
 	uint64_t failures;       /* times the back-end failed (it is then dead until a reset) */

@@ -654,6 +654,7 @@ static int d_getter(lua_State *L)
 			lvq_setint(L, "messages", (lua_Integer)st.messages);
 			lvq_setint(L, "kicks", (lua_Integer)st.kicks);
 			lvq_setint(L, "calls", (lua_Integer)st.calls);
+			lvq_setint(L, "calls_ignored", (lua_Integer)st.calls_ignored);
 			lvq_setint(L, "used_seen", (lua_Integer)st.used_seen);
 			lvq_setint(L, "starts", (lua_Integer)st.starts);
 			lvq_setint(L, "reconnects", (lua_Integer)st.reconnects);

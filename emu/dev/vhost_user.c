@@ -317,6 +317,13 @@ static void fe_on_call(struct vq_dev *d, int fd, unsigned revents, void *arg)
 	if (read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
 		return;
 	f->st.calls++;
+	/* a call for a ring the back-end no longer has (qemu-storage-daemon
+	 * calls after GET_VRING_BASE) is no interrupt for the guest */
+	if (!f->vr[q].started || !(d->status & VIRTIO_STATUS_DRIVER_OK)) {
+		f->st.calls_ignored++;
+		fe_trace(d, VQ_EV_DEVICE, (int)q, "outside device called on a stopped ring: ignored");
+		return;
+	}
 	fe_trace(d, VQ_EV_DEVICE, (int)q, "outside device called (%" PRIu64 " signal%s)", n,
 		 n == 1 ? "" : "s");
 	fe_trace_used(d, f, q);

@@ -69,13 +69,15 @@ known=$(grep -c '^[^#].*|' "$expect")
 suites() {
 	timeout "$T" "$VQSIM" --test --transport "$1" --device "$dev" --expect "$expect" \
 		"$srcdir/scripts/conformance/blk" "$srcdir/scripts/conformance/hostile/ring.lua" \
+		"$srcdir/scripts/conformance/hostile/requests.lua" \
+		"$srcdir/scripts/conformance/hostile/reset.lua" \
 		>"$tmp/suite.tap" 2>&1
 	rc=$?
 	grep '^not ok\|^# [0-9]' "$tmp/suite.tap"
 	[ $rc -eq 0 ] && grep -q "^# $known known difference" "$tmp/suite.tap"
 }
-check "blk and hostile ring suites on mmio: only the $known known differences" suites mmio
-check "blk and hostile ring suites on pci: only the $known known differences" suites pci
+check "blk suite and hostile ring, request, reset suites on mmio: only the $known known differences" suites mmio
+check "blk suite and hostile ring, request, reset suites on pci: only the $known known differences" suites pci
 
 # What the real peer saw: bytes the driver wrote are in the image file.
 cat >"$tmp/rw.lua" <<LUA

@@ -5,7 +5,7 @@ local F = require "fixtures"
 
 local NEEDS_RESET = 0x40
 
-test("the 3rd read of a guest range fails, then reads work again", function()
+test("the 3rd read of a guest range fails, then reads work again", {tags = "model"}, function()
   local m = vqsim.machine{seed = 1}
   local buf = 0x40100000
   m.mem:write(buf, "abcdefgh")
@@ -20,7 +20,7 @@ test("the 3rd read of a guest range fails, then reads work again", function()
   eq(#m:faults(), 0)
 end)
 
-test("corrupted bytes: xor on the bytes of the range only", function()
+test("corrupted bytes: xor on the bytes of the range only", {tags = "model"}, function()
   local m = vqsim.machine{seed = 1}
   local buf = 0x40100000
   m.mem:write(buf, "\0\0\0\0\0\0\0\0")
@@ -29,7 +29,7 @@ test("corrupted bytes: xor on the bytes of the range only", function()
   eq(m.mem:read(buf, 8), "\0\0\1\1\0\0\0\0")
 end)
 
-test("blk: IOERR on a sector range, counted in m:faults()", function()
+test("blk: IOERR on a sector range, counted in m:faults()", {tags = "model"}, function()
   local m, blk, d = F.blk()
   m:fault{point = "blk.write", trigger = {sector = {100, 200}}, max = 2}
   eq(d:blk_write(0, ("x"):rep(512)), "OK")
@@ -41,7 +41,7 @@ test("blk: IOERR on a sector range, counted in m:faults()", function()
   eq(blk:stats().status_ioerr, 2)
 end)
 
-test("prob: the same seed fires the same faults, traced", function()
+test("prob: the same seed fires the same faults, traced", {tags = "model"}, function()
   local function run(seed)
     local m, _, d = F.blk()
     m:reseed(seed)
@@ -65,14 +65,14 @@ test("prob: the same seed fires the same faults, traced", function()
   ok(ta:find("blk.read prob=0.5 %-> ioerr"), "a fault trace event")
 end)
 
-test("dev.pop: DEVICE_NEEDS_RESET in the middle of a request", function()
+test("dev.pop: DEVICE_NEEDS_RESET in the middle of a request", {tags = "model"}, function()
   local m, blk, d = F.blk()
   m:fault{point = "dev.pop", action = "needs_reset", dev = "blk0"}
   ok(not pcall(d.blk_read, d, 0, 512), "the request never completes")
   eq(blk.status & NEEDS_RESET, NEEDS_RESET)
 end)
 
-test("net.rx: reorder holds a frame back until the next one", function()
+test("net.rx: reorder holds a frame back until the next one", {tags = "model"}, function()
   local m, net, d = F.net()
   m:fault{point = "net.rx", action = "reorder", trigger = {nth = 1}}
   local a, b = F.frame(60), F.frame(61)
@@ -82,7 +82,7 @@ test("net.rx: reorder holds a frame back until the next one", function()
   eq(d:net_recv(), a)
 end)
 
-test("notify: a dropped kick leaves the request unanswered", function()
+test("notify: a dropped kick leaves the request unanswered", {tags = "model"}, function()
   local m, blk, d = F.blk()
   m:fault{point = "notify", action = "drop", max = 1}
   ok(not pcall(d.blk_read, d, 0, 512))

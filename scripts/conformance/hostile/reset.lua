@@ -62,9 +62,11 @@ test("blk OUT kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, function
   m.mem:fill(BUF + SECTOR, SECTOR, 0x4f)
   kick_then_reset(m, dev, d, 0, blk_chain(m, 1, 2, "r", SECTOR))
   eq(m.mem:u8(BUF + 64), 0xee, "no status written")
-  eq(dev:stats().req_out, 0)
+  if not dev.outside then eq(dev:stats().req_out, 0) end
   local d2 = H.recover(m, dev)
-  eq(d2:blk_read(2, SECTOR), ("\0"):rep(SECTOR), "the write never reached the disk")
+  -- an outside disk is not fresh: what matters is that the 0x4f sector is not there
+  neq(d2:blk_read(2, SECTOR), ("\x4f"):rep(SECTOR), "the write never reached the disk")
+  if not dev.outside then eq(d2:blk_read(2, SECTOR), ("\0"):rep(SECTOR)) end
 end)
 
 test("blk IN kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, function()
@@ -187,7 +189,8 @@ test("console control message kicked, reset before it runs", {spec = {"2.4", "5.
   H.recover(m, dev, {features = {"MULTIPORT"}})
 end)
 
-test("blk: reset between two requests of a batch (two queues)", {spec = {"2.4", "5.2.6"}},
+test("blk: reset between two requests of a batch (two queues)",
+     {spec = {"2.4", "5.2.6"}, tags = "model"},
      function()
   local m, dev, d = dev_of("blk", {size = "1M", queues = 2}, {features = {"MQ"}})
   local c0 = blk_chain(m, 1, 0, "r", SECTOR)

@@ -150,6 +150,7 @@ test("MSI-X: the driver's vectors, completions as messages, NO_VECTOR", {spec = 
   eq(blk:bar_read(CC.qmsix, 2), 1, "queue 0 on vector 1")
   local _, before = m:msi()
   eq(#d:blk_read(0, 512), 512)
+  m:run() -- an outside device's call may come after the driver saw the used entry
   local msgs, after = m:msi()
   ok(after > before, "completion came as a message")
   eq(msgs[#msgs].addr, 0xfee00000)
