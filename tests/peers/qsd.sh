@@ -115,9 +115,12 @@ local dev = m:add("vhost-user", {socket = "$tmp/blk.sock", type = "blk", timeout
 local d = m:driver(dev)
 d:init{}
 assert(d:blk_write(1, ("a"):rep(512)) == "OK")
+local bp = m:breakpoint{kind = "error", err = "VHOST_PEER"}
 os.execute("kill @QSD@; sleep 0.3")
 local okc, err = pcall(d.blk_read, d, 1, 512)
-m:run()
+local _, hit = m:run()
+assert(hit and hit.bp == bp and hit.err == "VHOST_PEER",
+       "a breakpoint on the outside device's failure hits")
 assert(dev.needs_reset, "DEVICE_NEEDS_RESET after the back-end left")
 assert(dev.error == "VHOST_PEER", "error " .. tostring(dev.error))
 assert(dev.outside.dead)
@@ -137,7 +140,7 @@ dies() {
 	wait "$qsd" 2>/dev/null
 	start_qsd && rm -f "$tmp/restart" && wait $v
 }
-check "a back-end that dies: VHOST_PEER within the timeout, reconnect on reset" dies
+check "a back-end that dies: VHOST_PEER within the timeout, a breakpoint on it, reconnect on reset" dies
 
 check "qemu-storage-daemon logged the malformed requests the suites sent" \
 	grep -q "outhdr too short" "$tmp/qsd.log"
