@@ -262,6 +262,13 @@ static int walk_packed(struct vq_ring *r, struct vq_chain *c, uint16_t flags)
 			if (flags & VIRTQ_DESC_F_NEXT)
 				return vq_ring_failf(r, VQ_E_RING_INDIRECT_NEXT,
 						     "chain at slot %u: flags 0x%x", first, flags);
+			/* spec 2.8.19: no INDIRECT descriptor in a list
+			 * linked by NEXT (it must be the only one) */
+			if (VQ_UNLIKELY(ndesc > 1))
+				return vq_ring_failf(r, VQ_E_RING_INDIRECT_NEXT,
+						     "chain at slot %u: INDIRECT descriptor %u after "
+						     "NEXT (an indirect chain is one descriptor)",
+						     first, ndesc);
 			if ((rc = walk_indirect(r, &w, c, &d)) < 0)
 				return rc;
 			break;
