@@ -352,22 +352,31 @@ static inline bool push_ok(const struct vq_ring *r, const struct vq_chain *c)
 /* Write the used descriptor for c at the device's used cursor: id and len,
  * then the flags (release) unless it is the first one since the last
  * publish, whose flags wait for vq_ring_publish() so that nothing becomes
- * visible before it (the driver reads the ring in order). */
+ * visible before it (the driver reads the ring in order).
+ * VIRTIO_F_IN_ORDER (spec 2.8.8): the pushes since the last publish are one
+ * batch: its single used descriptor, at the batch's first slot, takes the
+ * id and len of each push in turn (the last one's stay), and the slots of
+ * the later chains are skipped, not written. */
 static int push_elem(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
 {
 	uint8_t *p = slot_ptr(r->desc, r->used_idx);
-	uint16_t flags;
+	uint16_t flags, wbit = c->write_bytes ? VIRTQ_DESC_F_WRITE : 0;
+	bool batch = (r->features & VQ_RING_F_IN_ORDER) && r->pub_pending;
 	int rc = 0;
 
 	if (VQ_UNLIKELY(written > c->write_bytes)) {
 		written = (uint32_t)c->write_bytes;
 		rc = -VQ_E_RING_USED_LEN;
 	}
-	flags = (uint16_t)((r->used_wrap ? F_AVAIL | F_USED : 0) |
-			   (c->write_bytes ? VIRTQ_DESC_F_WRITE : 0));
+	if (VQ_UNLIKELY(batch))
+		p = slot_ptr(r->desc, r->pub_slot);
+	flags = (uint16_t)((r->used_wrap ? F_AVAIL | F_USED : 0) | wbit);
 	vq_store32_relaxed(p + PD_LEN, written);
 	vq_store16_relaxed(p + PD_ID, c->head);
-	if (!r->pub_pending) {
+	if (VQ_UNLIKELY(batch)) {
+		/* the first slot's wrap bits stay; WRITE is the last chain's */
+		r->pub_flags = (uint16_t)((r->pub_flags & ~VIRTQ_DESC_F_WRITE) | wbit);
+	} else if (!r->pub_pending) {
 		r->pub_pending = true;
 		r->pub_slot = r->used_idx;
 		r->pub_flags = flags;
@@ -577,6 +586,7 @@ int vq_ring_drv_init_packed(struct vq_ring_drv *d)
 	d->kicked_idx = 0;
 	d->pub_pending = false;
 	d->added_desc = 0;
+	d->inorder_left = 0;
 	return 0;
 }
 
@@ -607,13 +617,18 @@ static inline void drv_put(struct vq_ring_drv *d, uint64_t addr, uint32_t len, u
 	d->added_desc++;
 }
 
-/* Take a free id for a chain of ndesc ring descriptors. */
+/* Take a free id for a chain of ndesc ring descriptors. With IN_ORDER the
+ * id is the slot of the chain's first descriptor (free: chains complete in
+ * order), so that a batch's used id tells where the batch ends. */
 static inline uint16_t drv_take_id(struct vq_ring_drv *d, uint16_t ndesc, uint64_t token,
 				   uint64_t table)
 {
 	uint16_t id = d->free_head;
 
-	d->free_head = d->next[id];
+	if (VQ_UNLIKELY(d->features & VQ_RING_F_IN_ORDER))
+		id = d->avail_idx;
+	else
+		d->free_head = d->next[id];
 	d->num_free = (uint16_t)(d->num_free - ndesc);
 	d->token[id] = token;
 	d->chain_len[id] = ndesc;
@@ -710,12 +725,61 @@ int vq_ring_drv_publish_packed(struct vq_ring_drv *d)
 	return 1; /* ENABLE; DESC without EVENT_IDX and the reserved 3 as ENABLE */
 }
 
+/* get_used with VIRTIO_F_IN_ORDER (spec 2.8.8): the used descriptor at the
+ * first slot of a batch names its last chain, whose id is that chain's
+ * first slot (drv_take_id); the chains from the cursor up to it complete
+ * in order, the last with the descriptor's len, the others with len 0
+ * (the device wrote nothing for them). An id that is no outstanding
+ * chain's is -VQ_E_RING_USED_ID (nothing reaped). */
+__attribute__((noinline)) static int drv_get_used_in_order(struct vq_ring_drv *d,
+							   uint64_t *token, uint32_t *len)
+{
+	uint16_t head = d->last_used, n;
+
+	if (d->inorder_left == 0) {
+		const uint8_t *p = slot_ptr(d->desc, head);
+		uint16_t flags = vq_load16_acquire(p + PD_FLAGS), id, s = head, left, b = 0;
+		bool w = d->used_wrap;
+
+		if (!is_used(flags, d->used_wrap))
+			return 0;
+		id = vq_load16_relaxed(p + PD_ID);
+		/* walk the outstanding chains from the cursor to id */
+		left = (uint16_t)(d->num - d->num_free);
+		for (;;) {
+			n = d->chain_len[s];
+			if (VQ_UNLIKELY(n == 0 || n > left))
+				return -VQ_E_RING_USED_ID;
+			b++;
+			if (s == id)
+				break;
+			left = (uint16_t)(left - n);
+			advance(d->num, &s, &w, n);
+		}
+		d->inorder_left = b;
+		d->inorder_len = vq_load32_relaxed(p + PD_LEN);
+	}
+	n = d->chain_len[head];
+	advance(d->num, &d->last_used, &d->used_wrap, n);
+	d->num_free = (uint16_t)(d->num_free + n);
+	d->chain_len[head] = 0;
+	d->inorder_left--;
+	if (token)
+		*token = d->token[head];
+	if (len)
+		*len = d->inorder_left ? 0 : d->inorder_len;
+	return 1;
+}
+
 int vq_ring_drv_get_used_packed(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
 {
 	const uint8_t *p = slot_ptr(d->desc, d->last_used);
-	uint16_t flags = vq_load16_acquire(p + PD_FLAGS), id, n;
+	uint16_t flags, id, n;
 	uint32_t ulen;
 
+	if (VQ_UNLIKELY(d->features & VQ_RING_F_IN_ORDER))
+		return drv_get_used_in_order(d, token, len);
+	flags = vq_load16_acquire(p + PD_FLAGS);
 	if (!is_used(flags, d->used_wrap))
 		return 0;
 	id = vq_load16_relaxed(p + PD_ID);
