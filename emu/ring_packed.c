@@ -222,14 +222,16 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
 	return 0;
 }
 
-/* Walk the chain starting at the device's cursor, whose first flags (read
- * with acquire) say it is available. Every descriptor's flags are read
+/* Walk the chain starting at the device's cursor, whose first descriptor
+ * d0 the caller copied out (flags read with acquire and found available,
+ * then addr, len and id, once). Every further descriptor's flags are read
  * first, with acquire, and must say available too; then its addr, len and
  * id are copied once. The chain may not run into descriptors still in
  * flight (free = num - inflight), so the loop ends within num slots. */
-static int walk_packed(struct vq_ring *r, struct vq_chain *c, uint16_t flags)
+__attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_chain *c,
+						 const struct desc_packed *d0)
 {
-	uint16_t slot = r->last_avail, ndesc = 0, first = slot;
+	uint16_t slot = r->last_avail, ndesc = 0, first = slot, flags;
 	uint16_t free = (uint16_t)(r->num - r->inflight_desc);
 	bool wrap = r->avail_wrap;
 	struct desc_packed d;
@@ -250,9 +252,12 @@ static int walk_packed(struct vq_ring *r, struct vq_chain *c, uint16_t flags)
 				return vq_ring_failf(r, VQ_E_RING_PACKED_AVAIL,
 						     "chain at slot %u: slot %u flags 0x%x, wrap %u",
 						     first, slot, flags, wrap);
+			desc_body(p, &d);
+			d.flags = flags;
+		} else {
+			d = *d0;
+			flags = d.flags;
 		}
-		desc_body(p, &d);
-		d.flags = flags;
 		ndesc++;
 		advance(r->num, &slot, &wrap, 1);
 		if (VQ_UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT)) {
@@ -297,26 +302,104 @@ static int walk_packed(struct vq_ring *r, struct vq_chain *c, uint16_t flags)
 	return 1;
 }
 
-int vq_ring_pop_packed(struct vq_ring *r, struct vq_chain *c)
+/* The commonest chain, one plain non-empty descriptor (d, copied once)
+ * whose buffer lies in the memory's hit region away from the ring areas,
+ * with an id in range and not in flight, and a free descriptor for it,
+ * passes every rule of walk_packed() by construction: c filled with
+ * straight stores, the cursor advanced, true. Anything else (a longer or
+ * indirect chain, an IOMMU, a translation off the inline hit path, a chain
+ * with no segment storage yet, a buffer near the ring areas, a bad id) is
+ * left to walk_packed() with the same copy: false, nothing changed. */
+static inline __attribute__((always_inline)) bool pop_one_desc(struct vq_ring *r,
+								 struct vq_chain *c,
+								 const struct desc_packed *d)
 {
-	uint16_t flags;
-	int rc;
+	const uint32_t len = d->len;
+	const uint16_t id = d->id, num = r->num;
+	const uint64_t addr = d->addr, wr = (d->flags >> 1) & 1u; /* VIRTQ_DESC_F_WRITE */
+	struct vq_seg *seg = c->seg;
+	uint64_t *busy = &r->id_busy[id / 64], bit = 1ull << (id % 64);
+	uint16_t slot;
+	void *host;
 
-	if ((rc = check_mem(r)) < 0)
-		return rc;
-	flags = vq_load16_acquire(slot_ptr(r->desc, r->last_avail) + PD_FLAGS);
-	if (!is_avail(flags, r->avail_wrap))
-		return 0;
-	return walk_packed(r, c, flags);
+	/* one branch a test (see ring_split.c's pop_stretch()) */
+	if (VQ_UNLIKELY(d->flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
+		return false;
+	if (VQ_UNLIKELY(id >= num))
+		return false;
+	if (VQ_UNLIKELY(*busy & bit))
+		return false;
+	if (VQ_UNLIKELY(len == 0 || !seg))
+		return false;
+	if (VQ_UNLIKELY(r->inflight_desc >= num || r->iommu))
+		return false;
+	if (VQ_UNLIKELY(!vq_mem_translate_hit(r->mem, addr, len, &host)))
+		return false;
+	/* inside the envelope of the ring areas: walk_packed() checks a
+	 * writable buffer area by area (no wrap: the translation succeeded) */
+	if (VQ_UNLIKELY(addr + len - 1 - r->areas_gpa < r->areas_len + len - 1))
+		return false;
+	seg->host = host;
+	seg->gpa = addr;
+	seg->len = len;
+	seg->writable = wr;
+	c->head = id;
+	c->ndesc = 1;
+	c->nseg = 1;
+	c->nread = (uint32_t)(wr ^ 1u);
+	c->read_bytes = len & (wr - 1);     /* wr 0: len, 1: 0 */
+	c->write_bytes = len & -wr;         /* wr 1: len, 0: 0 */
+	*busy |= bit;
+	slot = (uint16_t)(r->last_avail + 1);
+	if (VQ_UNLIKELY(slot == num)) {
+		slot = 0;
+		r->avail_wrap = !r->avail_wrap;
+	}
+	r->last_avail = slot;
+	r->inflight_desc++;
+	r->last_pop_id = id;
+	r->last_pop_valid = true;
+	return true;
 }
 
-/* Single pops in a loop: the same validation and the same guest bytes. */
+_Static_assert(VIRTQ_DESC_F_WRITE == 2, "pop_one_desc's shift");
+
+/* One pop after the memory check: 1, 0 (nothing available) or an error. */
+static inline __attribute__((always_inline)) int pop_checked(struct vq_ring *r,
+							       struct vq_chain *c)
+{
+	const uint8_t *p = slot_ptr(r->desc, r->last_avail);
+	struct desc_packed d;
+
+	d.flags = vq_load16_acquire(p + PD_FLAGS);
+	if (!is_avail(d.flags, r->avail_wrap))
+		return 0;
+	desc_body(p, &d);
+	if (VQ_LIKELY(pop_one_desc(r, c, &d)))
+		return 1;
+	return walk_packed(r, c, &d);
+}
+
+int vq_ring_pop_packed(struct vq_ring *r, struct vq_chain *c)
+{
+	int rc;
+
+	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
+		return rc;
+	return pop_checked(r, c);
+}
+
+/* The same validation and the same guest bytes as single pops, with one
+ * memory check for the batch (nothing changes guest memory's layout
+ * during the call). */
 int vq_ring_pop_batch_packed(struct vq_ring *r, struct vq_chain *c, unsigned max)
 {
 	unsigned k = 0;
-	int rc = 0;
+	int rc;
 
-	while (k < max && (rc = vq_ring_pop_packed(r, &c[k])) > 0)
+	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
+		return rc;
+	while (k < max && (rc = pop_checked(r, &c[k])) > 0)
 		k++;
 	return k ? (int)k : rc;
 }
@@ -357,37 +440,45 @@ static inline bool push_ok(const struct vq_ring *r, const struct vq_chain *c)
  * batch: its single used descriptor, at the batch's first slot, takes the
  * id and len of each push in turn (the last one's stay), and the slots of
  * the later chains are skipped, not written. */
-static int push_elem(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
+static inline __attribute__((always_inline)) int push_elem(struct vq_ring *r,
+							     const struct vq_chain *c,
+							     uint32_t written)
 {
+	/* read before the stores into guest memory, which may alias it */
+	const uint16_t head = c->head, n = c->ndesc;
+	const uint64_t wb = c->write_bytes;
 	uint8_t *p = slot_ptr(r->desc, r->used_idx);
-	uint16_t flags, wbit = c->write_bytes ? VIRTQ_DESC_F_WRITE : 0;
-	bool batch = (r->features & VQ_RING_F_IN_ORDER) && r->pub_pending;
+	uint16_t flags, wbit = wb ? VIRTQ_DESC_F_WRITE : 0;
 	int rc = 0;
 
-	if (VQ_UNLIKELY(written > c->write_bytes)) {
-		written = (uint32_t)c->write_bytes;
+	if (VQ_UNLIKELY(written > wb)) {
+		written = (uint32_t)wb;
 		rc = -VQ_E_RING_USED_LEN;
 	}
-	if (VQ_UNLIKELY(batch))
-		p = slot_ptr(r->desc, r->pub_slot);
 	flags = (uint16_t)((r->used_wrap ? F_AVAIL | F_USED : 0) | wbit);
-	vq_store32_relaxed(p + PD_LEN, written);
-	vq_store16_relaxed(p + PD_ID, c->head);
-	if (VQ_UNLIKELY(batch)) {
-		/* the first slot's wrap bits stay; WRITE is the last chain's */
+	if (VQ_UNLIKELY(r->features & VQ_RING_F_IN_ORDER) && r->pub_pending) {
+		/* the batch's used descriptor; the first slot's wrap bits
+		 * stay, WRITE is the last chain's */
+		p = slot_ptr(r->desc, r->pub_slot);
+		vq_store32_relaxed(p + PD_LEN, written);
+		vq_store16_relaxed(p + PD_ID, head);
 		r->pub_flags = (uint16_t)((r->pub_flags & ~VIRTQ_DESC_F_WRITE) | wbit);
-	} else if (!r->pub_pending) {
-		r->pub_pending = true;
-		r->pub_slot = r->used_idx;
-		r->pub_flags = flags;
 	} else {
-		vq_store16_release(p + PD_FLAGS, flags);
+		vq_store32_relaxed(p + PD_LEN, written);
+		vq_store16_relaxed(p + PD_ID, head);
+		if (!r->pub_pending) {
+			r->pub_pending = true;
+			r->pub_slot = r->used_idx;
+			r->pub_flags = flags;
+		} else {
+			vq_store16_release(p + PD_FLAGS, flags);
+		}
 	}
-	advance(r->num, &r->used_idx, &r->used_wrap, c->ndesc);
-	r->inflight_desc = (uint16_t)(r->inflight_desc - c->ndesc);
-	id_set(r, c->head, false);
-	if (c->head == r->last_pop_id)
-		r->last_pop_valid = false;
+	advance(r->num, &r->used_idx, &r->used_wrap, n);
+	r->inflight_desc = (uint16_t)(r->inflight_desc - n);
+	id_set(r, head, false);
+	/* no unpop of a chain completed */
+	r->last_pop_valid = r->last_pop_valid && head != r->last_pop_id;
 	return rc;
 }
 
@@ -395,7 +486,7 @@ int vq_ring_push_packed(struct vq_ring *r, const struct vq_chain *c, uint32_t wr
 {
 	int rc;
 
-	if ((rc = check_mem(r)) < 0)
+	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
 		return rc;
 	if (VQ_UNLIKELY(!push_ok(r, c)))
 		return -VQ_E_INVAL;
@@ -644,6 +735,11 @@ int vq_ring_drv_add_packed(struct vq_ring_drv *d, const struct vq_buf *bufs, uns
 
 	if (n > d->num_free)
 		return -VQ_E_NOSPC;
+	if (VQ_LIKELY(n == 1)) {   /* the commonest chain: no order to check */
+		id = drv_take_id(d, 1, token, 0);
+		drv_put(d, bufs->gpa, bufs->len, id, bufs->writable ? VIRTQ_DESC_F_WRITE : 0);
+		return id;
+	}
 	for (unsigned k = 0; k < n; k++) {
 		if (bufs[k].writable)
 			seen_write = true;
@@ -773,21 +869,28 @@ __attribute__((noinline)) static int drv_get_used_in_order(struct vq_ring_drv *d
 
 int vq_ring_drv_get_used_packed(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
 {
-	const uint8_t *p = slot_ptr(d->desc, d->last_used);
+	const uint16_t num = d->num, last = d->last_used;
+	const bool wrap = d->used_wrap;
+	const uint8_t *p = slot_ptr(d->desc, last);
 	uint16_t flags, id, n;
-	uint32_t ulen;
+	uint32_t ulen, s;
 
 	if (VQ_UNLIKELY(d->features & VQ_RING_F_IN_ORDER))
 		return drv_get_used_in_order(d, token, len);
 	flags = vq_load16_acquire(p + PD_FLAGS);
-	if (!is_used(flags, d->used_wrap))
+	if (!is_used(flags, wrap))
 		return 0;
 	id = vq_load16_relaxed(p + PD_ID);
 	ulen = vq_load32_relaxed(p + PD_LEN);
-	if (VQ_UNLIKELY(id >= d->num || (n = d->chain_len[id]) == 0))
+	if (VQ_UNLIKELY(id >= num || (n = d->chain_len[id]) == 0))
 		return -VQ_E_RING_USED_ID;
 	/* the device skips the chain's descriptors (spec 2.8.7) */
-	advance(d->num, &d->last_used, &d->used_wrap, n);
+	s = (uint32_t)last + n;
+	if (VQ_UNLIKELY(s >= num)) {
+		s -= num;
+		d->used_wrap = !wrap;
+	}
+	d->last_used = (uint16_t)s;
 	d->num_free = (uint16_t)(d->num_free + n);
 	d->chain_len[id] = 0;
 	d->next[id] = d->free_head;
