@@ -229,7 +229,7 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
  * id are copied once. The chain may not run into descriptors still in
  * flight (free = num - inflight), so the loop ends within num slots. */
 __attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_chain *c,
-						 const struct desc_packed *d0)
+						 uint64_t addr0, uint64_t w0)
 {
 	uint16_t slot = r->last_avail, ndesc = 0, first = slot, flags;
 	uint16_t free = (uint16_t)(r->num - r->inflight_desc);
@@ -255,8 +255,10 @@ __attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_ch
 			desc_body(p, &d);
 			d.flags = flags;
 		} else {
-			d = *d0;
-			flags = d.flags;
+			d.addr = addr0;
+			d.len = (uint32_t)w0;
+			d.id = (uint16_t)(w0 >> 32);
+			d.flags = flags = (uint16_t)(w0 >> 48);
 		}
 		ndesc++;
 		advance(r->num, &slot, &wrap, 1);
@@ -302,43 +304,58 @@ __attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_ch
 	return 1;
 }
 
-/* The commonest chain, one plain non-empty descriptor (d, copied once)
- * whose buffer lies in the memory's hit region away from the ring areas,
- * with an id in range and not in flight, and a free descriptor for it,
- * passes every rule of walk_packed() by construction: c filled with
- * straight stores, the cursor advanced, true. Anything else (a longer or
- * indirect chain, an IOMMU, a translation off the inline hit path, a chain
- * with no segment storage yet, a buffer near the ring areas, a bad id) is
- * left to walk_packed() with the same copy: false, nothing changed. */
-static inline __attribute__((always_inline)) bool pop_one_desc(struct vq_ring *r,
-								 struct vq_chain *c,
-								 const struct desc_packed *d)
+/* One pop after the memory check: 1, 0 (nothing available) or an error.
+ * The first descriptor is copied out once (flags with acquire, then addr,
+ * len and id; the ring is 16-aligned) and handed as two words (addr; len,
+ * id and the flags read first) to walk_packed() unless it is the commonest
+ * chain: one plain non-empty descriptor whose buffer lies in the memory's
+ * hit region away from the ring areas, with an id in range and not in
+ * flight, and a free descriptor for it. That one passes every rule of
+ * walk_packed() by construction and fills c with straight stores. Anything
+ * else (a longer or indirect chain, an IOMMU, a translation off the inline
+ * hit path, a chain with no segment storage yet, a buffer near the ring
+ * areas, a bad id) goes to walk_packed() with the same copy, nothing
+ * changed; by a tail call, so that the fast path keeps no frame. */
+static inline __attribute__((always_inline)) int pop_checked(struct vq_ring *r,
+							       struct vq_chain *c)
 {
-	const uint32_t len = d->len;
-	const uint16_t id = d->id, num = r->num;
-	const uint64_t addr = d->addr, wr = (d->flags >> 1) & 1u; /* VIRTQ_DESC_F_WRITE */
-	struct vq_seg *seg = c->seg;
-	uint64_t *busy = &r->id_busy[id / 64], bit = 1ull << (id % 64);
-	uint16_t slot;
+	const uint8_t *p = slot_ptr(r->desc, r->last_avail);
+	const uint16_t num = r->num;
+	uint16_t flags = vq_load16_acquire(p + PD_FLAGS), id, slot;
+	uint64_t addr, w1, wr, *busy, bit;
+	struct vq_seg *seg;
+	uint32_t len;
 	void *host;
 
+	if (!is_avail(flags, r->avail_wrap))
+		return 0;
+	addr = VQ_LE64(__atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED));
+	w1 = VQ_LE64(__atomic_load_n((const uint64_t *)p + 1, __ATOMIC_RELAXED));
+	/* the flags are those read first: the copy's are not used */
+	w1 = (w1 & 0xffffffffffffull) | (uint64_t)flags << 48;
+	len = (uint32_t)w1;
+	id = (uint16_t)(w1 >> 32);
+	busy = &r->id_busy[id / 64];
+	bit = 1ull << (id % 64);
+	seg = c->seg;
 	/* one branch a test (see ring_split.c's pop_stretch()) */
-	if (VQ_UNLIKELY(d->flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
-		return false;
+	if (VQ_UNLIKELY(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
+		goto general;
 	if (VQ_UNLIKELY(id >= num))
-		return false;
+		goto general;
 	if (VQ_UNLIKELY(*busy & bit))
-		return false;
+		goto general;
 	if (VQ_UNLIKELY(len == 0 || !seg))
-		return false;
+		goto general;
 	if (VQ_UNLIKELY(r->inflight_desc >= num || r->iommu))
-		return false;
+		goto general;
 	if (VQ_UNLIKELY(!vq_mem_translate_hit(r->mem, addr, len, &host)))
-		return false;
+		goto general;
 	/* inside the envelope of the ring areas: walk_packed() checks a
 	 * writable buffer area by area (no wrap: the translation succeeded) */
 	if (VQ_UNLIKELY(addr + len - 1 - r->areas_gpa < r->areas_len + len - 1))
-		return false;
+		goto general;
+	wr = (flags >> 1) & 1u; /* VIRTQ_DESC_F_WRITE */
 	seg->host = host;
 	seg->gpa = addr;
 	seg->len = len;
@@ -359,26 +376,12 @@ static inline __attribute__((always_inline)) bool pop_one_desc(struct vq_ring *r
 	r->inflight_desc++;
 	r->last_pop_id = id;
 	r->last_pop_valid = true;
-	return true;
+	return 1;
+general:
+	return walk_packed(r, c, addr, w1);
 }
 
-_Static_assert(VIRTQ_DESC_F_WRITE == 2, "pop_one_desc's shift");
-
-/* One pop after the memory check: 1, 0 (nothing available) or an error. */
-static inline __attribute__((always_inline)) int pop_checked(struct vq_ring *r,
-							       struct vq_chain *c)
-{
-	const uint8_t *p = slot_ptr(r->desc, r->last_avail);
-	struct desc_packed d;
-
-	d.flags = vq_load16_acquire(p + PD_FLAGS);
-	if (!is_avail(d.flags, r->avail_wrap))
-		return 0;
-	desc_body(p, &d);
-	if (VQ_LIKELY(pop_one_desc(r, c, &d)))
-		return 1;
-	return walk_packed(r, c, &d);
-}
+_Static_assert(VIRTQ_DESC_F_WRITE == 2, "pop_checked's shift");
 
 int vq_ring_pop_packed(struct vq_ring *r, struct vq_chain *c)
 {
@@ -482,15 +485,53 @@ static inline __attribute__((always_inline)) int push_elem(struct vq_ring *r,
 	return rc;
 }
 
+/* push_elem() for what the fast path leaves: the first push since the
+ * last publish, IN_ORDER, a clamped length. */
+__attribute__((noinline)) static int push_general(struct vq_ring *r, const struct vq_chain *c,
+						  uint32_t written)
+{
+	return push_elem(r, c, written);
+}
+
 int vq_ring_push_packed(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
 {
+	const uint16_t head = c->head, n = c->ndesc, num = r->num;
+	uint64_t *busy, bit;
+	uint8_t *p;
+	uint32_t s;
 	int rc;
 
 	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
 		return rc;
-	if (VQ_UNLIKELY(!push_ok(r, c)))
+	/* an id in flight, its descriptors not more than those in flight */
+	if (VQ_UNLIKELY(head >= num))
 		return -VQ_E_INVAL;
-	return push_elem(r, c, written);
+	busy = &r->id_busy[head / 64];
+	bit = 1ull << (head % 64);
+	if (VQ_UNLIKELY(!(*busy & bit) || n == 0 || n > r->inflight_desc))
+		return -VQ_E_INVAL;
+	if (VQ_UNLIKELY(!r->pub_pending || (r->features & VQ_RING_F_IN_ORDER) ||
+			written > c->write_bytes))
+		return push_general(r, c, written);
+	/* a used descriptor after the first of this publish: id and len,
+	 * then its flags (release) */
+	p = slot_ptr(r->desc, r->used_idx);
+	vq_store32_relaxed(p + PD_LEN, written);
+	vq_store16_relaxed(p + PD_ID, head);
+	vq_store16_release(p + PD_FLAGS,
+			   (uint16_t)((r->used_wrap ? F_AVAIL | F_USED : 0) |
+				      (c->write_bytes ? VIRTQ_DESC_F_WRITE : 0)));
+	s = (uint32_t)r->used_idx + n;
+	if (VQ_UNLIKELY(s >= num)) {
+		s -= num;
+		r->used_wrap = !r->used_wrap;
+	}
+	r->used_idx = (uint16_t)s;
+	r->inflight_desc = (uint16_t)(r->inflight_desc - n);
+	*busy &= ~bit;
+	if (head == r->last_pop_id)
+		r->last_pop_valid = false;
+	return 0;
 }
 
 /* All or nothing: every chain is checked (each id in flight once, the
@@ -747,11 +788,29 @@ int vq_ring_drv_add_packed(struct vq_ring_drv *d, const struct vq_buf *bufs, uns
 			return -VQ_E_INVAL;
 	}
 	id = drv_take_id(d, (uint16_t)n, token, 0);
-	/* the device reads the id of the last descriptor; every one gets it */
-	for (unsigned k = 0; k < n; k++)
-		drv_put(d, bufs[k].gpa, bufs[k].len, id,
-			(uint16_t)((bufs[k].writable ? VIRTQ_DESC_F_WRITE : 0) |
-				   (k + 1 < n ? VIRTQ_DESC_F_NEXT : 0)));
+	/* the first descriptor through drv_put() (it may be the one whose
+	 * flags wait for publish); the rest with the cursor in locals. The
+	 * device reads the id of the last descriptor; every one gets it */
+	drv_put(d, bufs[0].gpa, bufs[0].len, id,
+		(uint16_t)((bufs[0].writable ? VIRTQ_DESC_F_WRITE : 0) | VIRTQ_DESC_F_NEXT));
+	{
+		uint16_t slot = d->avail_idx, num = d->num;
+		bool wrap = d->avail_wrap;
+
+		for (unsigned k = 1; k < n; k++) {
+			desc_store(slot_ptr(d->desc, slot), bufs[k].gpa, bufs[k].len, id,
+				   (uint16_t)((bufs[k].writable ? VIRTQ_DESC_F_WRITE : 0) |
+					      (k + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
+					      (wrap ? F_AVAIL : F_USED)));
+			if (VQ_UNLIKELY(++slot == num)) {
+				slot = 0;
+				wrap = !wrap;
+			}
+		}
+		d->avail_idx = slot;
+		d->avail_wrap = wrap;
+		d->added_desc = (uint16_t)(d->added_desc + n - 1);
+	}
 	return id;
 }
 
