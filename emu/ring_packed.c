@@ -539,25 +539,71 @@ int vq_ring_push_packed(struct vq_ring *r, const struct vq_chain *c, uint32_t wr
 int vq_ring_push_batch_packed(struct vq_ring *r, const struct vq_chain *c,
 			      const uint32_t *written, unsigned n)
 {
-	uint32_t desc = 0;
+	const uint16_t num = r->num;
+	uint32_t desc = 0, s;
+	uint16_t used, last_pop = r->last_pop_id;
+	bool wrap, last_pop_done = false;
 	unsigned i;
 	int rc;
 
 	if ((rc = check_mem(r)) < 0)
 		return rc;
+	/* claim every id first (a second use of one fails), give them back
+	 * if any chain is refused */
 	for (i = 0; i < n; i++) {
 		if (!push_ok(r, &c[i]) || (desc += c[i].ndesc) > r->inflight_desc)
 			break;
-		id_set(r, c[i].head, false); /* a second use of it fails */
+		id_set(r, c[i].head, false);
 	}
-	for (unsigned j = 0; j < i; j++)
-		id_set(r, c[j].head, true);
-	if (i < n)
-		return -VQ_E_INVAL;
-	rc = 0;
-	for (i = 0; i < n; i++)
-		if (push_elem(r, &c[i], written[i]) < 0)
+	if (VQ_UNLIKELY(i < n || (r->features & VQ_RING_F_IN_ORDER))) {
+		for (unsigned j = 0; j < i; j++)
+			id_set(r, c[j].head, true);
+		if (i < n)
+			return -VQ_E_INVAL;
+		/* IN_ORDER: one batch descriptor, push_elem() knows how */
+		for (i = 0; i < n; i++)
+			if (push_elem(r, &c[i], written[i]) < 0)
+				rc = -VQ_E_RING_USED_LEN;
+		return rc;
+	}
+	/* the used descriptors, from locals: id and len, then the flags
+	 * (release), but the first of a publish whose flags wait for it */
+	used = r->used_idx;
+	wrap = r->used_wrap;
+	for (i = 0; i < n; i++) {
+		const uint16_t head = c[i].head, nd = c[i].ndesc;
+		const uint64_t wb = c[i].write_bytes;
+		uint32_t w = written[i];
+		uint16_t flags = (uint16_t)((wrap ? F_AVAIL | F_USED : 0) |
+					    (wb ? VIRTQ_DESC_F_WRITE : 0));
+		uint8_t *p = slot_ptr(r->desc, used);
+
+		if (VQ_UNLIKELY(w > wb)) {
+			w = (uint32_t)wb;
 			rc = -VQ_E_RING_USED_LEN;
+		}
+		last_pop_done |= head == last_pop;
+		vq_store32_relaxed(p + PD_LEN, w);
+		vq_store16_relaxed(p + PD_ID, head);
+		if (VQ_UNLIKELY(!r->pub_pending)) {
+			r->pub_pending = true;
+			r->pub_slot = used;
+			r->pub_flags = flags;
+		} else {
+			vq_store16_release(p + PD_FLAGS, flags);
+		}
+		s = (uint32_t)used + nd;
+		if (VQ_UNLIKELY(s >= num)) {
+			s -= num;
+			wrap = !wrap;
+		}
+		used = (uint16_t)s;
+	}
+	r->used_idx = used;
+	r->used_wrap = wrap;
+	r->inflight_desc = (uint16_t)(r->inflight_desc - desc);
+	if (last_pop_done)
+		r->last_pop_valid = false;
 	return rc;
 }
 
@@ -768,8 +814,10 @@ static inline uint16_t drv_take_id(struct vq_ring_drv *d, uint16_t ndesc, uint64
 	return id;
 }
 
-int vq_ring_drv_add_packed(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
-			   uint64_t token)
+/* vq_ring_drv_add_packed(), inlined into the batch add too. */
+static inline __attribute__((always_inline)) int drv_add_one(struct vq_ring_drv *d,
+							     const struct vq_buf *bufs,
+							     unsigned n, uint64_t token)
 {
 	bool seen_write = false;
 	uint16_t id;
@@ -814,6 +862,12 @@ int vq_ring_drv_add_packed(struct vq_ring_drv *d, const struct vq_buf *bufs, uns
 	return id;
 }
 
+int vq_ring_drv_add_packed(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
+			   uint64_t token)
+{
+	return drv_add_one(d, bufs, n, token);
+}
+
 int vq_ring_drv_add_indirect_packed(struct vq_ring_drv *d, const struct vq_buf *bufs,
 				    unsigned n, uint64_t table_gpa, uint64_t token)
 {
@@ -849,7 +903,7 @@ int vq_ring_drv_add_batch_packed(struct vq_ring_drv *d, const struct vq_ring_req
 		if (reqs[k].n == 0 || !reqs[k].bufs)
 			rc = -VQ_E_INVAL;
 		else
-			rc = vq_ring_drv_add_packed(d, reqs[k].bufs, reqs[k].n, reqs[k].token);
+			rc = drv_add_one(d, reqs[k].bufs, reqs[k].n, reqs[k].token);
 		if (rc < 0)
 			return k ? (int)k : rc;
 	}
@@ -926,7 +980,9 @@ __attribute__((noinline)) static int drv_get_used_in_order(struct vq_ring_drv *d
 	return 1;
 }
 
-int vq_ring_drv_get_used_packed(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
+/* vq_ring_drv_get_used_packed(), inlined into the batch reap too. */
+static inline __attribute__((always_inline)) int drv_get_used_one(struct vq_ring_drv *d,
+								  uint64_t *token, uint32_t *len)
 {
 	const uint16_t num = d->num, last = d->last_used;
 	const bool wrap = d->used_wrap;
@@ -961,14 +1017,19 @@ int vq_ring_drv_get_used_packed(struct vq_ring_drv *d, uint64_t *token, uint32_t
 	return 1;
 }
 
+int vq_ring_drv_get_used_packed(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
+{
+	return drv_get_used_one(d, token, len);
+}
+
 int vq_ring_drv_get_used_batch_packed(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens,
 				      unsigned max)
 {
 	unsigned k = 0;
 	int rc = 0;
 
-	while (k < max && (rc = vq_ring_drv_get_used_packed(d, tokens ? tokens + k : NULL,
-							    lens ? lens + k : NULL)) > 0)
+	while (k < max && (rc = drv_get_used_one(d, tokens ? tokens + k : NULL,
+						      lens ? lens + k : NULL)) > 0)
 		k++;
 	return k ? (int)k : rc;
 }

@@ -42,10 +42,12 @@
  * taken once handed on to the general walk, by a tail call, when it does
  * not apply), the batch pop with one memory check, a push fast path for
  * every used descriptor after a publish's first, a one-buffer driver add,
- * the rest of a chain's descriptors written from locals, and fewer reloads
- * in reap bring it to 373 per-chain and 358 batched (4 descriptors, batch
- * 32: 1002 -> 1035 per-chain, split 840; batch 1: 605 per-chain against
- * split's 468, 874 batched against 995). Still above split per chain.
+ * the rest of a chain's descriptors written from locals, fewer reloads in
+ * reap, a batch push that claims the ids then writes from locals, and the
+ * batch add and reap with the single calls inlined bring it to 374
+ * per-chain and 313 batched (4 descriptors, batch 32: 1002 -> 1036
+ * per-chain, 1017 -> 971 batched, split 840 / 804; batch 1: 606 per-chain
+ * against split's 468, 813 batched against 995). Still above split.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -318,6 +318,34 @@ START_TEST(packed_used_id_not_outstanding_is_refused)
 }
 END_TEST
 
+START_TEST(packed_push_batch_is_one_used_descriptor)
+{
+	uint32_t written[3] = {4, 5, 6}, len;
+	uint16_t id, flags;
+	uint64_t tok[NUM];
+	uint32_t lens[NUM];
+
+	ck_assert_int_eq(padd(1, 0), 0);
+	ck_assert_int_eq(padd(1, 1), 1);
+	ck_assert_int_eq(padd(2, 2), 2);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, c, NUM), 3);
+	ck_assert_int_eq(vq_ring_push_batch(&r, c, written, 3), 0);
+	ck_assert_int_ge(vq_ring_publish(&r), 0);
+	pslot(0, &id, &len, &flags);
+	ck_assert_uint_eq(flags & 0x8080, 0x8080);
+	ck_assert_uint_eq(id, 2);
+	ck_assert_uint_eq(len, 6);
+	pslot(1, &id, &len, &flags);
+	ck_assert_uint_eq(flags & 0x8080, 0x80); /* skipped */
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, tok, lens, NUM), 3);
+	ck_assert_uint_eq(tok[2], 2);
+	ck_assert_uint_eq(lens[0], 0);
+	ck_assert_uint_eq(lens[2], 6);
+	ck_assert_uint_eq(drv.num_free, NUM);
+}
+END_TEST
+
 static Suite *inorder_suite(void)
 {
 	Suite *s = suite_create("inorder");
@@ -333,6 +361,7 @@ static Suite *inorder_suite(void)
 	tcase_add_test(tc, packed_batch_is_one_used_descriptor);
 	tcase_add_test(tc, packed_batches_across_the_wrap);
 	tcase_add_test(tc, packed_used_id_not_outstanding_is_refused);
+	tcase_add_test(tc, packed_push_batch_is_one_used_descriptor);
 	suite_add_tcase(s, tc);
 	return s;
 }
