@@ -279,3 +279,32 @@ test("the reference driver maps every event to a vector inside the MSI-X table a
   d:net_send(f)
   eq(d:net_recv(), f)
 end)
+
+test("one INTx interrupt for a used buffer and a configuration change: the driver handles both",
+     {spec = {"4.1.5.4.2", "4.1.5.3.1", "4.1.5.4.1"}}, function()
+  local m, bal = dev("balloon")
+  local d = m:driver(bal)
+  d:balloon_init{}
+  eq(bal:msix(0).enabled, false, "INTx")
+  local v0, c0 = d.vring_irqs, d.config_irqs
+  -- a used buffer on the inflate queue, then a configuration change, both
+  -- before the driver takes the interrupt
+  local q = d:queue(0)
+  local arr = d:alloc(4)
+  local page = d:alloc(8192)
+  m.mem:u32(arr, ((page + 4095) // 4096))
+  q:add{{arr, 4, "r"}}
+  q:kick()
+  m:run()
+  bal:set_target(16)
+  m:run()
+  ok(m:irq(bal.irq), "one line raised for both")
+  local isr = d:ack()
+  eq(isr & 3, 3, "both causes in one ISR read")
+  eq(d.vring_irqs, v0 + 1, "the queue interrupt counted")
+  eq(d.config_irqs, c0 + 1, "and the configuration change")
+  eq(m:irq(bal.irq), false, "the read lowered the line")
+  local tok = q:reap()
+  ok(tok ~= nil, "the used buffer is reaped after the shared interrupt")
+  eq(bal.needs_reset, false)
+end)
