@@ -320,10 +320,19 @@ int vq_drv_kick(struct vq_drv *d, unsigned q)
 		return -VQ_E_NOT_READY;
 	rc = vq_ring_drv_publish(r);
 	if (rc == 1) {
-		/* NOTIFICATION_DATA (spec 2.9): vqn | avail idx << 16 (split:
-		 * next_off = idx bits 0-14, next_wrap = bit 15) */
-		uint32_t val = vq_drv_has_feature(d, VIRTIO_F_NOTIFICATION_DATA) ?
-				       q | (uint32_t)r->avail_idx << 16 : q;
+		/* NOTIFICATION_DATA (spec 2.9): vqn | next_off << 16 |
+		 * next_wrap << 31; split: the avail idx (next_off = bits 0-14,
+		 * next_wrap = bit 15); packed: the next slot to make available
+		 * and the driver's wrap counter */
+		uint32_t val = q;
+
+		if (vq_drv_has_feature(d, VIRTIO_F_NOTIFICATION_DATA)) {
+			if (r->layout == VQ_RING_PACKED)
+				val |= (uint32_t)(r->avail_idx & 0x7fffu) << 16 |
+				       (uint32_t)r->avail_wrap << 31;
+			else
+				val |= (uint32_t)r->avail_idx << 16;
+		}
 		int wrc = wr32(d, VIRTIO_MMIO_QUEUE_NOTIFY, val);
 		if (wrc < 0)
 			return wrc;

@@ -718,7 +718,10 @@ int vq_ring_drv_has_used(const struct vq_ring_drv *d)
 		/* used idx at offset 2 of the used ring */
 		return vq_load16_acquire(d->used + 2) != d->last_used;
 	case VQ_RING_PACKED: {
-		/* the flags of the next slot to reap: AVAIL == USED == wrap */
+		/* the flags of the next slot to reap: AVAIL == USED == wrap
+		 * (IN_ORDER: chains of a batch being reaped are used already) */
+		if (d->inorder_left)
+			return 1;
 		uint16_t f = vq_load16_acquire((const uint8_t *)d->desc + 16u * d->last_used + 14);
 		bool a = f & VIRTQ_DESC_F_AVAIL, u = f & VIRTQ_DESC_F_USED;
 

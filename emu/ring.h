@@ -32,7 +32,12 @@ enum vq_ring_layout {
  * of its last chain, at the batch's first slot), advancing used idx by the
  * batch size. Device side: vq_ring_publish() writes each publish's pushes
  * as one such batch (the caller must push in pop order); driver side: a
- * used id completes every outstanding chain up to it, in order. */
+ * used id completes every outstanding chain up to it, in order (the last
+ * with the element's len, the others with len 0).
+ * Packed (spec 2.8.8): the same, with one used descriptor per publish at
+ * the batch's first slot, the slots of the batch's later chains left
+ * unwritten; the driver gives each chain the id of its first slot, so a
+ * used id says where the batch ends. */
 #define VQ_RING_F_IN_ORDER   (1u << 2)
 
 /* ---- chains: what a device sees --------------------------------------- */

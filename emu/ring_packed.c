@@ -1,5 +1,5 @@
 /* ring_packed.c - the packed virtqueue (virtio 1.2, section 2.8), device side
- * and driver side.
+ * (the driver side is ring_packed_drv.c, the shared pieces ring_packed.h).
  *
  * Areas (all little-endian): the descriptor ring (16 bytes a slot: addr, len,
  * id, flags), read and written by both sides, and two event suppression
@@ -17,118 +17,7 @@
  * been passed going from old to new" is then vring_need_event() computed
  * modulo 2*num.
  */
-#include "ring_internal.h"
-
-/* Byte offsets inside a descriptor and an event suppression structure. */
-#define PD_LEN   8
-#define PD_ID    12
-#define PD_FLAGS 14
-#define EV_OFF_WRAP 0
-#define EV_FLAGS    2
-
-#define F_AVAIL VIRTQ_DESC_F_AVAIL
-#define F_USED  VIRTQ_DESC_F_USED
-
-static inline uint8_t *slot_ptr(void *ring, uint16_t slot)
-{
-	return (uint8_t *)ring + 16u * slot;
-}
-
-/* Available: AVAIL == wrap, USED != wrap (spec 2.8.1). */
-static inline bool is_avail(uint16_t flags, bool wrap)
-{
-	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) != wrap;
-}
-
-/* Used: AVAIL == USED == wrap. */
-static inline bool is_used(uint16_t flags, bool wrap)
-{
-	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) == wrap;
-}
-
-/* Step a (slot, wrap) cursor forward by n (n <= num). */
-static inline void advance(uint16_t num, uint16_t *slot, bool *wrap, uint16_t n)
-{
-	uint32_t s = (uint32_t)*slot + n;
-
-	if (s >= num) {
-		s -= num;
-		*wrap = !*wrap;
-	}
-	*slot = (uint16_t)s;
-}
-
-static inline uint32_t pos_of(uint16_t num, uint16_t slot, bool wrap)
-{
-	return wrap ? slot : (uint32_t)num + slot;
-}
-
-/* vring_need_event modulo 2*num: was event in [old, new)? */
-static inline bool need_event_mod(uint16_t num, uint32_t event, uint32_t new_pos, uint32_t old)
-{
-	uint32_t m = 2u * num;
-
-	event %= m;
-	return (new_pos + 2 * m - event - 1) % m < (new_pos + m - old) % m;
-}
-
-/* off_wrap of an event suppression structure as a position. */
-static inline uint32_t event_pos(uint16_t num, uint16_t off_wrap)
-{
-	return pos_of(num, off_wrap & 0x7fffu, !!(off_wrap & VIRTQ_PACKED_EVENT_WRAP));
-}
-
-/* One descriptor as copied out of guest memory (never re-read). */
-struct desc_packed {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t id;
-	uint16_t flags;
-};
-
-/* addr, len and id of a descriptor whose flags were already read (acquire):
- * one copy; the flags of that copy are not used. */
-static inline void desc_body(const void *p, struct desc_packed *d)
-{
-	uint64_t w0, w1;
-
-	vq_fetch16(p, &w0, &w1);
-	d->addr = w0;
-	d->len = (uint32_t)w1;
-	d->id = (uint16_t)(w1 >> 32);
-}
-
-static inline void desc_store(void *p, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
-{
-	__atomic_store_n((uint64_t *)p, VQ_LE64(addr), __ATOMIC_RELAXED);
-	__atomic_store_n((uint64_t *)p + 1,
-			 VQ_LE64((uint64_t)len | (uint64_t)id << 32 | (uint64_t)flags << 48),
-			 __ATOMIC_RELAXED);
-}
-
-/* Queue size in [1, 32768] (any value: spec 2.8) and alignment (16, 4, 4). */
-static bool layout_ok(uint16_t num, const struct vq_ring_addr *a)
-{
-	return num >= 1 && num <= VIRTQ_MAX_SIZE && a->desc % VIRTQ_PACKED_DESC_ALIGN == 0 &&
-	       a->driver % VIRTQ_PACKED_EVENT_ALIGN == 0 &&
-	       a->device % VIRTQ_PACKED_EVENT_ALIGN == 0;
-}
-
-static int map_areas(struct vq_mem *mem, uint16_t num, const struct vq_ring_addr *a,
-		     unsigned desc_acc, unsigned drv_acc, unsigned dev_acc, struct virtq_desc **desc,
-		     uint8_t **drv, uint8_t **dev)
-{
-	void *d = vq_mem_translate(mem, a->desc, VIRTQ_PACKED_DESC_SIZE(num), desc_acc, NULL);
-	void *dr = vq_mem_translate(mem, a->driver, VIRTQ_PACKED_EVENT_SIZE, drv_acc, NULL);
-	void *dv = vq_mem_translate(mem, a->device, VIRTQ_PACKED_EVENT_SIZE, dev_acc, NULL);
-
-	if (!d || !dr || !dv)
-		return -1;
-	*desc = d;
-	*drv = dr;
-	*dev = dv;
-	return 0;
-}
+#include "ring_packed.h"
 
 /* ==== device side ======================================================= */
 
@@ -222,14 +111,16 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
 	return 0;
 }
 
-/* Walk the chain starting at the device's cursor, whose first flags (read
- * with acquire) say it is available. Every descriptor's flags are read
+/* Walk the chain starting at the device's cursor, whose first descriptor
+ * d0 the caller copied out (flags read with acquire and found available,
+ * then addr, len and id, once). Every further descriptor's flags are read
  * first, with acquire, and must say available too; then its addr, len and
  * id are copied once. The chain may not run into descriptors still in
  * flight (free = num - inflight), so the loop ends within num slots. */
-static int walk_packed(struct vq_ring *r, struct vq_chain *c, uint16_t flags)
+__attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_chain *c,
+						 uint64_t addr0, uint64_t w0)
 {
-	uint16_t slot = r->last_avail, ndesc = 0, first = slot;
+	uint16_t slot = r->last_avail, ndesc = 0, first = slot, flags;
 	uint16_t free = (uint16_t)(r->num - r->inflight_desc);
 	bool wrap = r->avail_wrap;
 	struct desc_packed d;
@@ -250,9 +141,14 @@ static int walk_packed(struct vq_ring *r, struct vq_chain *c, uint16_t flags)
 				return vq_ring_failf(r, VQ_E_RING_PACKED_AVAIL,
 						     "chain at slot %u: slot %u flags 0x%x, wrap %u",
 						     first, slot, flags, wrap);
+			desc_body(p, &d);
+			d.flags = flags;
+		} else {
+			d.addr = addr0;
+			d.len = (uint32_t)w0;
+			d.id = (uint16_t)(w0 >> 32);
+			d.flags = flags = (uint16_t)(w0 >> 48);
 		}
-		desc_body(p, &d);
-		d.flags = flags;
 		ndesc++;
 		advance(r->num, &slot, &wrap, 1);
 		if (VQ_UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT)) {
@@ -262,6 +158,13 @@ static int walk_packed(struct vq_ring *r, struct vq_chain *c, uint16_t flags)
 			if (flags & VIRTQ_DESC_F_NEXT)
 				return vq_ring_failf(r, VQ_E_RING_INDIRECT_NEXT,
 						     "chain at slot %u: flags 0x%x", first, flags);
+			/* spec 2.8.19: no INDIRECT descriptor in a list
+			 * linked by NEXT (it must be the only one) */
+			if (VQ_UNLIKELY(ndesc > 1))
+				return vq_ring_failf(r, VQ_E_RING_INDIRECT_NEXT,
+						     "chain at slot %u: INDIRECT descriptor %u after "
+						     "NEXT (an indirect chain is one descriptor)",
+						     first, ndesc);
 			if ((rc = walk_indirect(r, &w, c, &d)) < 0)
 				return rc;
 			break;
@@ -290,26 +193,105 @@ static int walk_packed(struct vq_ring *r, struct vq_chain *c, uint16_t flags)
 	return 1;
 }
 
-int vq_ring_pop_packed(struct vq_ring *r, struct vq_chain *c)
+/* One pop after the memory check: 1, 0 (nothing available) or an error.
+ * The first descriptor is copied out once (flags with acquire, then addr,
+ * len and id; the ring is 16-aligned) and handed as two words (addr; len,
+ * id and the flags read first) to walk_packed() unless it is the commonest
+ * chain: one plain non-empty descriptor whose buffer lies in the memory's
+ * hit region away from the ring areas, with an id in range and not in
+ * flight, and a free descriptor for it. That one passes every rule of
+ * walk_packed() by construction and fills c with straight stores. Anything
+ * else (a longer or indirect chain, an IOMMU, a translation off the inline
+ * hit path, a chain with no segment storage yet, a buffer near the ring
+ * areas, a bad id) goes to walk_packed() with the same copy, nothing
+ * changed; by a tail call, so that the fast path keeps no frame. */
+static inline __attribute__((always_inline)) int pop_checked(struct vq_ring *r,
+							       struct vq_chain *c)
 {
-	uint16_t flags;
-	int rc;
+	const uint8_t *p = slot_ptr(r->desc, r->last_avail);
+	const uint16_t num = r->num;
+	uint16_t flags = vq_load16_acquire(p + PD_FLAGS), id, slot;
+	uint64_t addr, w1, wr, *busy, bit;
+	struct vq_seg *seg;
+	uint32_t len;
+	void *host;
 
-	if ((rc = check_mem(r)) < 0)
-		return rc;
-	flags = vq_load16_acquire(slot_ptr(r->desc, r->last_avail) + PD_FLAGS);
 	if (!is_avail(flags, r->avail_wrap))
 		return 0;
-	return walk_packed(r, c, flags);
+	addr = VQ_LE64(__atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED));
+	w1 = VQ_LE64(__atomic_load_n((const uint64_t *)p + 1, __ATOMIC_RELAXED));
+	/* the flags are those read first: the copy's are not used */
+	w1 = (w1 & 0xffffffffffffull) | (uint64_t)flags << 48;
+	len = (uint32_t)w1;
+	id = (uint16_t)(w1 >> 32);
+	busy = &r->id_busy[id / 64];
+	bit = 1ull << (id % 64);
+	seg = c->seg;
+	/* one branch a test (see ring_split.c's pop_stretch()) */
+	if (VQ_UNLIKELY(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
+		goto general;
+	if (VQ_UNLIKELY(id >= num))
+		goto general;
+	if (VQ_UNLIKELY(*busy & bit))
+		goto general;
+	if (VQ_UNLIKELY(len == 0 || !seg))
+		goto general;
+	if (VQ_UNLIKELY(r->inflight_desc >= num || r->iommu))
+		goto general;
+	if (VQ_UNLIKELY(!vq_mem_translate_hit(r->mem, addr, len, &host)))
+		goto general;
+	/* inside the envelope of the ring areas: walk_packed() checks a
+	 * writable buffer area by area (no wrap: the translation succeeded) */
+	if (VQ_UNLIKELY(addr + len - 1 - r->areas_gpa < r->areas_len + len - 1))
+		goto general;
+	wr = (flags >> 1) & 1u; /* VIRTQ_DESC_F_WRITE */
+	seg->host = host;
+	seg->gpa = addr;
+	seg->len = len;
+	seg->writable = wr;
+	c->head = id;
+	c->ndesc = 1;
+	c->nseg = 1;
+	c->nread = (uint32_t)(wr ^ 1u);
+	c->read_bytes = len & (wr - 1);     /* wr 0: len, 1: 0 */
+	c->write_bytes = len & -wr;         /* wr 1: len, 0: 0 */
+	*busy |= bit;
+	slot = (uint16_t)(r->last_avail + 1);
+	if (VQ_UNLIKELY(slot == num)) {
+		slot = 0;
+		r->avail_wrap = !r->avail_wrap;
+	}
+	r->last_avail = slot;
+	r->inflight_desc++;
+	r->last_pop_id = id;
+	r->last_pop_valid = true;
+	return 1;
+general:
+	return walk_packed(r, c, addr, w1);
 }
 
-/* Single pops in a loop: the same validation and the same guest bytes. */
+_Static_assert(VIRTQ_DESC_F_WRITE == 2, "pop_checked's shift");
+
+int vq_ring_pop_packed(struct vq_ring *r, struct vq_chain *c)
+{
+	int rc;
+
+	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
+		return rc;
+	return pop_checked(r, c);
+}
+
+/* The same validation and the same guest bytes as single pops, with one
+ * memory check for the batch (nothing changes guest memory's layout
+ * during the call). */
 int vq_ring_pop_batch_packed(struct vq_ring *r, struct vq_chain *c, unsigned max)
 {
 	unsigned k = 0;
-	int rc = 0;
+	int rc;
 
-	while (k < max && (rc = vq_ring_pop_packed(r, &c[k])) > 0)
+	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
+		return rc;
+	while (k < max && (rc = pop_checked(r, &c[k])) > 0)
 		k++;
 	return k ? (int)k : rc;
 }
@@ -345,45 +327,100 @@ static inline bool push_ok(const struct vq_ring *r, const struct vq_chain *c)
 /* Write the used descriptor for c at the device's used cursor: id and len,
  * then the flags (release) unless it is the first one since the last
  * publish, whose flags wait for vq_ring_publish() so that nothing becomes
- * visible before it (the driver reads the ring in order). */
-static int push_elem(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
+ * visible before it (the driver reads the ring in order).
+ * VIRTIO_F_IN_ORDER (spec 2.8.8): the pushes since the last publish are one
+ * batch: its single used descriptor, at the batch's first slot, takes the
+ * id and len of each push in turn (the last one's stay), and the slots of
+ * the later chains are skipped, not written. */
+static inline __attribute__((always_inline)) int push_elem(struct vq_ring *r,
+							     const struct vq_chain *c,
+							     uint32_t written)
 {
+	/* read before the stores into guest memory, which may alias it */
+	const uint16_t head = c->head, n = c->ndesc;
+	const uint64_t wb = c->write_bytes;
 	uint8_t *p = slot_ptr(r->desc, r->used_idx);
-	uint16_t flags;
+	uint16_t flags, wbit = wb ? VIRTQ_DESC_F_WRITE : 0;
 	int rc = 0;
 
-	if (VQ_UNLIKELY(written > c->write_bytes)) {
-		written = (uint32_t)c->write_bytes;
+	if (VQ_UNLIKELY(written > wb)) {
+		written = (uint32_t)wb;
 		rc = -VQ_E_RING_USED_LEN;
 	}
-	flags = (uint16_t)((r->used_wrap ? F_AVAIL | F_USED : 0) |
-			   (c->write_bytes ? VIRTQ_DESC_F_WRITE : 0));
-	vq_store32_relaxed(p + PD_LEN, written);
-	vq_store16_relaxed(p + PD_ID, c->head);
-	if (!r->pub_pending) {
-		r->pub_pending = true;
-		r->pub_slot = r->used_idx;
-		r->pub_flags = flags;
+	flags = (uint16_t)((r->used_wrap ? F_AVAIL | F_USED : 0) | wbit);
+	if (VQ_UNLIKELY(r->features & VQ_RING_F_IN_ORDER) && r->pub_pending) {
+		/* the batch's used descriptor; the first slot's wrap bits
+		 * stay, WRITE is the last chain's */
+		p = slot_ptr(r->desc, r->pub_slot);
+		vq_store32_relaxed(p + PD_LEN, written);
+		vq_store16_relaxed(p + PD_ID, head);
+		r->pub_flags = (uint16_t)((r->pub_flags & ~VIRTQ_DESC_F_WRITE) | wbit);
 	} else {
-		vq_store16_release(p + PD_FLAGS, flags);
+		vq_store32_relaxed(p + PD_LEN, written);
+		vq_store16_relaxed(p + PD_ID, head);
+		if (!r->pub_pending) {
+			r->pub_pending = true;
+			r->pub_slot = r->used_idx;
+			r->pub_flags = flags;
+		} else {
+			vq_store16_release(p + PD_FLAGS, flags);
+		}
 	}
-	advance(r->num, &r->used_idx, &r->used_wrap, c->ndesc);
-	r->inflight_desc = (uint16_t)(r->inflight_desc - c->ndesc);
-	id_set(r, c->head, false);
-	if (c->head == r->last_pop_id)
-		r->last_pop_valid = false;
+	advance(r->num, &r->used_idx, &r->used_wrap, n);
+	r->inflight_desc = (uint16_t)(r->inflight_desc - n);
+	id_set(r, head, false);
+	/* no unpop of a chain completed */
+	r->last_pop_valid = r->last_pop_valid && head != r->last_pop_id;
 	return rc;
+}
+
+/* push_elem() for what the fast path leaves: the first push since the
+ * last publish, IN_ORDER, a clamped length. */
+__attribute__((noinline)) static int push_general(struct vq_ring *r, const struct vq_chain *c,
+						  uint32_t written)
+{
+	return push_elem(r, c, written);
 }
 
 int vq_ring_push_packed(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
 {
+	const uint16_t head = c->head, n = c->ndesc, num = r->num;
+	uint64_t *busy, bit;
+	uint8_t *p;
+	uint32_t s;
 	int rc;
 
-	if ((rc = check_mem(r)) < 0)
+	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
 		return rc;
-	if (VQ_UNLIKELY(!push_ok(r, c)))
+	/* an id in flight, its descriptors not more than those in flight */
+	if (VQ_UNLIKELY(head >= num))
 		return -VQ_E_INVAL;
-	return push_elem(r, c, written);
+	busy = &r->id_busy[head / 64];
+	bit = 1ull << (head % 64);
+	if (VQ_UNLIKELY(!(*busy & bit) || n == 0 || n > r->inflight_desc))
+		return -VQ_E_INVAL;
+	if (VQ_UNLIKELY(!r->pub_pending || (r->features & VQ_RING_F_IN_ORDER) ||
+			written > c->write_bytes))
+		return push_general(r, c, written);
+	/* a used descriptor after the first of this publish: id and len,
+	 * then its flags (release) */
+	p = slot_ptr(r->desc, r->used_idx);
+	vq_store32_relaxed(p + PD_LEN, written);
+	vq_store16_relaxed(p + PD_ID, head);
+	vq_store16_release(p + PD_FLAGS,
+			   (uint16_t)((r->used_wrap ? F_AVAIL | F_USED : 0) |
+				      (c->write_bytes ? VIRTQ_DESC_F_WRITE : 0)));
+	s = (uint32_t)r->used_idx + n;
+	if (VQ_UNLIKELY(s >= num)) {
+		s -= num;
+		r->used_wrap = !r->used_wrap;
+	}
+	r->used_idx = (uint16_t)s;
+	r->inflight_desc = (uint16_t)(r->inflight_desc - n);
+	*busy &= ~bit;
+	if (head == r->last_pop_id)
+		r->last_pop_valid = false;
+	return 0;
 }
 
 /* All or nothing: every chain is checked (each id in flight once, the
@@ -391,25 +428,71 @@ int vq_ring_push_packed(struct vq_ring *r, const struct vq_chain *c, uint32_t wr
 int vq_ring_push_batch_packed(struct vq_ring *r, const struct vq_chain *c,
 			      const uint32_t *written, unsigned n)
 {
-	uint32_t desc = 0;
+	const uint16_t num = r->num;
+	uint32_t desc = 0, s;
+	uint16_t used, last_pop = r->last_pop_id;
+	bool wrap, last_pop_done = false;
 	unsigned i;
 	int rc;
 
 	if ((rc = check_mem(r)) < 0)
 		return rc;
+	/* claim every id first (a second use of one fails), give them back
+	 * if any chain is refused */
 	for (i = 0; i < n; i++) {
 		if (!push_ok(r, &c[i]) || (desc += c[i].ndesc) > r->inflight_desc)
 			break;
-		id_set(r, c[i].head, false); /* a second use of it fails */
+		id_set(r, c[i].head, false);
 	}
-	for (unsigned j = 0; j < i; j++)
-		id_set(r, c[j].head, true);
-	if (i < n)
-		return -VQ_E_INVAL;
-	rc = 0;
-	for (i = 0; i < n; i++)
-		if (push_elem(r, &c[i], written[i]) < 0)
+	if (VQ_UNLIKELY(i < n || (r->features & VQ_RING_F_IN_ORDER))) {
+		for (unsigned j = 0; j < i; j++)
+			id_set(r, c[j].head, true);
+		if (i < n)
+			return -VQ_E_INVAL;
+		/* IN_ORDER: one batch descriptor, push_elem() knows how */
+		for (i = 0; i < n; i++)
+			if (push_elem(r, &c[i], written[i]) < 0)
+				rc = -VQ_E_RING_USED_LEN;
+		return rc;
+	}
+	/* the used descriptors, from locals: id and len, then the flags
+	 * (release), but the first of a publish whose flags wait for it */
+	used = r->used_idx;
+	wrap = r->used_wrap;
+	for (i = 0; i < n; i++) {
+		const uint16_t head = c[i].head, nd = c[i].ndesc;
+		const uint64_t wb = c[i].write_bytes;
+		uint32_t w = written[i];
+		uint16_t flags = (uint16_t)((wrap ? F_AVAIL | F_USED : 0) |
+					    (wb ? VIRTQ_DESC_F_WRITE : 0));
+		uint8_t *p = slot_ptr(r->desc, used);
+
+		if (VQ_UNLIKELY(w > wb)) {
+			w = (uint32_t)wb;
 			rc = -VQ_E_RING_USED_LEN;
+		}
+		last_pop_done |= head == last_pop;
+		vq_store32_relaxed(p + PD_LEN, w);
+		vq_store16_relaxed(p + PD_ID, head);
+		if (VQ_UNLIKELY(!r->pub_pending)) {
+			r->pub_pending = true;
+			r->pub_slot = used;
+			r->pub_flags = flags;
+		} else {
+			vq_store16_release(p + PD_FLAGS, flags);
+		}
+		s = (uint32_t)used + nd;
+		if (VQ_UNLIKELY(s >= num)) {
+			s -= num;
+			wrap = !wrap;
+		}
+		used = (uint16_t)s;
+	}
+	r->used_idx = used;
+	r->used_wrap = wrap;
+	r->inflight_desc = (uint16_t)(r->inflight_desc - desc);
+	if (last_pop_done)
+		r->last_pop_valid = false;
 	return rc;
 }
 
@@ -544,240 +627,5 @@ int vq_ring_set_base_packed(struct vq_ring *r, uint32_t base)
 	r->last_pop_valid = false;
 	r->signalled_valid = false;
 	memset(r->id_busy, 0, sizeof(r->id_busy));
-	return 0;
-}
-
-/* ==== driver side ======================================================= */
-
-int vq_ring_drv_init_packed(struct vq_ring_drv *d)
-{
-	uint16_t num = d->num;
-
-	if (!layout_ok(num, &d->addr) ||
-	    map_areas(d->mem, num, &d->addr, VQ_ACC_RW, VQ_ACC_RW, VQ_ACC_RW, &d->desc, &d->avail,
-		      &d->used) < 0)
-		return -VQ_E_RING_LAYOUT;
-	memset(d->desc, 0, VIRTQ_PACKED_DESC_SIZE(num));
-	memset(d->avail, 0, VIRTQ_PACKED_EVENT_SIZE);
-	memset(d->used, 0, VIRTQ_PACKED_EVENT_SIZE);
-	/* free buffer ids, linked through next */
-	for (uint32_t i = 0; i < num; i++)
-		d->next[i] = (uint16_t)(i + 1 < num ? i + 1 : 0);
-	d->free_head = 0;
-	d->num_free = num;
-	d->avail_idx = d->last_used = 0;
-	d->avail_wrap = d->used_wrap = true;
-	d->kicked_idx = 0;
-	d->pub_pending = false;
-	d->added_desc = 0;
-	return 0;
-}
-
-/* Flags that make a slot neither available nor used for the side's wrap
- * counter: what a chain's first descriptor holds until publish. */
-static inline uint16_t flags_hidden(bool wrap)
-{
-	return (uint16_t)(wrap ? 0 : F_AVAIL | F_USED);
-}
-
-/* Write descriptor slot at the driver's cursor, advance it. The first
- * descriptor of the first chain since the last publish keeps hidden flags;
- * its real flags are stored (release) at publish. */
-static inline void drv_put(struct vq_ring_drv *d, uint64_t addr, uint32_t len, uint16_t id,
-			   uint16_t flags)
-{
-	uint16_t slot = d->avail_idx;
-
-	flags |= d->avail_wrap ? F_AVAIL : F_USED;
-	if (!d->pub_pending) {
-		d->pub_pending = true;
-		d->pub_slot = slot;
-		d->pub_flags = flags;
-		flags = flags_hidden(d->avail_wrap);
-	}
-	desc_store(slot_ptr(d->desc, slot), addr, len, id, flags);
-	advance(d->num, &d->avail_idx, &d->avail_wrap, 1);
-	d->added_desc++;
-}
-
-/* Take a free id for a chain of ndesc ring descriptors. */
-static inline uint16_t drv_take_id(struct vq_ring_drv *d, uint16_t ndesc, uint64_t token,
-				   uint64_t table)
-{
-	uint16_t id = d->free_head;
-
-	d->free_head = d->next[id];
-	d->num_free = (uint16_t)(d->num_free - ndesc);
-	d->token[id] = token;
-	d->chain_len[id] = ndesc;
-	d->indirect[id] = table;
-	return id;
-}
-
-int vq_ring_drv_add_packed(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
-			   uint64_t token)
-{
-	bool seen_write = false;
-	uint16_t id;
-
-	if (n > d->num_free)
-		return -VQ_E_NOSPC;
-	for (unsigned k = 0; k < n; k++) {
-		if (bufs[k].writable)
-			seen_write = true;
-		else if (seen_write)
-			return -VQ_E_INVAL;
-	}
-	id = drv_take_id(d, (uint16_t)n, token, 0);
-	/* the device reads the id of the last descriptor; every one gets it */
-	for (unsigned k = 0; k < n; k++)
-		drv_put(d, bufs[k].gpa, bufs[k].len, id,
-			(uint16_t)((bufs[k].writable ? VIRTQ_DESC_F_WRITE : 0) |
-				   (k + 1 < n ? VIRTQ_DESC_F_NEXT : 0)));
-	return id;
-}
-
-int vq_ring_drv_add_indirect_packed(struct vq_ring_drv *d, const struct vq_buf *bufs,
-				    unsigned n, uint64_t table_gpa, uint64_t token)
-{
-	uint32_t bytes = 16u * n;
-	uint8_t *table;
-	uint16_t id;
-
-	if (d->num_free == 0)
-		return -VQ_E_NOSPC;
-	table = vq_mem_translate(d->mem, table_gpa, bytes, VQ_ACC_WRITE, NULL);
-	if (!table)
-		return -VQ_E_INVAL;
-	for (unsigned k = 0; k < n; k++) {
-		uint64_t w[2] = {
-			VQ_LE64(bufs[k].gpa),
-			VQ_LE64((uint64_t)bufs[k].len |
-				(uint64_t)(bufs[k].writable ? VIRTQ_DESC_F_WRITE : 0) << 48),
-		};
-		memcpy(table + 16u * k, w, sizeof(w));
-	}
-	id = drv_take_id(d, 1, token, table_gpa);
-	drv_put(d, table_gpa, bytes, id, VIRTQ_DESC_F_INDIRECT);
-	return id;
-}
-
-int vq_ring_drv_add_batch_packed(struct vq_ring_drv *d, const struct vq_ring_req *reqs,
-				 unsigned n)
-{
-	unsigned k;
-	int rc;
-
-	for (k = 0; k < n; k++) {
-		if (reqs[k].n == 0 || !reqs[k].bufs)
-			rc = -VQ_E_INVAL;
-		else
-			rc = vq_ring_drv_add_packed(d, reqs[k].bufs, reqs[k].n, reqs[k].token);
-		if (rc < 0)
-			return k ? (int)k : rc;
-	}
-	return (int)k;
-}
-
-int vq_ring_drv_publish_packed(struct vq_ring_drv *d)
-{
-	uint32_t old = d->kicked_idx, new_pos;
-	uint16_t flags, off_wrap;
-
-	if (!d->pub_pending)
-		return 0;
-	/* release: every descriptor written since is visible first */
-	vq_store16_release(slot_ptr(d->desc, d->pub_slot) + PD_FLAGS, d->pub_flags);
-	d->pub_pending = false;
-	d->added_desc = 0;
-	new_pos = pos_of(d->num, d->avail_idx, d->avail_wrap);
-	d->kicked_idx = (uint16_t)new_pos;
-	/* the device's suppression state must be read after the flags store */
-	vq_mb();
-	flags = vq_load16_relaxed(d->used + EV_FLAGS) & 3u;
-	off_wrap = vq_load16_relaxed(d->used + EV_OFF_WRAP);
-	if (flags == VIRTQ_PACKED_EVENT_DISABLE)
-		return 0;
-	if (flags == VIRTQ_PACKED_EVENT_DESC && (d->features & VQ_RING_F_EVENT_IDX))
-		return need_event_mod(d->num, event_pos(d->num, off_wrap), new_pos, old);
-	return 1; /* ENABLE; DESC without EVENT_IDX and the reserved 3 as ENABLE */
-}
-
-int vq_ring_drv_get_used_packed(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
-{
-	const uint8_t *p = slot_ptr(d->desc, d->last_used);
-	uint16_t flags = vq_load16_acquire(p + PD_FLAGS), id, n;
-	uint32_t ulen;
-
-	if (!is_used(flags, d->used_wrap))
-		return 0;
-	id = vq_load16_relaxed(p + PD_ID);
-	ulen = vq_load32_relaxed(p + PD_LEN);
-	if (VQ_UNLIKELY(id >= d->num || (n = d->chain_len[id]) == 0))
-		return -VQ_E_RING_USED_ID;
-	/* the device skips the chain's descriptors (spec 2.8.7) */
-	advance(d->num, &d->last_used, &d->used_wrap, n);
-	d->num_free = (uint16_t)(d->num_free + n);
-	d->chain_len[id] = 0;
-	d->next[id] = d->free_head;
-	d->free_head = id;
-	if (token)
-		*token = d->token[id];
-	if (len)
-		*len = ulen;
-	return 1;
-}
-
-int vq_ring_drv_get_used_batch_packed(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens,
-				      unsigned max)
-{
-	unsigned k = 0;
-	int rc = 0;
-
-	while (k < max && (rc = vq_ring_drv_get_used_packed(d, tokens ? tokens + k : NULL,
-							    lens ? lens + k : NULL)) > 0)
-		k++;
-	return k ? (int)k : rc;
-}
-
-int vq_ring_drv_set_interrupts_packed(struct vq_ring_drv *d, bool enable)
-{
-	uint16_t flags;
-
-	if (!enable) {
-		vq_store16_relaxed(d->avail + EV_FLAGS, VIRTQ_PACKED_EVENT_DISABLE);
-		return 0;
-	}
-	if (d->features & VQ_RING_F_EVENT_IDX) {
-		/* interrupt once the device uses the next slot to reap */
-		vq_store16_relaxed(d->avail + EV_OFF_WRAP,
-				   (uint16_t)(d->last_used |
-					      (d->used_wrap ? VIRTQ_PACKED_EVENT_WRAP : 0)));
-		vq_store16_release(d->avail + EV_FLAGS, VIRTQ_PACKED_EVENT_DESC);
-	} else {
-		vq_store16_relaxed(d->avail + EV_FLAGS, VIRTQ_PACKED_EVENT_ENABLE);
-	}
-	/* used descriptors written before the device saw our request would
-	 * raise no interrupt: look again after a full barrier */
-	vq_mb();
-	flags = vq_load16_acquire(slot_ptr(d->desc, d->last_used) + PD_FLAGS);
-	return is_used(flags, d->used_wrap);
-}
-
-/* ==== placement ========================================================= */
-
-/* Descriptor ring at base rounded up to 16, the driver area right after it,
- * the device area after that (both 4-aligned by construction). */
-int vq_ring_size_packed(uint16_t num, uint64_t base, struct vq_ring_addr *addr, uint64_t *bytes)
-{
-	uint64_t desc;
-
-	if (base > UINT64_MAX - (1ull << 21))
-		return -VQ_E_INVAL;
-	desc = (base + VIRTQ_PACKED_DESC_ALIGN - 1) & ~(uint64_t)(VIRTQ_PACKED_DESC_ALIGN - 1);
-	addr->desc = desc;
-	addr->driver = desc + VIRTQ_PACKED_DESC_SIZE(num);
-	addr->device = addr->driver + VIRTQ_PACKED_EVENT_SIZE;
-	*bytes = addr->device + VIRTQ_PACKED_EVENT_SIZE - base;
 	return 0;
 }

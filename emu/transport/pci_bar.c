@@ -292,6 +292,10 @@ static int notify_write(struct vq_pci *t, uint32_t off, unsigned width, uint32_t
 		vq_trace(t->tracer, VQ_EV_REG, d->name, (int)q,
 			 "notification data: next_off %u next_wrap %u", (val >> 16) & 0x7fff,
 			 val >> 31);
+	/* the queue records next_off/next_wrap as on mmio (a 16-bit kick
+	 * carries none) */
+	if (width == 4)
+		vq_dev_notify_decode(d, val);
 	if (t->host.notify)
 		t->host.notify(t->host.ctx, d, q);
 	return 0;

@@ -457,6 +457,108 @@ START_TEST(test_notification_data)
 }
 END_TEST
 
+/* Set up queue 0 as a split ring of num at base (desc, avail +0x400, used
+ * +0x800) and enable it. */
+static void queue_at(uint16_t num, uint64_t base)
+{
+	ck_assert_int_eq(barw(VQ_PCI_CC_Q_SELECT, 2, 0), 0);
+	ck_assert_int_eq(barw(VQ_PCI_CC_Q_SIZE, 2, num), 0);
+	ck_assert_int_eq(barw(VQ_PCI_CC_Q_DESCLO, 4, (uint32_t)base), 0);
+	ck_assert_int_eq(barw(VQ_PCI_CC_Q_DESCHI, 4, 0), 0);
+	ck_assert_int_eq(barw(VQ_PCI_CC_Q_AVAILLO, 4, (uint32_t)base + 0x400), 0);
+	ck_assert_int_eq(barw(VQ_PCI_CC_Q_AVAILHI, 4, 0), 0);
+	ck_assert_int_eq(barw(VQ_PCI_CC_Q_USEDLO, 4, (uint32_t)base + 0x800), 0);
+	ck_assert_int_eq(barw(VQ_PCI_CC_Q_USEDHI, 4, 0), 0);
+	ck_assert_int_eq(barw(VQ_PCI_CC_Q_ENABLE, 2, 1), 0);
+}
+
+/* Make a 16-byte writable buffer at buf available as chain (head 0) number
+ * idx of the split ring at base, and notify queue 0. */
+static void offer_at(uint64_t base, uint16_t idx, uint16_t num, uint64_t buf)
+{
+	struct vq_mem *mem = vq_machine_mem(m);
+
+	ck_assert_int_eq(vq_mem_write64(mem, base, buf), 0);
+	ck_assert_int_eq(vq_mem_write32(mem, base + 8, 16), 0);
+	ck_assert_int_eq(vq_mem_write16(mem, base + 12, VIRTQ_DESC_F_WRITE), 0);
+	ck_assert_int_eq(vq_mem_write16(mem, base + 0x400 + 4 + 2 * (idx % num), 0), 0);
+	ck_assert_int_eq(vq_mem_write16(mem, base + 0x400 + 2, (uint16_t)(idx + 1)), 0);
+	ck_assert_int_eq(barw(VQ_PCI_NOTIFY_OFF, 2, 0), 0);
+	vq_machine_run(m, 100);
+}
+
+static uint16_t mem16(uint64_t gpa)
+{
+	uint16_t v = 0xdead;
+
+	ck_assert_int_eq(vq_mem_read16(vq_machine_mem(m), gpa, &v), 0);
+	return v;
+}
+
+/* VIRTIO_F_RING_RESET over pci (spec 4.1.4.3, 2.6.1): queue_reset 1 resets
+ * the selected queue: queue_reset and queue_enable read 0 once done, size
+ * back to the maximum, addresses 0, notifications ignored; the driver
+ * re-enables it with another size and other addresses after DRIVER_OK. */
+START_TEST(test_queue_reset_reenable)
+{
+	const uint64_t old = RAM + 0x10000, new = RAM + 0x20000;
+	uint64_t chains, ignored;
+	uint16_t max;
+
+	setup_dev("rng");
+	place_bar();
+	max = dev->queues[0].num_max;
+	features_ok(true);
+	queue_at(8, old);
+	ck_assert_int_eq(barw(VQ_PCI_CC_STATUS, 1, 0xf), 0);
+	offer_at(old, 0, 8, RAM + 0x8000);
+	ck_assert_uint_eq(mem16(old + 0x800 + 2), 1); /* served */
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_RESET, 2), 0);
+	/* only 1 resets */
+	ck_assert_err(barw(VQ_PCI_CC_Q_RESET, 2, 2), VQ_E_INVAL);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_ENABLE, 2), 1);
+	ck_assert_int_eq(barw(VQ_PCI_CC_Q_RESET, 2, 1), 0);
+	/* complete within the write: 0 in queue_reset and queue_enable */
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_RESET, 2), 0);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_ENABLE, 2), 0);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_SIZE, 2), max);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_DESCLO, 4), 0);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_AVAILLO, 4), 0);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_USEDLO, 4), 0);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_STATUS, 1), 0xf); /* the device runs on */
+	/* a chain made available on the old ring is not served */
+	chains = dev->queues[0].chains;
+	ignored = dev->stats.notifies_ignored;
+	offer_at(old, 1, 8, RAM + 0x8100);
+	ck_assert_uint_eq(dev->queues[0].chains, chains);
+	ck_assert_uint_eq(dev->stats.notifies_ignored, ignored + 1);
+	ck_assert_uint_eq(mem16(old + 0x800 + 2), 1);
+	/* re-enabled after DRIVER_OK: size 4 at new addresses, a new ring */
+	queue_at(4, new);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_ENABLE, 2), 1);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_RESET, 2), 0);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_SIZE, 2), 4);
+	ck_assert_uint_eq(dev->queues[0].ring.last_avail, 0);
+	offer_at(new, 0, 4, RAM + 0x8200);
+	ck_assert_uint_eq(mem16(new + 0x800 + 2), 1);
+	ck_assert_uint_eq(mem16(new + 0x800 + 4), 0); /* used id: head 0 */
+	ck_assert_uint_eq(mem16(old + 0x800 + 2), 1);   /* old ring untouched */
+	ck_assert_uint_eq(dev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+	teardown();
+	/* without VIRTIO_F_RING_RESET: refused, the queue keeps running */
+	setup_dev("rng");
+	place_bar();
+	features_ok(false);
+	queue_at(8, old);
+	ck_assert_int_eq(barw(VQ_PCI_CC_STATUS, 1, 0xf), 0);
+	ck_assert_err(barw(VQ_PCI_CC_Q_RESET, 2, 1), VQ_E_STATE);
+	ck_assert_uint_eq(barr(VQ_PCI_CC_Q_ENABLE, 2), 1);
+	offer_at(old, 0, 8, RAM + 0x8000);
+	ck_assert_uint_eq(mem16(old + 0x800 + 2), 1);
+	teardown();
+}
+END_TEST
+
 static Suite *pci_suite(void)
 {
 	Suite *s = suite_create("pci");
@@ -471,6 +573,7 @@ static Suite *pci_suite(void)
 	tcase_add_test(tc, test_driver_blk_msix);
 	tcase_add_test(tc, test_driver_blk_intx);
 	tcase_add_test(tc, test_notification_data);
+	tcase_add_test(tc, test_queue_reset_reenable);
 	suite_add_tcase(s, tc);
 	return s;
 }

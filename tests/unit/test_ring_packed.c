@@ -746,6 +746,51 @@ START_TEST(test_drv_has_used)
 }
 END_TEST
 
+/* The one-descriptor fast paths (pop and push) keep every rule: a
+ * one-descriptor chain whose id is in flight, out of range or whose buffer
+ * leaves memory still breaks the ring with its own code; a second push in
+ * a publish clamps its length, and a chain pushed twice is refused. */
+START_TEST(test_fast_paths_keep_the_rules)
+{
+	struct vq_chain c2;
+	uint32_t len;
+	uint16_t id;
+
+	vq_chain_init(&c2);
+	/* prime the segment storage of both chains (the fast path needs it) */
+	raw_desc(0, BUF, 16, 0, F_A | F_WR);
+	raw_desc(1, BUF + 16, 16, 1, F_A | F_WR);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_int_eq(vq_ring_pop(&r, &c2), 1);
+	ck_assert_int_eq(vq_ring_push(&r, &c, 16), 0);           /* first: general */
+	ck_assert_err(vq_ring_push(&r, &c2, 99), VQ_E_RING_USED_LEN); /* clamped */
+	ck_assert_err(vq_ring_push(&r, &c2, 1), VQ_E_INVAL);      /* not in flight */
+	ck_assert_int_ge(vq_ring_publish(&r), 0);
+	ck_assert_uint_eq(raw_flags(1), F_A | F_U | F_WR);
+	ck_assert_int_eq(vq_mem_read32(m, ra.desc + 16 + 8, &len), 0);
+	ck_assert_uint_eq(len, 16);
+	ck_assert_int_eq(vq_mem_read16(m, ra.desc + 16 + 12, &id), 0);
+	ck_assert_uint_eq(id, 1);
+	/* fast-path pops that must fall back and fail: id in flight */
+	raw_desc(2, BUF, 16, 5, F_A | F_WR);
+	raw_desc(3, BUF + 16, 16, 5, F_A | F_WR);
+	ck_assert_int_eq(vq_ring_pop(&r, &c), 1);
+	ck_assert_err(vq_ring_pop(&r, &c2), VQ_E_RING_PACKED_ID_BUSY);
+	/* id out of range; a buffer outside memory */
+	ring_setup(8, 0);
+	raw_desc(0, BUF, 16, 8, F_A | F_WR);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_PACKED_ID);
+	ring_setup(8, 0);
+	raw_desc(0, MEM_GPA + MEM_SIZE - 8, 16, 0, F_A | F_WR);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_DESC_MEM);
+	/* a writable buffer over the descriptor ring */
+	ring_setup(8, 0);
+	raw_desc(0, ra.desc + 32, 16, 0, F_A | F_WR);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_WRITE_RING);
+	vq_chain_release(&c2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ring_packed");
@@ -776,6 +821,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_push_batch_all_or_nothing);
 	tcase_add_test(tc, test_base);
 	tcase_add_test(tc, test_drv_has_used);
+	tcase_add_test(tc, test_fast_paths_keep_the_rules);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,6 +6,7 @@
 -- a ring error, RING_IOMMU, that the device survives (NEEDS_RESET), never
 -- an access elsewhere.
 local H = dofile(debug.getinfo(1, "S").source:match("^@(.*)/") .. "/../hostile/hostile.lib")
+H.use_ring("split")   -- split-ring rules: its rings are split ones (avail/used ring names, used idx)
 local PAGE = H.PAGE
 local IOVA = 0x80000000
 

@@ -2,6 +2,7 @@
 -- what the device holds of the queue; the driver may re-enable it after
 -- DRIVER_OK with a new size and new addresses.
 local H = dofile(debug.getinfo(1, "S").source:match("^@(.*)/") .. "/../hostile/hostile.lib")
+H.use_ring("split")   -- split-ring rules: it reads the split ring's used idx
 local BUF = H.BUF
 local F = H.F
 local NEW = 0x10000 * 4            -- the re-enabled ring lies this far above the old one

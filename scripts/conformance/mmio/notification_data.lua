@@ -2,6 +2,7 @@
 -- feature the driver writes vqn | next_off << 16 | next_wrap << 31 to
 -- QueueNotify; for a split ring next_off|next_wrap<<15 is its avail idx.
 local H = dofile(debug.getinfo(1, "S").source:match("^@(.*)/") .. "/../hostile/hostile.lib")
+H.use_ring("split")   -- split-ring rules: next_off is the split avail idx here
 local N, BUF = H.N, H.BUF
 
 test("notification data decoded: queue from the low 16 bits, avail idx from the high",

@@ -7,6 +7,7 @@
 -- queue of 8). Here net holds two receive chains (MRG_RXBUF: a frame waits
 -- for more room) when the guest claims eight more: RING_AVAIL_IDX.
 local H = dofile(debug.getinfo(1, "S").source:match("^@(.*)/") .. "/../hostile/hostile.lib")
+H.use_ring("split")   -- split-ring rules: an avail idx rule
 local N, BUF = H.N, H.BUF
 local F = H.F
 
