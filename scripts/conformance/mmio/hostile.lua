@@ -1,6 +1,8 @@
 -- virtio-mmio register rules met by a hostile driver (spec 4.2.2), moved
 -- here from hostile/ because they are about mmio registers: a QueueNotify
 -- value naming no queue, InterruptACK bits. pci/ has the pci counterparts.
+-- the mmio transport's rules: the file asks for it
+vqsim.defaults.transport = "mmio"
 local H = dofile(debug.getinfo(1, "S").source:match("^@(.*)/") .. "/../hostile/hostile.lib")
 
 test("notify for a queue index the device does not have", {spec = "4.2.2"}, function()

@@ -1,6 +1,8 @@
 -- VIRTIO_F_NOTIFICATION_DATA on virtio-mmio (spec 2.9, 4.2.3.3): with the
 -- feature the driver writes vqn | next_off << 16 | next_wrap << 31 to
 -- QueueNotify; for a split ring next_off|next_wrap<<15 is its avail idx.
+-- the mmio transport's rules: the file asks for it
+vqsim.defaults.transport = "mmio"
 local H = dofile(debug.getinfo(1, "S").source:match("^@(.*)/") .. "/../hostile/hostile.lib")
 H.use_ring("split")   -- split-ring rules: next_off is the split avail idx here
 local N, BUF = H.N, H.BUF

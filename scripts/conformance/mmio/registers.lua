@@ -1,4 +1,6 @@
 -- virtio-mmio version 2 register file (spec 4.2.2).
+-- the mmio transport's rules: the file asks for it
+vqsim.defaults.transport = "mmio"
 local F = require "fixtures"
 
 test("MagicValue reads \"virt\"", {spec = "4.2.2"}, function()

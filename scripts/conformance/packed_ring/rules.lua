@@ -3,6 +3,8 @@
 -- made available with q:post(slot [, wrap]). Each broken rule must set
 -- DEVICE_NEEDS_RESET (spec 2.1.2) and raise a configuration change
 -- interrupt. Runs under `vqsim --ring packed` (tests/shell/conformance.sh).
+-- these rules are the packed layout's: the file asks for it (a plain run defaults to split)
+vqsim.defaults.ring = "packed"
 local F = require "fixtures"
 
 local function packed_rng(features)

@@ -5,6 +5,8 @@
 -- shell like firmware would).
 
 -- common cfg offsets (spec 4.1.4.3)
+-- the pci transport's rules: the file asks for it (a plain run defaults to mmio)
+vqsim.defaults.transport = "pci"
 local CC = {dfselect = 0x00, df = 0x04, msix = 0x10, numq = 0x12, status = 0x14,
             cfggen = 0x15, qsel = 0x16, qsize = 0x18, qmsix = 0x1a, qenable = 0x1c,
             qnoff = 0x1e}

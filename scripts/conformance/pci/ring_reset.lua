@@ -4,6 +4,8 @@
 -- then reads 0 in queue_reset and queue_enable; the driver re-enables it
 -- after DRIVER_OK with a new size and new addresses. The rings are those of
 -- the run's layout (vqsim --ring; hostile.lib's H.view on packed).
+-- the pci transport's rules: the file asks for it (a plain run defaults to mmio)
+vqsim.defaults.transport = "pci"
 local H = dofile(debug.getinfo(1, "S").source:match("^@(.*)/") .. "/../hostile/hostile.lib")
 local F, BUF = H.F, H.BUF
 local CC = {qsel = 0x16, qsize = 0x18, qenable = 0x1c, qdesc = 0x20, qdriver = 0x28,

@@ -1,5 +1,7 @@
 -- Used buffer notification suppression (spec 2.7.7) and available buffer
 -- notification suppression (2.7.10).
+-- these rules are the split layout's: the file asks for it
+vqsim.defaults.ring = "split"
 local F = require "fixtures"
 
 local function one_request(m, q)

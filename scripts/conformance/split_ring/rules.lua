@@ -1,6 +1,8 @@
 -- Split virtqueue validation rules, played by a broken driver through raw
 -- ring access. Each broken rule must set DEVICE_NEEDS_RESET (spec 2.1.2)
 -- and raise a configuration change interrupt.
+-- these rules are the split layout's: the file asks for it
+vqsim.defaults.ring = "split"
 local F = require "fixtures"
 
 test("avail entry naming a head beyond the queue size", {spec = "2.7.6"}, function()
