@@ -81,7 +81,8 @@ static const struct help_entry entries[] = {
 	{"machine", "machine:add_ram", "m:add_ram(gpa, size)", "add a page-aligned RAM region"},
 	{"machine", "machine:add", "m:add(type [, {transport=, base=, irq=, name=, opt=...}])",
 	 "add a device on virtio-mmio or pci (vqsim.defaults.transport); other fields are "
-	 "device options"},
+	 "device options; type \"vhost-user\" with socket=, type= is an outside back-end "
+	 "(vqsim is its front-end; see dev.outside)"},
 	{"machine", "machine:msi", "m:msi()", "MSI messages kept {time, addr, data, dev}, and count"},
 	{"machine", "machine:device", "m:device(name | index)", "a device by name or index (0-based)"},
 	{"machine", "machine:devices", "m:devices()", "list of devices"},
@@ -179,6 +180,8 @@ static const struct help_entry entries[] = {
 	 "stats also carry the device type's counters (blk, net, balloon, console)"},
 	{"device", "dev.name", "dev.name .type .id .base .irq .status .needs_reset",
 	 "identity and state"},
+	{"device", "dev.outside", "dev.outside.kicks .calls .used_seen .dead .last_error ...",
+	 "a vhost-user front-end device: what its back-end did; nil for vqsim's own devices"},
 	{"device", "dev.features", "dev.features .offered .error .error_msg .nqueues",
 	 "negotiated/offered feature names, last rule broken"},
 
