@@ -32,9 +32,13 @@
  * also written as the vqsim Lua that does the same, with the values the
  * harness used (addresses, payloads, tokens), and every check as an assert:
  * run in a fresh process, the script replays the input in the shell. */
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "fuzz.h"
 #include "driver.h"
 #include "machine.h"
+#include "transport/pci.h"
 
 #ifndef FUZZ_DEV
 #error "FUZZ_DEV: the device type this harness drives"
@@ -47,6 +51,16 @@
 #define IRQ       5
 #define RUN_BOUND 20000                  /* events; a run to idle stays below */
 #define MAX_TOKENS 256
+#define PCI_BAR   0x10000000ull          /* + 0x8000 per device number, as the shell's firmware */
+
+/* The input's first byte, when it is one of these four, chooses the
+ * transport (bit 0: pci) and the ring layout (bit 1: packed) and is
+ * consumed; any other first byte is an operation of an mmio input whose
+ * layout follows the features it negotiates (no input of the committed
+ * corpora started with one of these values, so they decode as before). */
+#define SEL_FIRST 0x52
+enum { T_MMIO, T_PCI };
+enum { LAYOUT_FEATURES, LAYOUT_SPLIT, LAYOUT_PACKED };
 
 /* What the harness knows of a chain it made. */
 struct sent {
@@ -63,8 +77,20 @@ struct sent {
 	bool reaped;           /* its used element was seen: no more writes */
 };
 
+/* one machine per transport, made on first use */
+static struct vq_machine *machines[2];
+static struct vq_dev *devs[2];
+static uint8_t *ram_hosts[2];
 static struct vq_machine *m;
 static struct vq_dev *dev;
+static unsigned transport;
+static unsigned layout;
+/* pci: the function's config space (ECAM), its BAR 0 and the transport's
+ * state as the firmware left it, restored at every input (an input may
+ * move the BAR, turn decoding or MSI-X on, fill the vector table) */
+static struct vq_slot *pci_slot;
+static uint64_t pci_cfg, pci_bar;
+static struct vq_pci pci_fresh;
 static struct vq_drv drv;
 static struct sent sent[MAX_TOKENS];
 static unsigned nsent;
@@ -72,6 +98,10 @@ static unsigned nsent;
  * since it last set the device up: the device may write a used ring over
  * anything, so the readable-buffer check is off until the next init. */
 static bool raw_queue;
+/* pci: the input wrote the function's command register or BAR: the
+ * driver's later writes may no longer reach the device (an init that does
+ * not reset it), so the checks stay off for the rest of the input. */
+static bool cfg_lost;
 /* Guest RAM as the host sees it (no fault ranges in the way), and the
  * shadow of [shadow_lo, shadow_hi) taken before a run. */
 static uint8_t *ram_host;
@@ -103,9 +133,16 @@ static void lua_head(void)
 	FUZZ_LUA("-- A reproducer of a fuzz_" FUZZ_DEV " input (vqsim --from-fuzz): the operations\n"
 		 "-- the harness ran, in order, with the values it used; check() and the\n"
 		 "-- asserts are its invariants. Run it with vqsim FILE.\n"
-		 "local m = vqsim.machine{seed = 1, ram = 0x%llx, ram_base = 0x%llx}\n"
-		 "local dev = m:add(\"" FUZZ_DEV "\", {base = 0x%llx, irq = %u})\n"
-		 "local d = m:driver(dev, {heap = 0x%llx, heap_size = 0x%llx})\n"
+		 "local m = vqsim.machine{seed = 1, ram = 0x%llx, ram_base = 0x%llx}\n",
+		 (unsigned long long)RAM_SIZE, (unsigned long long)RAM);
+	if (transport == T_PCI)
+		FUZZ_LUA("local dev = m:add(\"" FUZZ_DEV "\", {transport = \"pci\"}) -- config "
+			 "space at 0x%llx, BAR 0 at 0x%llx\n", (unsigned long long)pci_cfg,
+			 (unsigned long long)pci_bar);
+	else
+		FUZZ_LUA("local dev = m:add(\"" FUZZ_DEV "\", {base = 0x%llx, irq = %u})\n",
+			 (unsigned long long)MMIO, IRQ);
+	FUZZ_LUA("local d = m:driver(dev, {heap = 0x%llx, heap_size = 0x%llx})\n"
 		 "local function hex(s)\n"
 		 "  return (s:gsub(\"%%s\", \"\"):gsub(\"..\", function(x) return string.char(tonumber(x, 16)) end))\n"
 		 "end\n"
@@ -120,43 +157,100 @@ static void lua_head(void)
 		 "  end\n"
 		 "  assert(not dev.needs_reset or dev:stats().errors > 0,\n"
 		 "         \"DEVICE_NEEDS_RESET with no error counted\")\n"
-		 "end\n\n",
-		 (unsigned long long)RAM_SIZE, (unsigned long long)RAM, (unsigned long long)MMIO, IRQ,
-		 (unsigned long long)HEAP, (unsigned long long)(RAM_SIZE / 2));
+		 "end\n%s\n",
+		 (unsigned long long)HEAP, (unsigned long long)(RAM_SIZE / 2),
+		 layout == LAYOUT_SPLIT ? "-- split rings: the driver never asks for RING_PACKED\n"
+		 : layout == LAYOUT_PACKED ? "-- packed rings: the driver always asks for RING_PACKED\n"
+		 : "");
 }
 
-static void setup_once(void)
+static void setup_once(unsigned t)
 {
 	char err[256];
 
-	m = vq_machine_new(1);
+	m = machines[t] = vq_machine_new(1);
 	if (!m || vq_machine_add_ram(m, RAM, RAM_SIZE) < 0)
 		abort();
-	dev = vq_machine_add_mmio(m, FUZZ_DEV, NULL, NULL, MMIO, IRQ, err, sizeof(err));
+	if (t == T_PCI)
+		dev = vq_machine_add_pci(m, FUZZ_DEV, NULL, NULL, err, sizeof(err));
+	else
+		dev = vq_machine_add_mmio(m, FUZZ_DEV, NULL, NULL, MMIO, IRQ, err, sizeof(err));
 	if (!dev) {
 		fprintf(stderr, "fuzz_dev: %s\n", err);
 		abort();
 	}
-	ram_host = vq_mem_translate(vq_machine_mem(m), RAM, RAM_SIZE, VQ_ACC_READ, NULL);
+	devs[t] = dev;
+	if (t == T_PCI) {
+		/* the firmware's part, as the shell's m:add does it */
+		pci_slot = vq_machine_slot(m, 0);
+		pci_cfg = pci_slot->base;
+		pci_bar = PCI_BAR + (uint64_t)pci_slot->pci_dev * VQ_PCI_BAR_SIZE;
+		vq_machine_write(m, pci_cfg + VQ_PCI_BAR0, 4, (uint32_t)pci_bar);
+		vq_machine_write(m, pci_cfg + VQ_PCI_BAR0 + 4, 4, (uint32_t)(pci_bar >> 32));
+		vq_machine_write(m, pci_cfg + VQ_PCI_COMMAND, 2, VQ_PCI_CMD_MEMORY | VQ_PCI_CMD_MASTER);
+		pci_fresh = pci_slot->pci;
+	}
+	ram_host = ram_hosts[t] = vq_mem_translate(vq_machine_mem(m), RAM, RAM_SIZE, VQ_ACC_READ,
+						   NULL);
 	if (!ram_host)
 		abort();
 }
 
-/* The device as a fresh guest finds it. */
-static void start_input(void)
+/* Zero guest RAM for the next input. Pages never touched since the last
+ * punch are not resident and read as zeroes already; when few pages are
+ * resident, zeroing them in place is far cheaper than punching the region
+ * (which unmaps, flushes TLBs and faults every page in again). */
+static void ram_wipe(void)
 {
-	if (!m)
-		setup_once();
-	vq_drv_detach(&drv);
-	vq_machine_write(m, MMIO + VIRTIO_MMIO_STATUS, 4, 0);
-	vq_machine_run(m, RUN_BOUND);
-	vq_mem_fault_clear(vq_machine_mem(m));
+	static unsigned char vec[RAM_SIZE / 4096];
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t npages, resident = 0;
+
+	if (pg == 4096 && mincore(ram_host, RAM_SIZE, vec) == 0) {
+		npages = RAM_SIZE / 4096;
+		for (size_t i = 0; i < npages; i++)
+			resident += vec[i] & 1;
+		if (resident <= npages / 8) {
+			for (size_t i = 0; i < npages; i++)
+				if (vec[i] & 1)
+					memset(ram_host + 4096 * i, 0, 4096);
+			return;
+		}
+	}
 	vq_mem_punch(vq_machine_mem(m), RAM, RAM_SIZE);
+}
+
+/* The device as a fresh guest finds it. */
+static void start_input(unsigned t)
+{
+	vq_drv_detach(&drv);
+	transport = t;
+	if (!machines[t])
+		setup_once(t);
+	m = machines[t];
+	dev = devs[t];
+	ram_host = ram_hosts[t];
+	if (t == T_PCI) {
+		/* the BAR where the firmware put it, MSI-X off; reset the
+		 * device through it (the interrupt line goes down); then the
+		 * whole function as it was */
+		memcpy(pci_slot->pci.cfg, pci_fresh.cfg, sizeof(pci_fresh.cfg));
+		vq_machine_write(m, pci_bar + VQ_PCI_COMMON_OFF + VQ_PCI_CC_STATUS, 1, 0);
+		vq_machine_run(m, RUN_BOUND);
+		pci_slot->pci = pci_fresh;
+	} else {
+		vq_machine_write(m, MMIO + VIRTIO_MMIO_STATUS, 4, 0);
+		vq_machine_run(m, RUN_BOUND);
+	}
+	vq_mem_fault_clear(vq_machine_mem(m));
+	ram_wipe();
 	vq_machine_seed(m, 1);
-	if (vq_drv_attach(&drv, m, MMIO, IRQ, HEAP, RAM_SIZE / 2) < 0)
+	if ((t == T_PCI ? vq_drv_attach_pci(&drv, m, pci_cfg, pci_bar, false, HEAP, RAM_SIZE / 2)
+			: vq_drv_attach(&drv, m, MMIO, IRQ, HEAP, RAM_SIZE / 2)) < 0)
 		abort();
 	nsent = 0;
 	raw_queue = false;
+	cfg_lost = false;
 	lua_head();
 }
 
@@ -180,6 +274,81 @@ static uint32_t pick_reg(struct fuzz_in *in)
 	if (b < 240)
 		return VIRTIO_MMIO_CONFIG + (fuzz_u8(in) & 0x7f);
 	return fuzz_u16(in) & 0x1ff;
+}
+
+/* A pci register: a common cfg field, a notification address, the ISR,
+ * device config, the MSI-X table or PBA (all in BAR 0), the function's
+ * config space (header and capabilities), or anything in either. An
+ * absolute address; *name says what for the reproducer's comment. */
+static uint64_t pick_pci_reg(struct fuzz_in *in, const char **name)
+{
+	static const struct {
+		uint8_t off;
+		const char *name;
+	} cc[] = {
+		{VQ_PCI_CC_DFSELECT, "device_feature_select"}, {VQ_PCI_CC_DF, "device_feature"},
+		{VQ_PCI_CC_GFSELECT, "driver_feature_select"}, {VQ_PCI_CC_GF, "driver_feature"},
+		{VQ_PCI_CC_MSIX, "config_msix_vector"}, {VQ_PCI_CC_NUMQ, "num_queues"},
+		{VQ_PCI_CC_STATUS, "device_status"}, {VQ_PCI_CC_CFGGEN, "config_generation"},
+		{VQ_PCI_CC_Q_SELECT, "queue_select"}, {VQ_PCI_CC_Q_SIZE, "queue_size"},
+		{VQ_PCI_CC_Q_MSIX, "queue_msix_vector"}, {VQ_PCI_CC_Q_ENABLE, "queue_enable"},
+		{VQ_PCI_CC_Q_NOFF, "queue_notify_off"}, {VQ_PCI_CC_Q_DESCLO, "queue_desc lo"},
+		{VQ_PCI_CC_Q_DESCHI, "queue_desc hi"}, {VQ_PCI_CC_Q_AVAILLO, "queue_driver lo"},
+		{VQ_PCI_CC_Q_AVAILHI, "queue_driver hi"}, {VQ_PCI_CC_Q_USEDLO, "queue_device lo"},
+		{VQ_PCI_CC_Q_USEDHI, "queue_device hi"}, {VQ_PCI_CC_Q_NDATA, "queue_notify_data"},
+		{VQ_PCI_CC_Q_RESET, "queue_reset"},
+	};
+	static const struct {
+		uint8_t off;
+		const char *name;
+	} cs[] = {
+		{VQ_PCI_COMMAND, "config space: command"}, {VQ_PCI_STATUS, "config space: status"},
+		{VQ_PCI_BAR0, "config space: BAR 0"}, {VQ_PCI_BAR0 + 4, "config space: BAR 0 hi"},
+		{VQ_PCI_INT_LINE, "config space: interrupt line"},
+		{VQ_PCI_CAP_MSIX_AT + 2, "config space: MSI-X control"},
+		{VQ_PCI_CAP_PCICFG_AT + 4, "config space: pci_cfg_data window's cap"},
+		{VQ_PCI_CAP_PCICFG_AT + 8, "config space: pci_cfg offset"},
+		{VQ_PCI_CAP_PCICFG_AT + 12, "config space: pci_cfg length"},
+		{VQ_PCI_CAP_PCICFG_AT + 16, "config space: pci_cfg data"},
+	};
+	uint8_t b = fuzz_u8(in);
+
+	switch (b % 8) {
+	case 0:
+	case 1:
+	case 2: {
+		unsigned i = fuzz_u8(in) % (sizeof(cc) / sizeof(cc[0]));
+
+		*name = cc[i].name;
+		return pci_bar + VQ_PCI_COMMON_OFF + cc[i].off;
+	}
+	case 3:
+		*name = "a queue's notification address";
+		return pci_bar + VQ_PCI_NOTIFY_OFF + VQ_PCI_NOTIFY_MULT * (fuzz_u8(in) % 8u);
+	case 4:
+		*name = "device config";
+		return pci_bar + VQ_PCI_DEVICE_OFF + (fuzz_u8(in) & 0x7f);
+	case 5: {
+		uint8_t v = fuzz_u8(in);
+
+		*name = b & 8 ? "ISR" : b & 16 ? "MSI-X PBA" : "MSI-X table";
+		return pci_bar + (b & 8    ? VQ_PCI_ISR_OFF
+				  : b & 16 ? VQ_PCI_MSIX_PBA_OFF + (v & 7)
+					   : VQ_PCI_MSIX_TABLE_OFF + v % (16u * VQ_PCI_MSIX_MAX));
+	}
+	case 6: {
+		unsigned i = fuzz_u8(in) % (sizeof(cs) / sizeof(cs[0]));
+
+		*name = cs[i].name;
+		return pci_cfg + cs[i].off;
+	}
+	default: {
+		uint16_t off = fuzz_u16(in);
+
+		*name = b & 8 ? "config space" : "BAR 0";
+		return b & 8 ? pci_cfg + (off & 0xff) : pci_bar + off % VQ_PCI_BAR_SIZE;
+	}
+	}
 }
 
 /* A guest address: the driver's rings and buffers, RAM, or anything. */
@@ -223,8 +392,8 @@ static void op_guest_write(struct fuzz_in *in)
 		uint64_t bytes;
 
 		if (drv.queues[q].active &&
-		    vq_ring_size(VQ_RING_SPLIT, drv.queues[q].ring.num, drv.queues[q].ring_gpa, &a,
-				 &bytes) == 0 &&
+		    vq_ring_size(drv.queues[q].ring.layout, drv.queues[q].ring.num,
+				 drv.queues[q].ring_gpa, &a, &bytes) == 0 &&
 		    gpa < drv.queues[q].ring_gpa + bytes && drv.queues[q].ring_gpa < gpa + len)
 			raw_queue = true;
 	}
@@ -342,7 +511,7 @@ static void op_reap(void)
 			 * rewritten under the driver: the device saw other chains */
 			if (s)
 				s->reaped = true;
-			if (!s || raw_queue) {
+			if (!s || raw_queue || cfg_lost) {
 				FUZZ_LUA("end\n");
 				continue;
 			}
@@ -377,7 +546,7 @@ static void op_reap(void)
  * the host, which may zero them), nor once the input rewrote the rings. */
 static bool shadow_on(void)
 {
-	return dev->cls->device_id != VIRTIO_ID_BALLOON && !raw_queue;
+	return dev->cls->device_id != VIRTIO_ID_BALLOON && !raw_queue && !cfg_lost;
 }
 
 /* Before a run: copy the driver's heap as far as it was used, a page
@@ -389,13 +558,14 @@ static void shadow_take(void)
 	memcpy(shadow + (shadow_lo - RAM), ram_host + (shadow_lo - RAM), shadow_hi - shadow_lo);
 }
 
-/* May the device have written the byte at gpa? */
-static bool device_may_write(uint64_t gpa)
+/* May the device have written the byte at gpa? The end of a range that
+ * allows it (the device may write every byte up to there), or 0. */
+static uint64_t may_write_end(uint64_t gpa)
 {
 	for (unsigned k = 0; k < nsent; k++)
 		for (unsigned i = 0; i < sent[k].nwrite && !sent[k].reaped; i++)
 			if (gpa - sent[k].wgpa[i] < sent[k].wlen[i])
-				return true;
+				return sent[k].wgpa[i] + sent[k].wlen[i];
 	for (unsigned q = 0; q < VQ_DEV_MAX_QUEUES; q++) {
 		const struct vq_drv_queue *dq = &drv.queues[q];
 		struct vq_ring_addr a;
@@ -406,19 +576,19 @@ static bool device_may_write(uint64_t gpa)
 			continue;
 		if (dq->ring.layout == VQ_RING_SPLIT) {
 			if (gpa - a.device < bytes - (a.device - dq->ring_gpa))
-				return true;
+				return dq->ring_gpa + bytes;
 		} else if (gpa - dq->ring_gpa < bytes) {
-			return true; /* packed: used descriptors and the device area */
+			return dq->ring_gpa + bytes; /* packed: used descriptors and the device area */
 		}
 	}
-	return false;
+	return 0;
 }
 
 /* After a run: every byte that changed is one the device may write. */
 static void shadow_check(void)
 {
 	const uint8_t *now = ram_host + (shadow_lo - RAM), *was = shadow + (shadow_lo - RAM);
-	uint64_t len = shadow_hi - shadow_lo;
+	uint64_t len = shadow_hi - shadow_lo, end;
 
 	for (uint64_t i = 0; i < len; i++) {
 		if (now[i] == was[i]) {
@@ -427,12 +597,16 @@ static void shadow_check(void)
 				i += 8;
 			continue;
 		}
-		if (!device_may_write(shadow_lo + i))
-			FUZZ_LUA("assert(m.mem:read(0x%llx, 1) == string.char(%u), \"the device wrote "
+		end = may_write_end(shadow_lo + i);
+		if (end) { /* every byte up to end may have changed */
+			i = end - shadow_lo - 1;
+			continue;
+		}
+		FUZZ_LUA("assert(m.mem:read(0x%llx, 1) == string.char(%u), \"the device wrote "
 				 "0x%llx: no writable buffer in flight and no device ring area there\")\n",
 				 (unsigned long long)(shadow_lo + i), was[i],
 				 (unsigned long long)(shadow_lo + i));
-		FUZZ_CHECK(device_may_write(shadow_lo + i),
+		FUZZ_CHECK(end != 0,
 			   "the device wrote 0x%llx (0x%02x -> 0x%02x): no writable buffer "
 			   "in flight and no device ring area there",
 			   (unsigned long long)(shadow_lo + i), was[i], now[i]);
@@ -508,13 +682,22 @@ static const char *reg_name(uint32_t off)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
-	unsigned steps = 0;
+	unsigned steps = 0, t = T_MMIO;
 
-	start_input();
+	layout = LAYOUT_FEATURES;
+	if (size && data[0] >= SEL_FIRST && data[0] < SEL_FIRST + 4) {
+		unsigned sel = fuzz_u8(&in) - SEL_FIRST;
+
+		t = sel & 1 ? T_PCI : T_MMIO;
+		layout = sel & 2 ? LAYOUT_PACKED : LAYOUT_SPLIT;
+	}
+	start_input(t);
 	while (in.n && steps++ < 128) {
 		switch (fuzz_u8(&in) % 10) {
 		case 0: {
-			uint32_t off = pick_reg(&in), v;
+			const char *name = NULL;
+			uint64_t at = transport == T_PCI ? pick_pci_reg(&in, &name) : 0;
+			uint32_t off = transport == T_PCI ? 0 : pick_reg(&in), v;
 			unsigned width;
 
 			switch (fuzz_u8(&in) & 7) {
@@ -532,19 +715,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			width = (fuzz_u8(&in) & 3) ? 4 : 1u << (fuzz_u8(&in) % 3);
 			if (width < 4)
 				v &= (1u << (8 * width)) - 1; /* a narrow store has no more bits */
-			if (off >= VIRTIO_MMIO_QUEUE_SEL && off <= VIRTIO_MMIO_QUEUE_RESET)
-				raw_queue = true;
-			FUZZ_LUA("m:write(0x%llx, 0x%x, %u) -- %s\n", (unsigned long long)(MMIO + off),
-				 v, width, reg_name(off));
-			vq_machine_write(m, MMIO + off, width, v);
+			if (transport == T_PCI) {
+				/* a queue's fields, directly or through the
+				 * pci_cfg window of config space */
+				if ((at >= pci_bar + VQ_PCI_COMMON_OFF + VQ_PCI_CC_Q_SELECT &&
+				     at < pci_bar + VQ_PCI_COMMON_OFF + VQ_PCI_COMMON_LEN) ||
+				    (at >= pci_cfg + VQ_PCI_CAP_PCICFG_AT &&
+				     at < pci_cfg + VQ_PCI_CAP_MSIX_AT))
+					raw_queue = true;
+				/* decoding, bus mastering, the BAR's place */
+				if (at >= pci_cfg && at < pci_cfg + VQ_PCI_BAR0 + 8)
+					cfg_lost = true;
+			} else {
+				at = MMIO + off;
+				name = reg_name(off);
+				if (off >= VIRTIO_MMIO_QUEUE_SEL && off <= VIRTIO_MMIO_QUEUE_RESET)
+					raw_queue = true;
+			}
+			FUZZ_LUA("m:write(0x%llx, 0x%x, %u) -- %s\n", (unsigned long long)at, v, width,
+				 name);
+			vq_machine_write(m, at, width, v);
 			break;
 		}
 		case 1: {
-			uint32_t off = pick_reg(&in), v;
+			const char *name = NULL;
+			uint64_t at = transport == T_PCI ? pick_pci_reg(&in, &name) : 0;
+			uint32_t v;
+			unsigned width = 4;
 
-			FUZZ_LUA("m:read(0x%llx) -- %s\n", (unsigned long long)(MMIO + off),
-				 reg_name(off));
-			vq_machine_read(m, MMIO + off, 4, &v);
+			if (transport == T_PCI) {
+				width = 1u << (fuzz_u8(&in) % 3);
+			} else {
+				uint32_t off = pick_reg(&in);
+
+				at = MMIO + off;
+				name = reg_name(off);
+			}
+			FUZZ_LUA("m:read(0x%llx, %u) -- %s\n", (unsigned long long)at, width, name);
+			vq_machine_read(m, at, width, &v);
 			break;
 		}
 		case 2:
@@ -555,6 +763,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			want[0] = fuzz_u64(&in);
 			want[1] = fuzz_u8(&in) & 1 ? ~0ull : 0;
+			if (layout == LAYOUT_SPLIT)
+				want[0] &= ~(1ull << VIRTIO_F_RING_PACKED);
+			else if (layout == LAYOUT_PACKED)
+				want[0] |= 1ull << VIRTIO_F_RING_PACKED;
 			FUZZ_LUA("pcall(d.init, d, {features = {");
 			for (unsigned bit = 0, k = 0; bit < 64 * VQ_FEATURE_WORDS; bit++)
 				if (want[bit / 64] >> (bit % 64) & 1)
