@@ -25,8 +25,17 @@
  *   after it, byte by byte; balloon excepted (it gives pages back) and
  *   off while the input has rewritten the rings behind the driver.
  *
- * The machine and its device are made once per process; each input starts
- * from a device reset, zeroed RAM, no fault ranges and a fresh driver.
+ * An input whose first byte is 0x52-0x55 runs on virtio-mmio or virtio-pci
+ * (bit 0; pci register accesses go to the common cfg, notification, ISR,
+ * device cfg and MSI-X structures of BAR 0 and to the function's config
+ * space through ECAM) with split or packed rings (bit 1: the driver never
+ * or always asks for RING_PACKED); any other input runs on mmio, its
+ * layout following the features it negotiates.
+ *
+ * The machine and its device are made once per process and transport; each
+ * input starts from a device reset, zeroed RAM, no fault ranges and a fresh
+ * driver (pci: the function's config space and MSI-X state as the firmware
+ * left them).
  *
  * With fuzz_lua set (replay --lua, vqsim --from-fuzz) every operation is
  * also written as the vqsim Lua that does the same, with the values the
@@ -210,7 +219,7 @@ static void ram_wipe(void)
 		npages = RAM_SIZE / 4096;
 		for (size_t i = 0; i < npages; i++)
 			resident += vec[i] & 1;
-		if (resident <= npages / 8) {
+		if (resident <= npages / 2) {
 			for (size_t i = 0; i < npages; i++)
 				if (vec[i] & 1)
 					memset(ram_host + 4096 * i, 0, 4096);
