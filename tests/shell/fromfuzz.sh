@@ -26,12 +26,12 @@ for h in ring rng blk net balloon console; do
 	corpus="$srcdir/tests/fuzz/corpus/$h"
 	n=0
 	bad=""
-	# every 50th input, and of the inputs that choose their transport and
-	# ring layout (named after them: mmio-packed-*, pci-split-*, ...,
-	# ring: packed-*) the first two and every 20th of each kind
-	sample=$(ls "$corpus" | awk 'NR % 50 == 1'
+	# every 100th input, and of the inputs that choose their transport
+	# and ring layout (named after them: mmio-packed-*, pci-split-*, ...,
+	# ring: packed-*) the first two and every 100th of each kind
+	sample=$(ls "$corpus" | awk 'NR % 100 == 1'
 		for k in mmio-split mmio-packed pci-split pci-packed packed; do
-			ls "$corpus" | grep "^$k-" | awk 'NR <= 2 || NR % 20 == 0'
+			ls "$corpus" | grep "^$k-" | awk 'NR <= 2 || NR % 100 == 0'
 		done)
 	for f in $sample; do
 		n=$((n + 1))
