@@ -2,7 +2,9 @@
 # campaign.sh - a bounded libFuzzer campaign over vqsim's harnesses, one
 # harness at a time (the machine is shared: nice, one core), and a table
 # of what each run reached, from libFuzzer's -print_final_stats=1 output:
-#   harness  build  exec/s  edges (cov:)  ft  corpus  findings
+#   harness  build  exec/s  exec/cpu-s  edges (cov:)  ft  corpus  findings
+# (exec/cpu-s: executions per second of CPU time the run got, user + sys,
+# which on a shared machine says what one core would do; needs GNU time)
 #
 # Usage: tests/fuzz/campaign.sh SECONDS BUILDDIR...
 #   SECONDS   how long each harness runs (-max_total_time), e.g. 600
@@ -34,7 +36,9 @@ harnesses=${HARNESSES:-ring rng blk net balloon console vhost}
 work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/vqsim-campaign.XXXXXX")} || exit 2
 mkdir -p "$work/findings" "$work/logs" || exit 2
 table="$work/table.tsv"
-printf 'harness\tbuild\texec/s\tedges\tft\tcorpus\tfindings\n' >"$table"
+printf 'harness\tbuild\texec/s\texec/cpu-s\tedges\tft\tcorpus\tfindings\n' >"$table"
+timer=""
+[ -x /usr/bin/time ] && timer="/usr/bin/time -f %U+%S -o"
 any=0
 for b in "$@"; do
 	for h in $harnesses; do
@@ -54,13 +58,16 @@ for b in "$@"; do
 		out="$work/corpus/$build/$h"
 		log="$work/logs/$build-$h.log"
 		mkdir -p "$out"
-		before=$(ls "$work/findings" | wc -l)
+		before=$(find "$work/findings" -type f | wc -l)
 		echo "# $h ($label): $secs s" >&2
+		cpu="$work/logs/$build-$h.cpu"
+		rm -f "$cpu"
+		# timer and FUZZ_ARGS split into words on purpose
 		# shellcheck disable=SC2086
-		nice "$prog" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
+		nice ${timer:+$timer "$cpu"} "$prog" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
 			-rss_limit_mb=2048 -artifact_prefix="$work/findings/$h-$build-" \
 			${FUZZ_ARGS:-} "$out" "$srcdir/tests/fuzz/corpus/$h" >"$log" 2>&1
-		after=$(ls "$work/findings" | wc -l)
+		after=$(find "$work/findings" -type f | wc -l)
 		found=$((after - before))
 		[ "$found" -gt 0 ] && any=1
 		# the last status line (#N DONE/pulse/NEW ... cov: ft: corp: N/size)
@@ -70,8 +77,13 @@ for b in "$@"; do
 		ft=$(printf '%s\n' "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 		corp=$(printf '%s\n' "$last" | sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p')
 		eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$h" "$label" "${eps:--}" "${cov:--}" \
-			"${ft:--}" "${corp:--}" "$found" >>"$table"
+		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+		ecpu=-
+		if [ -s "$cpu" ] && [ -n "$runs" ]; then
+			ecpu=$(awk -v n="$runs" -F+ 'NR == 1 && $1 + $2 > 0 { printf "%d", n / ($1 + $2) }' "$cpu")
+		fi
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$h" "$label" "${eps:--}" "${ecpu:--}" \
+			"${cov:--}" "${ft:--}" "${corp:--}" "$found" >>"$table"
 	done
 done
 column -t -s "$(printf '\t')" "$table" 2>/dev/null || cat "$table"
