@@ -29,8 +29,9 @@
  * (bit 0; pci register accesses go to the common cfg, notification, ISR,
  * device cfg and MSI-X structures of BAR 0 and to the function's config
  * space through ECAM) with split or packed rings (bit 1: the driver never
- * or always asks for RING_PACKED); any other input runs on mmio, its
- * layout following the features it negotiates.
+ * or always asks for RING_PACKED; packed queues then take any size the
+ * initialisation's spare byte bits give, powers of two or not); any other
+ * input runs on mmio, its layout following the features it negotiates.
  *
  * The machine and its device are made once per process and transport; each
  * input starts from a device reset, zeroed RAM, no fault ranges and a fresh
@@ -685,6 +686,28 @@ static const char *reg_name(uint32_t off)
 	return "no register";
 }
 
+/* vq_drv_init() with queues of num entries: negotiate, set up queues from
+ * 0 while the device has them (QueueNumMax not 0), DRIVER_OK, stopping at
+ * the first step that fails. Returns how many queues it tried to set up
+ * (the reproducer's loop does the same setups, stopping at the same one). */
+static unsigned init_sized(const uint64_t *want, uint16_t num)
+{
+	int rc = vq_drv_negotiate(&drv, want);
+	unsigned q;
+
+	for (q = 0; rc == 0 && q < VQ_DEV_MAX_QUEUES; q++) {
+		uint32_t max = 0;
+
+		if (vq_drv_reg_write(&drv, VIRTIO_MMIO_QUEUE_SEL, q) < 0 ||
+		    vq_drv_reg_read(&drv, VIRTIO_MMIO_QUEUE_NUM_MAX, &max) < 0 || max == 0)
+			break;
+		rc = vq_drv_setup_queue(&drv, q, num);
+	}
+	if (rc == 0)
+		vq_drv_driver_ok(&drv);
+	return q;
+}
+
 /* The fuzzer's reads are sequenced one statement each: the order of a
  * call's arguments is the compiler's choice, and gcc's replay and clang's
  * fuzzer must decode an input the same way. */
@@ -769,19 +792,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 3: {
 			uint64_t want[VQ_FEATURE_WORDS];
+			uint8_t hi = 0;
+			uint16_t num = 0;
 
 			want[0] = fuzz_u64(&in);
-			want[1] = fuzz_u8(&in) & 1 ? ~0ull : 0;
+			hi = fuzz_u8(&in);
+			want[1] = hi & 1 ? ~0ull : 0;
 			if (layout == LAYOUT_SPLIT)
 				want[0] &= ~(1ull << VIRTIO_F_RING_PACKED);
 			else if (layout == LAYOUT_PACKED)
 				want[0] |= 1ull << VIRTIO_F_RING_PACKED;
-			FUZZ_LUA("pcall(d.init, d, {features = {");
+			/* packed inputs: the byte's other bits, when set, are
+			 * the queues' size (any size, spec 2.8) */
+			if (layout == LAYOUT_PACKED)
+				num = hi >> 1;
+			FUZZ_LUA("%s", num ? "pcall(function()\n  d:negotiate{"
+					   : "pcall(d.init, d, {features = {");
 			for (unsigned bit = 0, k = 0; bit < 64 * VQ_FEATURE_WORDS; bit++)
 				if (want[bit / 64] >> (bit % 64) & 1)
 					FUZZ_LUA("%s%u", k++ ? ", " : "", bit);
-			FUZZ_LUA("}}) -- the driver initialises the device again\n");
-			vq_drv_init(&drv, want, VQ_DRV_ALL_QUEUES);
+			if (num) {
+				unsigned nq = init_sized(want, num);
+
+				FUZZ_LUA("}\n  for q = 0, %d do d:setup_queue(q, %u) end\n  d:driver_ok()\n"
+					 "end) -- the driver initialises the device again, queues of %u\n",
+					 (int)nq - 1, num, num);
+			} else {
+				FUZZ_LUA("}}) -- the driver initialises the device again\n");
+				vq_drv_init(&drv, want, VQ_DRV_ALL_QUEUES);
+			}
 			nsent = 0; /* new rings: older tokens are gone */
 			raw_queue = false;
 			break;
