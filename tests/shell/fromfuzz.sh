@@ -31,7 +31,9 @@ for h in ring rng blk net balloon console; do
 	# ring: packed-*) the first two and every 100th of each kind
 	sample=$(ls "$corpus" | awk 'NR % 100 == 1'
 		for k in mmio-split mmio-packed pci-split pci-packed packed; do
-			ls "$corpus" | grep "^$k-" | awk 'NR <= 2 || NR % 100 == 0'
+			for f in "$corpus/$k"-*; do
+				[ -e "$f" ] && basename "$f"
+			done | awk 'NR <= 2 || NR % 100 == 0'
 		done)
 	for f in $sample; do
 		n=$((n + 1))
