@@ -341,12 +341,16 @@ static int queue_enable(struct vq_dev *d, unsigned q, bool live)
 		return dev_error(d, (int)q, -VQ_E_STATE,
 				 "queue %u: enabled after DRIVER_OK without VIRTIO_F_RING_RESET "
 				 "(spec 3.1.1)", q);
-	if (!is_pow2(vq->num) || vq->num > vq->num_max)
-		return dev_error(d, (int)q, -VQ_E_RING_LAYOUT,
-				 "queue %u: size %u is not a power of two in 1..%u (spec 2.7)", q,
-				 vq->num, vq->num_max);
 	if (vq_dev_has_feature(d, VIRTIO_F_RING_PACKED))
 		layout = VQ_RING_PACKED;
+	/* a packed queue's size need not be a power of two (spec 2.8) */
+	if (layout == VQ_RING_PACKED ? vq->num == 0 || vq->num > vq->num_max
+				     : !is_pow2(vq->num) || vq->num > vq->num_max)
+		return dev_error(d, (int)q, -VQ_E_RING_LAYOUT,
+				 layout == VQ_RING_PACKED
+					 ? "queue %u: packed size %u is not in 1..%u (spec 2.8)"
+					 : "queue %u: size %u is not a power of two in 1..%u (spec 2.7)",
+				 q, vq->num, vq->num_max);
 	if (vq_dev_has_feature(d, VIRTIO_F_EVENT_IDX))
 		rf |= VQ_RING_F_EVENT_IDX;
 	if (vq_dev_has_feature(d, VIRTIO_F_INDIRECT_DESC))

@@ -1,15 +1,21 @@
-/* fuzz_ring.c - the ring harness: the device side of the split ring fed
- * whatever a guest can write.
+/* fuzz_ring.c - the ring harness: the device side of the split and the
+ * packed ring fed whatever a guest can write.
  *
  * The input picks a memory map (one region; two regions back to back; two
  * with a hole between them), a queue size, the ring features, the placement
  * of the three areas and an optional fault range, then runs a program of
  * operations: descriptor, avail entry, avail idx and indirect-table writes
  * (values biased towards the interesting ones), drains, pushes, publishes,
- * notification changes and re-initialisations. Beyond crashes and the
- * sanitizers it checks, at every drain:
+ * notification changes and re-initialisations. A feature byte of
+ * 0x88-0x8b picks the packed layout (any size up to 128, not only powers
+ * of two), whose program is run_packed()'s: descriptors at the driver's
+ * cursor with its wrap counter's AVAIL/USED bits (or any), raw slots,
+ * indirect tables, the driver's event suppression structure, pushes in
+ * order or reversed. Beyond crashes and the sanitizers it checks, at every
+ * drain:
  * - the single pop and the batch pop, started from the same state, return
- *   the same chains (heads, segments, host pointers) and the same error;
+ *   the same chains (heads, segments, host pointers reaching the same
+ *   bytes) and the same error;
  * - a drain pops at most the chains the driver made available (never more
  *   than the queue size) and does a bounded number of translations;
  * - every segment is still the translation of its own range, a writable
@@ -26,6 +32,7 @@
  * make as asserts (chain shapes, single pops against batched pops of a
  * clone, used elements, a broken ring staying broken). */
 #include "fuzz.h"
+#include "fuzz_ring_lua.h"
 #include "ring.h"
 
 #define MAXQ 128                 /* largest queue size tried */
@@ -43,81 +50,9 @@ static const char *lua_addr(char buf[24], uint64_t v)
 }
 #define LA(v) lua_addr((char[24]){0}, (v))
 
-/* The script's head: its checks as Lua functions. */
-static const char lua_prelude[] =
-	"-- A reproducer of a fuzz_ring input (vqsim --from-fuzz ring): the guest's\n"
-	"-- writes, the device's pops and pushes in order, the harness's checks as\n"
-	"-- asserts. Run it with vqsim FILE.\n"
-	"local function check_chain(r, c, areas)\n"
-	"  assert(c.head < r.num, \"head \" .. c.head .. \", num \" .. r.num)\n"
-	"  assert(#c.segs <= r.num, #c.segs .. \" segments, num \" .. r.num)\n"
-	"  local rd, wr, seen_w = 0, 0, false\n"
-	"  for i, s in ipairs(c.segs) do\n"
-	"    assert(s.len > 0, \"empty segment \" .. i)\n"
-	"    assert(s.write or not seen_w, \"readable segment \" .. i .. \" after a writable one\")\n"
-	"    if s.write then\n"
-	"      seen_w = true; wr = wr + s.len\n"
-	"      for _, a in ipairs(areas) do\n"
-	"        assert(not (s.gpa < a[1] + a[2] and a[1] < s.gpa + s.len),\n"
-	"               string.format(\"writable segment 0x%x+%d over a ring area\", s.gpa, s.len))\n"
-	"      end\n"
-	"    else rd = rd + s.len end\n"
-	"  end\n"
-	"  assert(rd == c.read_bytes and wr == c.write_bytes, \"byte counts\")\n"
-	"end\n"
-	"local function same(a, b)\n"
-	"  if a.head ~= b.head or #a.segs ~= #b.segs then return false end\n"
-	"  for i = 1, #a.segs do\n"
-	"    local x, y = a.segs[i], b.segs[i]\n"
-	"    if x.gpa ~= y.gpa or x.len ~= y.len or x.write ~= y.write then return false end\n"
-	"  end\n"
-	"  return true\n"
-	"end\n"
-	"-- pop everything one by one, and from a clone in batches of max: the same\n"
-	"local function drain(r, max, areas)\n"
-	"  local rb, held, err = r:clone(), {}, nil\n"
-	"  while #held <= r.num do\n"
-	"    local c, e = r:pop()\n"
-	"    if not c then err = e; break end\n"
-	"    held[#held + 1] = c\n"
-	"  end\n"
-	"  assert(#held <= r.num, #held .. \" chains popped from a queue of \" .. r.num)\n"
-	"  local batch = {}\n"
-	"  while #batch <= r.num do\n"
-	"    local got = rb:pop_batch(max)\n"
-	"    for _, c in ipairs(got) do batch[#batch + 1] = c end\n"
-	"    if #got == 0 then break end\n"
-	"  end\n"
-	"  assert(#held == #batch, \"single pops \" .. #held .. \" chains, batches \" .. #batch)\n"
-	"  assert(r.error == rb.error, \"errors differ: \" .. tostring(r.error) .. \" vs \" .. tostring(rb.error))\n"
-	"  for i, c in ipairs(held) do\n"
-	"    check_chain(r, c, areas)\n"
-	"    assert(same(c, batch[i]), \"chain \" .. i .. \" differs between single and batch\")\n"
-	"  end\n"
-	"  if r.error then\n"
-	"    assert(not r:pop() and not r:publish(), \"a broken ring answers\")\n"
-	"  end\n"
-	"  print(string.format(\"drain: %d chains%s\", #held, err and (\", then \" .. err .. \": \" .. r.error_detail) or \"\"))\n"
-	"  return held\n"
-	"end\n"
-	"-- push c with written bytes; the element as the driver will read it\n"
-	"local function push_one(m, r, c, written, used)\n"
-	"  local slot = r.used_idx % r.num\n"
-	"  local ok, e = r:push(c, written)\n"
-	"  assert(ok or e == \"RING_USED_LEN\" or e == \"RING_BROKEN\" or e == \"RING_RING_MEM\", \"push: \" .. tostring(e))\n"
-	"  assert((e == \"RING_USED_LEN\") == (written > c.write_bytes), \"USED_LEN for \" .. written)\n"
-	"  if ok or e == \"RING_USED_LEN\" then\n"
-	"    local okid, id = pcall(m.mem.u32, m.mem, used + 4 + 8 * slot)\n"
-	"    local oklen, len = pcall(m.mem.u32, m.mem, used + 8 + 8 * slot)\n"
-	"    if okid and oklen then\n"
-	"      assert(id == c.head, \"used id \" .. id .. \", head \" .. c.head)\n"
-	"      assert(len <= c.write_bytes, \"used.len \" .. len .. \" > \" .. c.write_bytes)\n"
-	"    end\n"
-	"  end\n"
-	"end\n\n";
-
 static struct vq_mem *maps[MAP__COUNT];
-static struct vq_chain ca[MAXQ], cb[MAXQ];
+/* one more than a queue's chains: a drain tries once past the end */
+static struct vq_chain ca[MAXQ + 1], cb[MAXQ + 1];
 
 static struct vq_mem *map_make(unsigned kind)
 {
@@ -223,6 +158,48 @@ static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
+/* The bytes of the three ring areas of a layout. */
+static void area_sizes(enum vq_ring_layout layout, uint16_t num, uint64_t sz[3])
+{
+	if (layout == VQ_RING_PACKED) {
+		sz[0] = VIRTQ_PACKED_DESC_SIZE(num);
+		sz[1] = sz[2] = VIRTQ_PACKED_EVENT_SIZE;
+	} else {
+		sz[0] = VIRTQ_DESC_SIZE(num);
+		sz[1] = VIRTQ_AVAIL_SIZE(num);
+		sz[2] = VIRTQ_USED_SIZE(num);
+	}
+}
+
+/* Do host pointers a (the translation now) and b (a segment's) reach the
+ * same guest bytes? Equal pointers do; so do two views of the same pages
+ * (a range that crossed from one region into the next made a run, which
+ * maps both regions again side by side, and later translations may
+ * answer from it): a byte changed through a shows through b, probed at
+ * the start, at every page and at the end. */
+static bool probe(uint8_t *a, const uint8_t *b, uint64_t at)
+{
+	uint8_t was = a[at], flip = (uint8_t)~was;
+	bool same;
+
+	a[at] = flip;
+	same = b[at] == flip;
+	a[at] = was;
+	return same;
+}
+
+static bool aliases(void *a, void *b, uint32_t len)
+{
+	if (a == b)
+		return true;
+	if (!a || !b || len == 0)
+		return false;
+	for (uint64_t off = 0; off < len; off += 4096)
+		if (!probe(a, b, off))
+			return false;
+	return probe(a, b, len - 1u);
+}
+
 /* What every popped chain must satisfy. */
 static void check_chain(const struct vq_ring *r, const struct vq_chain *c)
 {
@@ -237,15 +214,17 @@ static void check_chain(const struct vq_ring *r, const struct vq_chain *c)
 
 		FUZZ_CHECK(s->writable == (i >= c->nread), "segment %u direction", i);
 		FUZZ_CHECK(s->len > 0, "empty segment %u", i);
-		FUZZ_CHECK(vq_mem_translate(r->mem, s->gpa, s->len, acc, NULL) == s->host,
+		FUZZ_CHECK(aliases(vq_mem_translate(r->mem, s->gpa, s->len, acc, NULL), s->host,
+				   s->len),
 			   "segment %u (0x%llx+%u) is not its own translation", i,
 			   (unsigned long long)s->gpa, s->len);
 		if (s->writable) {
-			FUZZ_CHECK(!overlaps(s->gpa, s->len, r->addr.desc, VIRTQ_DESC_SIZE(r->num)) &&
-					   !overlaps(s->gpa, s->len, r->addr.driver,
-						     VIRTQ_AVAIL_SIZE(r->num)) &&
-					   !overlaps(s->gpa, s->len, r->addr.device,
-						     VIRTQ_USED_SIZE(r->num)),
+			uint64_t sz[3];
+
+			area_sizes(r->layout, r->num, sz);
+			FUZZ_CHECK(!overlaps(s->gpa, s->len, r->addr.desc, sz[0]) &&
+					   !overlaps(s->gpa, s->len, r->addr.driver, sz[1]) &&
+					   !overlaps(s->gpa, s->len, r->addr.device, sz[2]),
 				   "writable segment 0x%llx+%u over a ring area",
 				   (unsigned long long)s->gpa, s->len);
 			wr += s->len;
@@ -264,8 +243,9 @@ static bool same_chain(const struct vq_chain *a, const struct vq_chain *b)
 	    a->write_bytes != b->write_bytes)
 		return false;
 	for (uint32_t i = 0; i < a->nseg; i++)
-		if (a->seg[i].host != b->seg[i].host || a->seg[i].gpa != b->seg[i].gpa ||
-		    a->seg[i].len != b->seg[i].len || a->seg[i].writable != b->seg[i].writable)
+		if (a->seg[i].gpa != b->seg[i].gpa || a->seg[i].len != b->seg[i].len ||
+		    a->seg[i].writable != b->seg[i].writable ||
+		    !aliases(a->seg[i].host, b->seg[i].host, a->seg[i].len))
 			return false;
 	return true;
 }
@@ -325,8 +305,14 @@ static unsigned drain(struct vq_ring *r, unsigned max)
  * will read it. */
 static void push_one(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
 {
-	uint16_t slot = r->used_idx & (r->num - 1);
+	bool packed = r->layout == VQ_RING_PACKED;
+	uint16_t slot = packed ? r->used_idx : r->used_idx & (r->num - 1);
+	/* split: used ring element {id32, len32}; packed: the descriptor
+	 * slot at the used cursor, len at 8, id (16 bits) at 12 */
+	uint64_t id_at = packed ? r->addr.desc + 16u * slot + 12 : r->addr.device + 4 + 8u * slot;
+	uint64_t len_at = packed ? r->addr.desc + 16u * slot + 8 : r->addr.device + 8 + 8u * slot;
 	uint32_t id = 0, len = 0;
+	uint16_t id16 = 0;
 	int rc = vq_ring_push(r, c, written);
 
 	if (rc == -VQ_E_INVAL || rc == -VQ_E_RING_BROKEN || rc == -VQ_E_RING_RING_MEM)
@@ -334,12 +320,234 @@ static void push_one(struct vq_ring *r, const struct vq_chain *c, uint32_t writt
 	FUZZ_CHECK(rc == 0 || rc == -VQ_E_RING_USED_LEN, "push: %d", rc);
 	FUZZ_CHECK((rc == -VQ_E_RING_USED_LEN) == (written > c->write_bytes), "USED_LEN for %u of %llu",
 		   written, (unsigned long long)c->write_bytes);
-	if (vq_mem_read32(r->mem, r->addr.device + 4 + 8u * slot, &id) == 0 &&
-	    vq_mem_read32(r->mem, r->addr.device + 8 + 8u * slot, &len) == 0) {
+	if ((packed ? vq_mem_read16(r->mem, id_at, &id16) : vq_mem_read32(r->mem, id_at, &id)) == 0 &&
+	    vq_mem_read32(r->mem, len_at, &len) == 0) {
+		if (packed)
+			id = id16;
 		FUZZ_CHECK(id == c->head, "used id %u, head %u", id, c->head);
 		FUZZ_CHECK(len <= c->write_bytes, "used.len %u > %llu writable bytes", len,
 			   (unsigned long long)c->write_bytes);
 	}
+}
+
+/* After a reset and a fresh init over zeroed rings: the ring works. The
+ * driver offers one readable 16-byte buffer as the first chain (split:
+ * descriptor 0, avail slot 0, avail idx 1; packed: slot 0, id 0, AVAIL in
+ * wrap 1); it pops as exactly that chain, and is used back. Skipped when
+ * the areas overlap, or a fault range keeps the guest's writes out or
+ * covers every candidate buffer. Returns whether the driver's cursor moved by one. */
+static bool check_works(struct vq_ring *r, struct vq_mem *m, const struct vq_ring_addr *a)
+{
+	bool packed = r->layout == VQ_RING_PACKED;
+	uint64_t buf = 0, sz[3];
+	int rc;
+
+	/* areas over each other: the driver's writes would clobber each other */
+	area_sizes(r->layout, r->num, sz);
+	if (overlaps(a->desc, sz[0], a->driver, sz[1]) || overlaps(a->desc, sz[0], a->device, sz[2]) ||
+	    overlaps(a->driver, sz[1], a->device, sz[2]))
+		return false;
+	for (uint64_t k = 0; k < 8 && !buf; k++)
+		if (vq_mem_translate(m, LO + 0x1000 * k + 0x40, 16, VQ_ACC_READ, NULL))
+			buf = LO + 0x1000 * k + 0x40;
+	if (!buf)
+		return false;
+	if (packed ? vq_mem_write64(m, a->desc, buf) || vq_mem_write32(m, a->desc + 8, 16) ||
+			     vq_mem_write16(m, a->desc + 12, 0) ||
+			     vq_mem_write16(m, a->desc + 14, VIRTQ_DESC_F_AVAIL)
+		   : vq_mem_write64(m, a->desc, buf) || vq_mem_write32(m, a->desc + 8, 16) ||
+			     vq_mem_write32(m, a->desc + 12, 0) ||
+			     vq_mem_write16(m, a->driver + 4, 0) ||
+			     vq_mem_write16(m, a->driver + 2, 1))
+		return false; /* (some writes may have landed: the ring is as the guest left it) */
+	FUZZ_LUA("-- the fresh ring works: one readable buffer at 0x%llx as its first chain\n"
+		 "pcall(m.mem.u64, m.mem, %s, 0x%llx); pcall(m.mem.u32, m.mem, %s, 16)\n",
+		 (unsigned long long)buf, LA(a->desc), (unsigned long long)buf, LA(a->desc + 8));
+	if (packed)
+		FUZZ_LUA("pcall(m.mem.u16, m.mem, %s, 0); pcall(m.mem.u16, m.mem, %s, 0x%x)\n",
+			 LA(a->desc + 12), LA(a->desc + 14), VIRTQ_DESC_F_AVAIL);
+	else
+		FUZZ_LUA("pcall(m.mem.u32, m.mem, %s, 0); pcall(m.mem.u16, m.mem, %s, 0)\n"
+			 "pcall(m.mem.u16, m.mem, %s, 1)\n", LA(a->desc + 12), LA(a->driver + 4),
+			 LA(a->driver + 2));
+	FUZZ_LUA("do\n  local c = r:pop()\n"
+		 "  assert(c and c.head == 0 and #c.segs == 1 and c.segs[1].gpa == 0x%llx and\n"
+		 "         c.segs[1].len == 16 and not c.segs[1].write, \"the fresh ring's first chain\")\n"
+		 "  assert(r:push(c, 0)); r:publish()\nend\n", (unsigned long long)buf);
+	rc = vq_ring_pop(r, &ca[0]);
+	FUZZ_CHECK(rc == 1 && ca[0].head == 0 && ca[0].nseg == 1 && ca[0].seg[0].gpa == buf &&
+			   ca[0].read_bytes == 16 && ca[0].write_bytes == 0,
+		   "the fresh ring's first chain: pop %d (%s)", rc, r->error_detail);
+	FUZZ_CHECK(vq_ring_push(r, &ca[0], 0) == 0, "pushing it back: %s", r->error_detail);
+	vq_ring_publish(r);
+	return true;
+}
+
+/* A packed descriptor: addr, len, id, then the flags. */
+static void put_pdesc(struct vq_mem *m, uint64_t gpa, uint64_t addr, uint32_t len, uint16_t id,
+		      uint16_t flags)
+{
+	FUZZ_LUA("pcall(m.mem.u64, m.mem, %s, 0x%llx); pcall(m.mem.u32, m.mem, %s, %u)\n"
+		 "pcall(m.mem.u16, m.mem, %s, %u); pcall(m.mem.u16, m.mem, %s, 0x%x)\n", LA(gpa),
+		 (unsigned long long)addr, LA(gpa + 8), len, LA(gpa + 12), id, LA(gpa + 14), flags);
+	vq_mem_write64(m, gpa, addr);
+	vq_mem_write32(m, gpa + 8, len);
+	vq_mem_write16(m, gpa + 12, id);
+	vq_mem_write16(m, gpa + 14, flags);
+}
+
+/* The packed layout's program: the driver's descriptors at its own cursor
+ * (the AVAIL/USED bits of its wrap counter, or any), raw slots, indirect
+ * tables, the driver's event suppression structure; the device's drains,
+ * pushes (in order or not: packed ids complete in any order), publishes,
+ * notification changes and queue resets. The checks are the split ones. */
+static int run_packed(struct fuzz_in *in, struct vq_mem *m, struct vq_ring *r,
+		      const struct vq_ring_addr *a, unsigned feat)
+{
+	uint16_t num = r->num, dslot = 0;
+	bool dwrap = true;
+	unsigned held = 0, steps = 0;
+	bool zeroed;
+
+	while (in->n && steps++ < 256) {
+		unsigned op = fuzz_u8(in) % 10;
+
+		switch (op) {
+		case 0:
+		case 9: { /* the driver's next descriptor, at its cursor */
+			uint64_t addr = pick_addr(in);
+			uint32_t len = pick_len(in);
+			uint16_t id = pick_index(in, num);
+			uint8_t fl = fuzz_u8(in);
+			uint16_t flags = fl & 7; /* NEXT, WRITE, INDIRECT */
+
+			if (fl & 0x80) /* AVAIL and USED as the input says */
+				flags |= (fl & 0x20 ? VIRTQ_DESC_F_AVAIL : 0) |
+					 (fl & 0x40 ? VIRTQ_DESC_F_USED : 0);
+			else /* available in the driver's wrap */
+				flags |= dwrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
+			FUZZ_LUA("-- driver: slot %u (wrap %u): addr 0x%llx, len %u, id %u, flags "
+				 "0x%x%s%s%s\n", dslot, dwrap, (unsigned long long)addr, len, id, flags,
+				 flags & 1 ? " NEXT" : "", flags & 2 ? " WRITE" : "",
+				 flags & 4 ? " INDIRECT" : "");
+			put_pdesc(m, a->desc + 16u * dslot, addr, len, id, flags);
+			if (++dslot >= num) {
+				dslot = 0;
+				dwrap = !dwrap;
+			}
+			break;
+		}
+		case 1: { /* any slot, any flags */
+			uint64_t at = a->desc + 16u * (fuzz_u16(in) % num);
+			uint64_t addr = pick_addr(in);
+			uint32_t len = pick_len(in);
+			uint16_t id = pick_index(in, num);
+			uint16_t flags = fuzz_u16(in);
+
+			FUZZ_LUA("-- a raw descriptor slot\n");
+			put_pdesc(m, at, addr, len, id, flags);
+			break;
+		}
+		case 2: { /* an indirect table entry, anywhere */
+			uint64_t at = pick_addr(in);
+			uint64_t addr = pick_addr(in);
+			uint32_t len = pick_len(in);
+			uint8_t fl = fuzz_u8(in);
+			uint16_t flags = fl & 0x80 ? fuzz_u16(in) : (uint16_t)(fl & VIRTQ_DESC_F_WRITE);
+
+			FUZZ_LUA("-- an indirect table entry\n");
+			put_pdesc(m, at, addr, len, 0, flags);
+			break;
+		}
+		case 3: { /* the driver's event suppression: when to interrupt */
+			uint16_t off = fuzz_u16(in);
+			uint16_t off_wrap = (uint16_t)((off & 0x8000) | ((off & 0x7fff) % (num + 1)));
+			uint16_t flags = fuzz_u8(in) & 3;
+
+			FUZZ_LUA("pcall(m.mem.u16, m.mem, %s, 0x%x); pcall(m.mem.u16, m.mem, %s, %u) "
+				 "-- driver event suppression\n", LA(a->driver), off_wrap,
+				 LA(a->driver + 2), flags);
+			vq_mem_write16(m, a->driver, off_wrap);
+			vq_mem_write16(m, a->driver + 2, flags);
+			break;
+		}
+		case 4: {
+			unsigned max = fuzz_u8(in) % num + 1;
+
+			FUZZ_LUA("held = drain(r, %u, areas)\n", max);
+			held = drain(r, max);
+			FUZZ_CHECK(r->inflight_desc <= num, "%u descriptors in flight, size %u",
+				   r->inflight_desc, num);
+			break;
+		}
+		case 5: { /* give back what the last drain popped, in order or reversed */
+			bool rev = fuzz_u8(in) & 1;
+
+			for (unsigned k = 0; k < held; k++) {
+				unsigned i = rev ? held - 1 - k : k;
+				uint32_t written = (fuzz_u8(in) & 1) ? fuzz_u32(in)
+								     : (uint32_t)ca[i].write_bytes;
+
+				FUZZ_LUA("push_one_packed(m, r, held[%u], %u, %s)\n", i + 1, written,
+					 LA(a->desc));
+				push_one(r, &ca[i], written);
+			}
+			FUZZ_LUA("held = {}\n");
+			held = 0;
+			break;
+		}
+		case 6: {
+			uint16_t slot = r->pub_slot, flags = r->pub_flags;
+			bool pending = r->pub_pending;
+			uint16_t got = 0;
+
+			FUZZ_LUA("r:publish()\n");
+			/* the first used descriptor of the batch gets its flags */
+			if (vq_ring_publish(r) >= 0 && pending &&
+			    vq_mem_read16(m, a->desc + 16u * slot + 14, &got) == 0)
+				FUZZ_CHECK(got == flags, "slot %u flags 0x%x after publish, 0x%x due",
+					   slot, got, flags);
+			break;
+		}
+		case 7: {
+			bool on = fuzz_u8(in) & 1;
+
+			FUZZ_LUA("r:set_notify(%s); r:pending()\n", on ? "true" : "false");
+			vq_ring_set_notify(r, on);
+			vq_ring_pending(r);
+			break;
+		}
+		case 8: /* the driver resets the queue and sets it up again */
+			held = 0;
+			dslot = 0;
+			dwrap = true;
+			zeroed = vq_mem_fill(m, a->desc, 0, VIRTQ_PACKED_DESC_SIZE(num)) == 0 &&
+				 vq_mem_fill(m, a->driver, 0, VIRTQ_PACKED_EVENT_SIZE) == 0;
+			FUZZ_LUA("-- the driver resets the queue, zeroes its ring, sets it up again\n"
+				 "local zeroed = pcall(m.mem.fill, m.mem, %s, %u, 0) and "
+				 "pcall(m.mem.fill, m.mem, %s, %u, 0)\n"
+				 "r:reset(); assert(not r:pop(), \"pop after reset\")\n"
+				 "if not r:init() then return end -- a fault range over an area: refused\n"
+				 "assert(not zeroed or r:pending() == 0, \"fresh ring not empty\")\n"
+				 "held = {}\n", LA(a->desc), (unsigned)VIRTQ_PACKED_DESC_SIZE(num),
+				 LA(a->driver), VIRTQ_PACKED_EVENT_SIZE);
+			vq_ring_reset(r);
+			FUZZ_CHECK(vq_ring_pop(r, &ca[0]) == -VQ_E_RING_BROKEN, "pop after reset");
+			if (vq_ring_init(r, m, VQ_RING_PACKED, num, a, feat) < 0)
+				return 0; /* a fault range over an area: refused, fine */
+			FUZZ_CHECK(r->inflight_desc == 0 && r->last_avail == 0 && r->avail_wrap,
+				   "fresh ring: %u in flight, slot %u", r->inflight_desc, r->last_avail);
+			FUZZ_CHECK(!zeroed || vq_ring_pending(r) == 0, "fresh ring not empty");
+			if (zeroed && check_works(r, m, a)) {
+				/* the driver's cursor is past slot 0 */
+				dslot = num > 1 ? 1 : 0;
+				dwrap = num > 1;
+			}
+			break;
+		}
+	}
+	FUZZ_LUA("print(\"every invariant held\")\n");
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -347,8 +555,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_in in = {data, size};
 	unsigned map = fuzz_u8(&in) % MAP__COUNT;
 	struct vq_mem *m = map_get(map);
-	uint16_t num = (uint16_t)(1u << (fuzz_u8(&in) % 8));
-	unsigned feat = fuzz_u8(&in) & (VQ_RING_F_EVENT_IDX | VQ_RING_F_INDIRECT);
+	uint8_t nb = fuzz_u8(&in);
+	uint8_t fb = fuzz_u8(&in);
+	/* the feature byte 0x88..0x8b picks the packed layout (a value no
+	 * split input of the corpus had, so those decode as before); packed
+	 * sizes need not be powers of two */
+	enum vq_ring_layout lay = (fb & 0xfc) == 0x88 ? VQ_RING_PACKED : VQ_RING_SPLIT;
+	uint16_t num = lay == VQ_RING_PACKED && (nb & 0x80) ? (uint16_t)((nb & 0x7f) + 1)
+							     : (uint16_t)(1u << (nb % 8));
+	unsigned feat = fb & (VQ_RING_F_EVENT_IDX | VQ_RING_F_INDIRECT);
+	uint64_t sz[3];
 	struct vq_ring_addr a;
 	struct vq_ring r;
 	unsigned held = 0, steps = 0;
@@ -375,7 +591,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		a.desc = pick_addr(&in);
 		a.driver = pick_addr(&in);
 		a.device = pick_addr(&in);
-	} else if (vq_ring_size(VQ_RING_SPLIT, num, pick_addr(&in), &a, &bytes) < 0) {
+	} else if (vq_ring_size(lay, num, pick_addr(&in), &a, &bytes) < 0) {
 		FUZZ_LUA("print(\"the ring's areas do not fit below 2^64: nothing to try\")\n");
 		return 0;
 	}
@@ -389,14 +605,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 (unsigned long long)len, dir[acc]);
 		vq_mem_fault_add(m, gpa, len, acc);
 	}
+	area_sizes(lay, num, sz);
 	FUZZ_LUA("local areas = {{%s, %u}, {%s, %u}, {%s, %u}}\n"
 		 "local r, err, detail = m:device_ring{num = %u, desc = %s, driver = %s, device = %s, "
-		 "features = {%s%s}}\n", LA(a.desc), (unsigned)VIRTQ_DESC_SIZE(num), LA(a.driver),
-		 (unsigned)VIRTQ_AVAIL_SIZE(num), LA(a.device), (unsigned)VIRTQ_USED_SIZE(num), num,
+		 "features = {%s%s}%s}\n", LA(a.desc), (unsigned)sz[0], LA(a.driver),
+		 (unsigned)sz[1], LA(a.device), (unsigned)sz[2], num,
 		 LA(a.desc), LA(a.driver), LA(a.device),
 		 feat & VQ_RING_F_EVENT_IDX ? "\"EVENT_IDX\", " : "",
-		 feat & VQ_RING_F_INDIRECT ? "\"INDIRECT_DESC\"" : "");
-	if (vq_ring_init(&r, m, VQ_RING_SPLIT, num, &a, feat) < 0) {
+		 feat & VQ_RING_F_INDIRECT ? "\"INDIRECT_DESC\"" : "",
+		 lay == VQ_RING_PACKED ? ", layout = \"packed\"" : "");
+	if (vq_ring_init(&r, m, lay, num, &a, feat) < 0) {
 		FUZZ_LUA("assert(not r and err == \"RING_LAYOUT\", \"the ring is refused\")\n"
 			 "print(\"refused: \" .. detail)\n");
 		FUZZ_CHECK(r.error == -VQ_E_RING_LAYOUT, "init failed with %d", r.error);
@@ -404,6 +622,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_LUA("assert(r, detail)\nlocal held = {}\n");
+	if (lay == VQ_RING_PACKED)
+		return run_packed(&in, m, &r, &a, feat);
 	/* one read a statement: the order of a call's arguments is the
 	 * compiler's choice, and gcc's replay and clang's fuzzer must decode
 	 * an input the same way */
@@ -496,6 +716,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (vq_ring_init(&r, m, VQ_RING_SPLIT, num, &a, feat) < 0)
 				return 0; /* a fault range over an area: refused, fine */
 			FUZZ_CHECK(!zeroed || vq_ring_pending(&r) == 0, "fresh ring not empty");
+			if (zeroed && check_works(&r, m, &a))
+				avail_idx = 1;
 			break;
 		}
 	}

@@ -4,7 +4,8 @@
 # harness's corpus, the script must run to its end in vqsim ("every
 # invariant held"): its asserts compare each used element and each
 # device-readable buffer with what the harness saw, so a script that
-# diverges from the harness fails. The ring harness's scripts drive
+# diverges from the harness fails; the sample covers every transport
+# (mmio, pci) and ring layout (split, packed). The ring harness's scripts drive
 # m:device_ring{} (single pops beside batched pops of a clone, pushes, used
 # elements); one whose ring the device refused ends with "refused: ...". Usage errors exit 2 with a message.
 # TAP on stdout. Environment: VQSIM, srcdir, FUZZING (yes: the harnesses
@@ -25,7 +26,16 @@ for h in ring rng blk net balloon console; do
 	corpus="$srcdir/tests/fuzz/corpus/$h"
 	n=0
 	bad=""
-	for f in $(ls "$corpus" | awk 'NR % 50 == 1'); do
+	# every 100th input, and of the inputs that choose their transport
+	# and ring layout (named after them: mmio-packed-*, pci-split-*, ...,
+	# ring: packed-*) the first two and every 100th of each kind
+	sample=$(ls "$corpus" | awk 'NR % 100 == 1'
+		for k in mmio-split mmio-packed pci-split pci-packed packed; do
+			for f in "$corpus/$k"-*; do
+				[ -e "$f" ] && basename "$f"
+			done | awk 'NR <= 2 || NR % 100 == 0'
+		done)
+	for f in $sample; do
 		n=$((n + 1))
 		if ! "$VQSIM" --from-fuzz "$h" "$corpus/$f" >"$tmp/r.lua" 2>"$tmp/err"; then
 			bad="$f (not written: $(cat "$tmp/err"))"

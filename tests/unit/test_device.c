@@ -617,6 +617,47 @@ START_TEST(test_queue_enable_features_and_ring_reset)
 }
 END_TEST
 
+/* A packed queue's size need not be a power of two (spec 2.8: "Queue
+ * Size ... up to 2^15", with no power-of-two rule, unlike split's 2.7):
+ * the device refused 12 and 100 with RING_LAYOUT and needed a reset. */
+START_TEST(test_queue_enable_packed_any_size)
+{
+	struct vq_dev d2;
+	uint64_t bytes;
+
+	ck_assert_int_eq(vq_dev_init(&d2, &fake_class, "pk", mem, 1, 128,
+				     BIT(VIRTIO_F_RING_PACKED), 0),
+			 0);
+	ck_assert_int_eq(vq_dev_write_status(&d2, S_ACK | S_DRV), 0);
+	ck_assert_int_eq(vq_dev_write_driver_features(&d2, 1,
+						      1 | (1u << (VIRTIO_F_RING_PACKED - 32))), 0);
+	ck_assert_int_eq(vq_dev_write_status(&d2, S_ACK | S_DRV | S_FOK), 0);
+	ck_assert_int_eq(vq_ring_size(VQ_RING_PACKED, 100, RING_BASE, &d2.queues[0].addr, &bytes),
+			 0);
+	d2.queues[0].num = 100;
+	ck_assert_int_eq(vq_dev_queue_enable(&d2, 0), 0);
+	ck_assert(d2.queues[0].ready);
+	ck_assert_uint_eq(d2.queues[0].ring.layout, VQ_RING_PACKED);
+	ck_assert_uint_eq(d2.queues[0].ring.num, 100);
+	ck_assert(!(d2.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET));
+	/* still at most the device's maximum, and never 0 */
+	vq_dev_reset(&d2);
+	ck_assert_int_eq(vq_dev_write_status(&d2, S_ACK | S_DRV), 0);
+	ck_assert_int_eq(vq_dev_write_driver_features(&d2, 1,
+						      1 | (1u << (VIRTIO_F_RING_PACKED - 32))), 0);
+	ck_assert_int_eq(vq_dev_write_status(&d2, S_ACK | S_DRV | S_FOK), 0);
+	static const uint16_t bad_num[] = {0, 129};
+	for (unsigned i = 0; i < sizeof(bad_num) / sizeof(bad_num[0]); i++) {
+		ck_assert_int_eq(vq_ring_size(VQ_RING_PACKED, 100, RING_BASE, &d2.queues[0].addr,
+					      &bytes), 0);
+		d2.queues[0].num = bad_num[i];
+		ck_assert_err(vq_dev_queue_enable(&d2, 0), VQ_E_RING_LAYOUT);
+		ck_assert(!d2.queues[0].ready);
+	}
+	vq_dev_destroy(&d2);
+}
+END_TEST
+
 START_TEST(test_notify_refused)
 {
 	struct vq_ring_drv drv;
@@ -953,6 +994,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, test_reset);
 	tcase_add_test(tc, test_queue_enable_validation);
 	tcase_add_test(tc, test_queue_enable_features_and_ring_reset);
+	tcase_add_test(tc, test_queue_enable_packed_any_size);
 	tcase_add_test(tc, test_notify_refused);
 	tcase_add_test(tc, test_ring_error_needs_reset);
 	tcase_add_test(tc, test_fail_queue_by_class);
