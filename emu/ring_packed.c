@@ -224,14 +224,15 @@ static inline __attribute__((always_inline)) int pop_checked(struct vq_ring *r,
 	w1 = (w1 & 0xffffffffffffull) | (uint64_t)flags << 48;
 	len = (uint32_t)w1;
 	id = (uint16_t)(w1 >> 32);
-	busy = &r->id_busy[id / 64];
-	bit = 1ull << (id % 64);
 	seg = c->seg;
 	/* one branch a test (see ring_split.c's pop_stretch()) */
 	if (VQ_UNLIKELY(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
 		goto general;
 	if (VQ_UNLIKELY(id >= num))
 		goto general;
+	/* only now: an id past the bitmap must not even index it */
+	busy = &r->id_busy[id / 64];
+	bit = 1ull << (id % 64);
 	if (VQ_UNLIKELY(*busy & bit))
 		goto general;
 	if (VQ_UNLIKELY(len == 0 || !seg))

@@ -431,6 +431,18 @@ START_TEST(test_bad_id)
 }
 END_TEST
 
+/* An id past the in-flight bitmap (0xffff: word 1023 of 512) is refused
+ * before the bitmap is indexed: the fast path formed &id_busy[1023] first
+ * (UBSan's index-out-of-bounds; the ring fuzzer's first ASan+UBSan run). */
+START_TEST(test_bad_id_past_the_bitmap)
+{
+	raw_desc(0, BUF, 16, 0xffff, F_A);
+	ck_assert_err(vq_ring_pop(&r, &c), VQ_E_RING_PACKED_ID);
+	ck_assert_ptr_nonnull(strstr(r.error_detail, "id 65535"));
+	assert_broken(VQ_E_RING_PACKED_ID);
+}
+END_TEST
+
 START_TEST(test_id_busy)
 {
 	raw_desc(0, BUF, 16, 3, F_A);
@@ -806,6 +818,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_notify_modes);
 	tcase_add_test(tc, test_notify_desc);
 	tcase_add_test(tc, test_bad_id);
+	tcase_add_test(tc, test_bad_id_past_the_bitmap);
 	tcase_add_test(tc, test_id_busy);
 	tcase_add_test(tc, test_chain_too_long);
 	tcase_add_test(tc, test_chain_not_avail);
