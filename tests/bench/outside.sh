@@ -17,7 +17,7 @@ cleanup() {
 	for p in $pids; do wait "$p" 2>/dev/null; done
 	rm -rf "$tmp"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT INT TERM HUP PIPE
 
 wait_sock() { # PATH PID
 	i=0
