@@ -8,33 +8,10 @@ srcdir=${srcdir:-.}
 VQSIM=${VQSIM:-./vqsim}
 T=${VQSIM_PEER_TIMEOUT:-300}   # seconds for one vqsim run
 
-skip() { # TAP's skip-all: the reason is the line
-	echo "1..0 # SKIP $*"
-	exit 0
-}
+. "$srcdir/tests/peers/lib.sh"
 QSD=$(command -v qemu-storage-daemon) ||
 	skip "qemu-storage-daemon not installed (Debian: qemu-system-common)"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vqsim-qsd.XXXXXX") || exit 99
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-n=0
-check() { # check DESCRIPTION COMMAND...: one TAP line
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@" >"$tmp/out" 2>&1; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		sed 's/^/# /' "$tmp/out" | tail -40
-	fi
-}
+peer_init qsd
 
 # start_qsd: a vhost-user-blk export of $tmp/img.raw (1 MiB) on $tmp/blk.sock
 start_qsd() {
@@ -45,12 +22,7 @@ start_qsd() {
 		>>"$tmp/qsd.log" 2>&1 &
 	qsd=$!
 	pids="$pids $qsd"
-	i=0
-	while [ ! -S "$tmp/blk.sock" ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -S "$tmp/blk.sock" ]
+	wait_sock "$tmp/blk.sock" "$qsd"
 }
 stop_qsd() {
 	kill "$qsd" 2>/dev/null

@@ -8,32 +8,10 @@
 srcdir=${srcdir:-.}
 VQSIM=${VQSIM:-./vqsim}
 
-skip() { # TAP's skip-all: the reason is the line
-	echo "1..0 # SKIP $*"
-	exit 0
-}
+. "$srcdir/tests/peers/lib.sh"
 TESTPMD=$(command -v dpdk-testpmd) || skip "dpdk-testpmd not installed (Debian: dpdk-dev)"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vqsim-tp.XXXXXX") || exit 99
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$tmp" "/var/run/dpdk/vqsim-tp-$$" 2>/dev/null
-}
-trap cleanup EXIT INT TERM
-
-n=0
-check() { # check DESCRIPTION COMMAND...: one TAP line
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@" >"$tmp/out" 2>&1; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		sed 's/^/# /' "$tmp/out" | tail -40
-	fi
-}
+peer_init tp
+peer_rm="/var/run/dpdk/vqsim-tp-$$"
 
 start_testpmd() {
 	# --stats-period keeps it running without a terminal on stdin
@@ -43,12 +21,7 @@ start_testpmd() {
 		>"$tmp/testpmd.log" 2>&1 </dev/null &
 	tp=$!
 	pids="$pids $tp"
-	i=0
-	while [ ! -S "$tmp/net.sock" ] && [ $i -lt 600 ] && kill -0 "$tp" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -S "$tmp/net.sock" ] || { tail -20 "$tmp/testpmd.log"; false; }
+	wait_sock "$tmp/net.sock" "$tp" 600 || { tail -20 "$tmp/testpmd.log"; false; }
 }
 
 echo "1..5"

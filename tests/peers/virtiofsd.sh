@@ -8,33 +8,10 @@
 srcdir=${srcdir:-.}
 VQSIM=${VQSIM:-./vqsim}
 
-skip() { # TAP's skip-all: the reason is the line
-	echo "1..0 # SKIP $*"
-	exit 0
-}
+. "$srcdir/tests/peers/lib.sh"
 VFS=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 [ -x "$VFS" ] || skip "virtiofsd not installed (Debian: qemu-system-common)"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vqsim-vfs.XXXXXX") || exit 99
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-n=0
-check() { # check DESCRIPTION COMMAND...: one TAP line
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@" >"$tmp/out" 2>&1; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		sed 's/^/# /' "$tmp/out" | tail -40
-	fi
-}
+peer_init vfs
 
 mkdir -p "$tmp/share"
 printf 'hello from the host\n' >"$tmp/share/hello.txt"
@@ -44,12 +21,7 @@ start_vfs() {
 		-o sandbox=chroot -o cache=none >>"$tmp/vfs.log" 2>&1 &
 	vfs=$!
 	pids="$pids $vfs"
-	i=0
-	while [ ! -S "$tmp/fs.sock" ] && [ $i -lt 100 ] && kill -0 "$vfs" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -S "$tmp/fs.sock" ] || { tail -5 "$tmp/vfs.log"; false; }
+	wait_sock "$tmp/fs.sock" "$vfs" || { tail -5 "$tmp/vfs.log"; false; }
 }
 
 cat >"$tmp/fuse.lua" <<'LUA'
