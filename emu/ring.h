@@ -155,10 +155,13 @@ struct vq_ring {
 	uint16_t pub_slot;        /* ... at this slot (the first one pushed) */
 	uint16_t pub_flags;       /* ... with these flags, stored at publish */
 	uint16_t inflight_desc;   /* ring descriptors popped and not yet used */
-	uint16_t last_pop_id;     /* id of the last popped chain (for unpop) */
-	bool last_pop_valid;
+	uint16_t last_pop_id;     /* id of the last popped chain while unpop
+				     may take it back, else VQ_RING_NO_POP */
 	uint64_t id_busy[VIRTQ_MAX_SIZE / 64]; /* buffer ids in flight */
 };
+
+/* vq_ring.last_pop_id when no chain can be unpopped (no id is that high). */
+#define VQ_RING_NO_POP 0xffffu
 
 /* Validate a queue's placement and set r up to serve it: num a power of two
  * in [1, 32768], areas aligned (16/2/4) and wholly inside guest memory

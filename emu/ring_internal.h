@@ -11,6 +11,7 @@
 #ifndef VQSIM_RING_INTERNAL_H
 #define VQSIM_RING_INTERNAL_H
 
+#include <stddef.h>
 #include <string.h>
 
 #include "ring.h"
@@ -125,6 +126,80 @@ static inline int vq_chain_put(struct vq_ring *r, struct vq_chain *c, void *host
 		c->read_bytes += len;
 	}
 	return 0;
+}
+
+/* ---- one-segment chains: the pop fast paths of both layouts ----------- */
+
+/* A one-segment chain filled with fewer stores: head and ndesc in one
+ * 32-bit word, nseg and nread in one 64-bit word, and len stored to the
+ * byte count of the buffer's direction (0 to the other) by index rather
+ * than by a choice. The layout this relies on is checked below (the bytes
+ * after nread are padding); a big-endian host gets the field stores. wr is
+ * 0 or 1 throughout. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+_Static_assert(offsetof(struct vq_chain, head) == 0 && offsetof(struct vq_chain, ndesc) == 2 &&
+		       offsetof(struct vq_chain, nseg) == 4 &&
+		       offsetof(struct vq_chain, nread) == 8 &&
+		       offsetof(struct vq_chain, read_bytes) == 16 &&
+		       offsetof(struct vq_chain, write_bytes) == 24,
+	       "chain_store_*'s word stores");
+#define CHAIN_WORD_STORES 1
+#else
+#define CHAIN_WORD_STORES 0
+#endif
+
+/* head, ndesc = 1 */
+static inline void chain_store_head(struct vq_chain *c, unsigned head)
+{
+	if (CHAIN_WORD_STORES) {
+		uint32_t w0 = head | 1u << 16;
+		memcpy(c, &w0, sizeof(w0));
+	} else {
+		c->head = (uint16_t)head;
+		c->ndesc = 1;
+	}
+}
+
+/* nseg = 1, nread, read_bytes, write_bytes of a one-segment chain of len
+ * bytes, writable when wr (0 or 1) */
+static inline void chain_store_counts(struct vq_chain *c, uint32_t len, uint64_t wr)
+{
+	uint64_t rd = wr ^ 1u;
+
+	if (CHAIN_WORD_STORES) {
+		uint64_t w = 1u | rd << 32;
+
+		memcpy((uint8_t *)c + 4, &w, sizeof(w));
+		/* len goes to the byte count of the buffer's direction */
+		w = 0;
+		memcpy((uint8_t *)c + 16 + 8 * rd, &w, sizeof(w));
+		w = len;
+		memcpy((uint8_t *)c + 16 + 8 * wr, &w, sizeof(w));
+	} else {
+		c->nseg = 1;
+		c->nread = (uint32_t)rd;
+		c->read_bytes = rd ? len : 0;
+		c->write_bytes = wr ? len : 0;
+	}
+}
+
+static inline void seg_store(struct vq_seg *s, void *host, uint64_t gpa, uint32_t len,
+			     uint64_t wr)
+{
+	uint8_t b = (uint8_t)wr;   /* a bool's representation: 0 or 1 */
+
+	s->gpa = gpa;
+	s->host = host;
+	s->len = len;
+	memcpy(&s->writable, &b, 1);
+}
+
+static inline void chain_fill_one(struct vq_chain *c, unsigned head, void *host, uint64_t gpa,
+				  uint32_t len, uint64_t wr)
+{
+	chain_store_head(c, head);
+	seg_store(c->seg, host, gpa, len, wr);
+	chain_store_counts(c, len, wr);
 }
 
 /* vq_walk_buf()'s continuation for a ring behind an IOMMU (r->iommu):

@@ -17,6 +17,8 @@
  * been passed going from old to new" is then vring_need_event() computed
  * modulo 2*num.
  */
+#include <limits.h>
+
 #include "ring_packed.h"
 
 /* ==== device side ======================================================= */
@@ -79,6 +81,7 @@ int vq_ring_init_packed(struct vq_ring *r)
 				     (unsigned long long)r->addr.device);
 	r->avail_wrap = true;
 	r->used_wrap = true;
+	r->last_pop_id = VQ_RING_NO_POP;
 	return 0;
 }
 
@@ -112,13 +115,14 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
 }
 
 /* Walk the chain starting at the device's cursor, whose first descriptor
- * d0 the caller copied out (flags read with acquire and found available,
- * then addr, len and id, once). Every further descriptor's flags are read
- * first, with acquire, and must say available too; then its addr, len and
- * id are copied once. The chain may not run into descriptors still in
- * flight (free = num - inflight), so the loop ends within num slots. */
+ * the caller copied out: flags0 read with acquire and found available, then
+ * addr0 and w0 (len, id; its flags bits are not used). Every further
+ * descriptor's flags are read first, with acquire, and must say available
+ * too; then its addr, len and id are copied once. The chain may not run
+ * into descriptors still in flight (free = num - inflight), so the loop
+ * ends within num slots. */
 __attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_chain *c,
-						 uint64_t addr0, uint64_t w0)
+						 uint64_t addr0, uint64_t w0, uint16_t flags0)
 {
 	uint16_t slot = r->last_avail, ndesc = 0, first = slot, flags;
 	uint16_t free = (uint16_t)(r->num - r->inflight_desc);
@@ -142,13 +146,13 @@ __attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_ch
 						     "chain at slot %u: slot %u flags 0x%x, wrap %u",
 						     first, slot, flags, wrap);
 			desc_body(p, &d);
-			d.flags = flags;
 		} else {
 			d.addr = addr0;
 			d.len = (uint32_t)w0;
 			d.id = (uint16_t)(w0 >> 32);
-			d.flags = flags = (uint16_t)(w0 >> 48);
+			flags = flags0;
 		}
+		d.flags = flags;
 		ndesc++;
 		advance(r->num, &slot, &wrap, 1);
 		if (VQ_UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT)) {
@@ -189,55 +193,89 @@ __attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_ch
 	r->avail_wrap = wrap;
 	r->inflight_desc = (uint16_t)(r->inflight_desc + ndesc);
 	r->last_pop_id = d.id;
-	r->last_pop_valid = true;
 	return 1;
 }
 
-/* One pop after the memory check: 1, 0 (nothing available) or an error.
- * The first descriptor is copied out once (flags with acquire, then addr,
- * len and id; the ring is 16-aligned) and handed as two words (addr; len,
- * id and the flags read first) to walk_packed() unless it is the commonest
- * chain: one plain non-empty descriptor whose buffer lies in the memory's
- * hit region away from the ring areas, with an id in range and not in
- * flight, and a free descriptor for it. That one passes every rule of
- * walk_packed() by construction and fills c with straight stores. Anything
- * else (a longer or indirect chain, an IOMMU, a translation off the inline
- * hit path, a chain with no segment storage yet, a buffer near the ring
- * areas, a bad id) goes to walk_packed() with the same copy, nothing
- * changed; by a tail call, so that the fast path keeps no frame. */
-static inline __attribute__((always_inline)) int pop_checked(struct vq_ring *r,
-							       struct vq_chain *c)
+/* The AVAIL and USED bits of a descriptor available for wrap counter wrap
+ * (AVAIL == wrap, USED != wrap): 0x0080 for 1, 0x8000 for 0. */
+static inline uint16_t avail_bits(bool wrap)
+{
+	return (uint16_t)(F_USED >> (8 * wrap));
+}
+
+_Static_assert(F_AVAIL == F_USED >> 8, "avail_bits()'s shift");
+
+/* The general pop: copy the descriptor at the cursor (flags with acquire,
+ * then addr, len and id, once) and walk it. 1, 0 or an error. */
+__attribute__((noinline)) static int pop_general(struct vq_ring *r, struct vq_chain *c)
 {
 	const uint8_t *p = slot_ptr(r->desc, r->last_avail);
-	const uint16_t num = r->num;
-	uint16_t flags = vq_load16_acquire(p + PD_FLAGS), id, slot;
-	uint64_t addr, w1, wr, *busy, bit;
-	struct vq_seg *seg;
+	uint16_t flags = vq_load16_acquire(p + PD_FLAGS);
+	uint64_t w0, w1;
+
+	if ((flags & (F_AVAIL | F_USED)) != avail_bits(r->avail_wrap))
+		return 0;
+	vq_fetch16(p, &w0, &w1);
+	return walk_packed(r, c, w0, w1, flags);
+}
+
+/* A pop after the memory generation moved, and every pop behind an IOMMU
+ * (whose mem_gen stays 0): remap, then the general pop. */
+__attribute__((cold, noinline)) static int pop_remap(struct vq_ring *r, struct vq_chain *c)
+{
+	int rc = check_mem(r);
+
+	return rc < 0 ? rc : pop_general(r, c);
+}
+
+/* The fast path is a leaf for the commonest chain: one plain non-empty
+ * descriptor whose buffer lies in the memory's hit region away from the
+ * ring areas, with an id in range and not in flight, and a free descriptor
+ * for it. That one passes every rule of walk_packed() by construction and
+ * fills c with straight stores. Anything else (a longer or indirect chain,
+ * a translation off the inline hit path, a chain with no segment storage
+ * yet, a buffer near the ring areas, a bad id, a full ring) goes to
+ * walk_packed() with the same copy, by a tail call; a memory generation
+ * change (and an IOMMU) to pop_remap(). Each test is a branch of its own
+ * (see ring_split.c's pop_stretch()). */
+int vq_ring_pop_packed(struct vq_ring *r, struct vq_chain *c)
+{
+	const uint8_t *p;
+	uint64_t addr, w1, *busy, bit, wr;
+	uint16_t flags, id, slot;
 	uint32_t len;
 	void *host;
 
-	if (!is_avail(flags, r->avail_wrap))
+	if (VQ_UNLIKELY(vq_mem_generation(r->mem) != r->mem_gen))
+		return pop_remap(r, c);
+	p = slot_ptr(r->desc, r->last_avail);
+	flags = vq_load16_acquire(p + PD_FLAGS);
+	if ((flags & (F_AVAIL | F_USED)) != avail_bits(r->avail_wrap))
 		return 0;
 	addr = VQ_LE64(__atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED));
 	w1 = VQ_LE64(__atomic_load_n((const uint64_t *)p + 1, __ATOMIC_RELAXED));
-	/* the flags are those read first: the copy's are not used */
-	w1 = (w1 & 0xffffffffffffull) | (uint64_t)flags << 48;
 	len = (uint32_t)w1;
 	id = (uint16_t)(w1 >> 32);
-	seg = c->seg;
-	/* one branch a test (see ring_split.c's pop_stretch()) */
 	if (VQ_UNLIKELY(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
 		goto general;
-	if (VQ_UNLIKELY(id >= num))
+	__asm__("");
+	if (VQ_UNLIKELY(id >= r->num))
 		goto general;
+	__asm__("");
 	/* only now: an id past the bitmap must not even index it */
 	busy = &r->id_busy[id / 64];
 	bit = 1ull << (id % 64);
 	if (VQ_UNLIKELY(*busy & bit))
 		goto general;
-	if (VQ_UNLIKELY(len == 0 || !seg))
+	__asm__("");
+	if (VQ_UNLIKELY(!c->seg))
 		goto general;
-	if (VQ_UNLIKELY(r->inflight_desc >= num || r->iommu))
+	__asm__("");
+	if (VQ_UNLIKELY(r->inflight_desc >= r->num))
+		goto general;
+	__asm__("");
+	/* len 0 too: vq_mem_translate_hit() passes it as if it were 1 */
+	if (VQ_UNLIKELY(len == 0))
 		goto general;
 	if (VQ_UNLIKELY(!vq_mem_translate_hit(r->mem, addr, len, &host)))
 		goto general;
@@ -246,54 +284,194 @@ static inline __attribute__((always_inline)) int pop_checked(struct vq_ring *r,
 	if (VQ_UNLIKELY(addr + len - 1 - r->areas_gpa < r->areas_len + len - 1))
 		goto general;
 	wr = (flags >> 1) & 1u; /* VIRTQ_DESC_F_WRITE */
-	seg->host = host;
-	seg->gpa = addr;
-	seg->len = len;
-	seg->writable = wr;
-	c->head = id;
-	c->ndesc = 1;
-	c->nseg = 1;
-	c->nread = (uint32_t)(wr ^ 1u);
-	c->read_bytes = len & (wr - 1);     /* wr 0: len, 1: 0 */
-	c->write_bytes = len & -wr;         /* wr 1: len, 0: 0 */
+	chain_fill_one(c, id, host, addr, len, wr);
 	*busy |= bit;
 	slot = (uint16_t)(r->last_avail + 1);
-	if (VQ_UNLIKELY(slot == num)) {
+	if (VQ_UNLIKELY(slot == r->num)) {
 		slot = 0;
 		r->avail_wrap = !r->avail_wrap;
 	}
 	r->last_avail = slot;
 	r->inflight_desc++;
 	r->last_pop_id = id;
-	r->last_pop_valid = true;
 	return 1;
 general:
-	return walk_packed(r, c, addr, w1);
+	return walk_packed(r, c, addr, w1, flags);
 }
 
-_Static_assert(VIRTQ_DESC_F_WRITE == 2, "pop_checked's shift");
+_Static_assert(VIRTQ_DESC_F_WRITE == 2, "the fast paths' shift");
 
-int vq_ring_pop_packed(struct vq_ring *r, struct vq_chain *c)
+/* What pop_stretch() works against, read once per batch, and its report
+ * on the descriptor that stopped it. */
+struct pop_ctx {
+	uint64_t sgpa, ssize;   /* the span: copy of the memory's hit region */
+	uint8_t *shost;
+	uint64_t agpa, alen;    /* the ring areas' envelope */
+	uint64_t *busy;         /* the ring's id bitmap */
+	uint16_t num;
+	uint16_t want;          /* avail_bits() of the stretch's wrap counter */
+	/* out: the stopping descriptor as copied once (avail false: it was
+	 * not available, nothing else was read) */
+	bool avail;
+	uint16_t flags;
+	uint64_t addr, w1;
+};
+
+/* The batch pop's loop over slots p.. of one stretch of the ring (no wrap,
+ * no more chains than free descriptors) into ck..cend, for the fast path's
+ * chains only; returns where it stopped (cend when done), with the
+ * stopping descriptor in x. Nothing live but the stretch, so that GCC keeps
+ * it in registers; the caller updates the ring's cursor. */
+__attribute__((noinline, hot)) static struct vq_chain *
+pop_stretch(struct pop_ctx *x, const uint8_t *p, struct vq_chain *ck, struct vq_chain *const cend)
 {
-	int rc;
+	const uint64_t sgpa = x->sgpa, ssize = x->ssize, agpa = x->agpa, alen = x->alen;
+	uint8_t *const shost = x->shost;
+	uint64_t *const busy = x->busy;
+	const uint16_t num = x->num, want = x->want;
+	/* the bitmap word of the last id, in a register: consecutive ids
+	 * share it, and a load after each store would chain every chain's
+	 * test to the previous one's store */
+	unsigned wi = UINT_MAX;
+	uint64_t wv = 0;
 
-	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
-		return rc;
-	return pop_checked(r, c);
+	for (; ck != cend; p += 16, ck++) {
+		uint64_t addr, w1, off, lastb, wr, bit;
+		uint16_t flags, id;
+		struct vq_seg *seg;
+		uint32_t len;
+
+		flags = vq_load16_acquire(p + PD_FLAGS);
+		if ((flags & (F_AVAIL | F_USED)) != want) {
+			x->avail = false;
+			return ck;
+		}
+		addr = VQ_LE64(__atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED));
+		w1 = VQ_LE64(__atomic_load_n((const uint64_t *)p + 1, __ATOMIC_RELAXED));
+		len = (uint32_t)w1;
+		id = (uint16_t)(w1 >> 32);
+		seg = ck->seg;
+		off = addr - sgpa;
+		/* the span test with the zero test (see ring_split.c) */
+		lastb = off + len - 1;
+		if (VQ_UNLIKELY(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
+			goto general;
+		__asm__("");
+		if (VQ_UNLIKELY(id >= num))
+			goto general;
+		__asm__("");
+		if (id / 64u != wi) {
+			wi = id / 64u;
+			wv = busy[wi];
+		}
+		bit = 1ull << (id % 64);
+		if (VQ_UNLIKELY(wv & bit))
+			goto general;
+		__asm__("");
+		if (VQ_UNLIKELY(!seg))
+			goto general;
+		__asm__("");
+		if (VQ_UNLIKELY(lastb >= ssize))
+			goto general;
+		if (VQ_UNLIKELY(lastb < off))
+			goto general;
+		if (VQ_UNLIKELY(addr + len - 1 - agpa < alen + len - 1))
+			goto general;
+		wv |= bit;
+		busy[wi] = wv;
+		wr = (flags >> 1) & 1u;
+		chain_fill_one(ck, id, shost + off, addr, len, wr);
+		continue;
+general:
+		x->avail = true;
+		x->flags = flags;
+		x->addr = addr;
+		x->w1 = w1;
+		return ck;
+	}
+	return ck;
 }
 
-/* The same validation and the same guest bytes as single pops, with one
- * memory check for the batch (nothing changes guest memory's layout
- * during the call). */
+/* The same validation and the same guest bytes as single pops: stretches
+ * of one-descriptor chains through pop_stretch(), translated against a copy
+ * of the memory's hit region (nothing changes guest memory's layout during
+ * the call; the hits are counted once), anything else through
+ * walk_packed() with the descriptor as copied once. An error after the
+ * first chain returns the count so far (the ring is broken already, or,
+ * for -VQ_E_NOMEM, the chain stays available). */
 int vq_ring_pop_batch_packed(struct vq_ring *r, struct vq_chain *c, unsigned max)
 {
-	unsigned k = 0;
-	int rc;
+	const uint16_t num = r->num;
+	struct vq_mem_span span;
+	struct pop_ctx x;
+	unsigned k = 0, n, got, hits = 0;
+	int rc = 0;
 
-	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
-		return rc;
-	while (k < max && (rc = pop_checked(r, &c[k])) > 0)
+	if (VQ_UNLIKELY(vq_mem_generation(r->mem) != r->mem_gen)) {
+		/* behind an IOMMU, and after a generation change: one at a
+		 * time through the general pop */
+		if ((rc = check_mem(r)) < 0)
+			return rc;
+		while (k < max && (rc = pop_general(r, &c[k])) > 0)
+			k++;
+		return k ? (int)k : rc;
+	}
+	vq_mem_span_load(r->mem, &span);
+	x.sgpa = span.gpa;
+	x.ssize = span.size;
+	x.shost = span.host;
+	x.agpa = r->areas_gpa;
+	x.alen = r->areas_len;
+	x.busy = r->id_busy;
+	x.num = num;
+	while (k < max) {
+		uint16_t slot = r->last_avail, free = (uint16_t)(num - r->inflight_desc);
+
+		/* within the ring's stretch to its end, and within the free
+		 * descriptors: one-descriptor chains cannot run into those in
+		 * flight */
+		n = max - k;
+		if (n > (unsigned)(num - slot))
+			n = num - slot;
+		if (n > free)
+			n = free;
+		if (VQ_UNLIKELY(n == 0)) {
+			/* a full ring: the general pop says what is there */
+			if ((rc = pop_general(r, &c[k])) <= 0)
+				break;
+			k++;
+			continue;
+		}
+		x.want = avail_bits(r->avail_wrap);
+		got = (unsigned)(pop_stretch(&x, slot_ptr(r->desc, slot), c + k, c + k + n) - (c + k));
+		if (got) {
+			hits += got;
+			k += got;
+			slot = (uint16_t)(slot + got);
+			if (slot == num) {
+				slot = 0;
+				r->avail_wrap = !r->avail_wrap;
+			}
+			r->last_avail = slot;
+			r->inflight_desc = (uint16_t)(r->inflight_desc + got);
+			r->last_pop_id = c[k - 1].head;
+		}
+		if (got == n)
+			continue;
+		if (!x.avail) {
+			rc = 0;
+			break;
+		}
+		if ((rc = walk_packed(r, &c[k], x.addr, x.w1, x.flags)) < 0)
+			break;
 		k++;
+		/* the walk may have moved the region that serves hits */
+		vq_mem_span_load(r->mem, &span);
+		x.sgpa = span.gpa;
+		x.ssize = span.size;
+		x.shost = span.host;
+	}
+	vq_mem_count_hits(r->mem, hits);
 	return k ? (int)k : rc;
 }
 
@@ -303,8 +481,8 @@ void vq_ring_unpop_packed(struct vq_ring *r, const struct vq_chain *c)
 	uint32_t s;
 
 	/* only the last popped chain, while it is still in flight */
-	if (!r->last_pop_valid || c->head != r->last_pop_id || c->head >= r->num ||
-	    !id_busy(r, c->head) || n == 0 || n > r->inflight_desc)
+	if (c->head != r->last_pop_id || c->head >= r->num || !id_busy(r, c->head) || n == 0 ||
+	    n > r->inflight_desc)
 		return;
 	s = (uint32_t)r->last_avail + r->num - n;
 	if (s >= r->num)
@@ -314,7 +492,7 @@ void vq_ring_unpop_packed(struct vq_ring *r, const struct vq_chain *c)
 	r->last_avail = (uint16_t)s;
 	r->inflight_desc = (uint16_t)(r->inflight_desc - n);
 	id_set(r, c->head, false);
-	r->last_pop_valid = false;
+	r->last_pop_id = VQ_RING_NO_POP;
 }
 
 /* Can c be completed now? (an id in flight, its descriptors not more than
@@ -325,37 +503,42 @@ static inline bool push_ok(const struct vq_ring *r, const struct vq_chain *c)
 	       c->ndesc <= r->inflight_desc;
 }
 
-/* Write the used descriptor for c at the device's used cursor: id and len,
- * then the flags (release) unless it is the first one since the last
- * publish, whose flags wait for vq_ring_publish() so that nothing becomes
- * visible before it (the driver reads the ring in order).
- * VIRTIO_F_IN_ORDER (spec 2.8.8): the pushes since the last publish are one
- * batch: its single used descriptor, at the batch's first slot, takes the
- * id and len of each push in turn (the last one's stay), and the slots of
- * the later chains are skipped, not written. */
-static inline __attribute__((always_inline)) int push_elem(struct vq_ring *r,
-							     const struct vq_chain *c,
-							     uint32_t written)
+/* The flags of a used descriptor for wrap counter wrap (AVAIL == USED ==
+ * wrap), and WRITE when the chain had writable buffers. */
+static inline uint16_t used_flags(bool wrap, uint64_t write_bytes)
+{
+	return (uint16_t)((wrap ? F_AVAIL | F_USED : 0) | (write_bytes ? VIRTQ_DESC_F_WRITE : 0));
+}
+
+/* Write the used descriptor for c (checked by the caller) at the device's
+ * used cursor: id and len, then the flags (release) unless it is the first
+ * one since the last publish, whose flags wait for vq_ring_publish() so
+ * that nothing becomes visible before it (the driver reads the ring in
+ * order). VIRTIO_F_IN_ORDER (spec 2.8.8): the pushes since the last
+ * publish are one batch: its single used descriptor, at the batch's first
+ * slot, takes the id and len of each push in turn (the last one's stay),
+ * and the slots of the later chains are skipped, not written. */
+static int push_elem(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
 {
 	/* read before the stores into guest memory, which may alias it */
 	const uint16_t head = c->head, n = c->ndesc;
 	const uint64_t wb = c->write_bytes;
 	uint8_t *p = slot_ptr(r->desc, r->used_idx);
-	uint16_t flags, wbit = wb ? VIRTQ_DESC_F_WRITE : 0;
+	uint16_t flags = used_flags(r->used_wrap, wb);
 	int rc = 0;
 
 	if (VQ_UNLIKELY(written > wb)) {
 		written = (uint32_t)wb;
 		rc = -VQ_E_RING_USED_LEN;
 	}
-	flags = (uint16_t)((r->used_wrap ? F_AVAIL | F_USED : 0) | wbit);
 	if (VQ_UNLIKELY(r->features & VQ_RING_F_IN_ORDER) && r->pub_pending) {
 		/* the batch's used descriptor; the first slot's wrap bits
 		 * stay, WRITE is the last chain's */
 		p = slot_ptr(r->desc, r->pub_slot);
 		vq_store32_relaxed(p + PD_LEN, written);
 		vq_store16_relaxed(p + PD_ID, head);
-		r->pub_flags = (uint16_t)((r->pub_flags & ~VIRTQ_DESC_F_WRITE) | wbit);
+		r->pub_flags = (uint16_t)((r->pub_flags & ~VIRTQ_DESC_F_WRITE) |
+					  (flags & VIRTQ_DESC_F_WRITE));
 	} else {
 		vq_store32_relaxed(p + PD_LEN, written);
 		vq_store16_relaxed(p + PD_ID, head);
@@ -371,79 +554,108 @@ static inline __attribute__((always_inline)) int push_elem(struct vq_ring *r,
 	r->inflight_desc = (uint16_t)(r->inflight_desc - n);
 	id_set(r, head, false);
 	/* no unpop of a chain completed */
-	r->last_pop_valid = r->last_pop_valid && head != r->last_pop_id;
+	if (head == r->last_pop_id)
+		r->last_pop_id = VQ_RING_NO_POP;
 	return rc;
 }
 
-/* push_elem() for what the fast path leaves: the first push since the
- * last publish, IN_ORDER, a clamped length. */
+/* The single push for what the fast path leaves: a memory generation
+ * change (and an IOMMU), the first push since the last publish, IN_ORDER,
+ * a clamped length, and every refusal. */
 __attribute__((noinline)) static int push_general(struct vq_ring *r, const struct vq_chain *c,
 						  uint32_t written)
 {
+	int rc = check_mem(r);
+
+	if (VQ_UNLIKELY(rc < 0))
+		return rc;
+	if (!push_ok(r, c))
+		return -VQ_E_INVAL;
 	return push_elem(r, c, written);
 }
 
+/* The fast path, a leaf: a used descriptor after the first of this
+ * publish, id and len, then its flags (release). */
 int vq_ring_push_packed(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
 {
-	const uint16_t head = c->head, n = c->ndesc, num = r->num;
+	const uint16_t head = c->head, n = c->ndesc;
+	const uint64_t wb = c->write_bytes;
 	uint64_t *busy, bit;
+	uint16_t used, flags;
 	uint8_t *p;
-	uint32_t s;
-	int rc;
 
-	if (VQ_UNLIKELY((rc = check_mem(r)) < 0))
-		return rc;
-	/* an id in flight, its descriptors not more than those in flight */
-	if (VQ_UNLIKELY(head >= num))
-		return -VQ_E_INVAL;
+	if (VQ_UNLIKELY(vq_mem_generation(r->mem) != r->mem_gen))
+		goto general;
+	__asm__("");
+	if (VQ_UNLIKELY(!r->pub_pending || (r->features & VQ_RING_F_IN_ORDER)))
+		goto general;
+	__asm__("");
+	if (VQ_UNLIKELY(head >= r->num || written > wb))
+		goto general;
+	__asm__("");
 	busy = &r->id_busy[head / 64];
 	bit = 1ull << (head % 64);
-	if (VQ_UNLIKELY(!(*busy & bit) || n == 0 || n > r->inflight_desc))
-		return -VQ_E_INVAL;
-	if (VQ_UNLIKELY(!r->pub_pending || (r->features & VQ_RING_F_IN_ORDER) ||
-			written > c->write_bytes))
-		return push_general(r, c, written);
-	/* a used descriptor after the first of this publish: id and len,
-	 * then its flags (release) */
-	p = slot_ptr(r->desc, r->used_idx);
-	vq_store32_relaxed(p + PD_LEN, written);
-	vq_store16_relaxed(p + PD_ID, head);
-	vq_store16_release(p + PD_FLAGS,
-			   (uint16_t)((r->used_wrap ? F_AVAIL | F_USED : 0) |
-				      (c->write_bytes ? VIRTQ_DESC_F_WRITE : 0)));
-	s = (uint32_t)r->used_idx + n;
-	if (VQ_UNLIKELY(s >= num)) {
-		s -= num;
+	if (VQ_UNLIKELY(!(*busy & bit)))
+		goto general;
+	__asm__("");
+	if (VQ_UNLIKELY(n == 0 || n > r->inflight_desc))
+		goto general;
+	/* the ring's state first, the guest's bytes last (they may alias
+	 * it as far as the compiler knows) */
+	*busy &= ~bit;
+	r->inflight_desc = (uint16_t)(r->inflight_desc - n);
+	if (head == r->last_pop_id)
+		r->last_pop_id = VQ_RING_NO_POP;
+	used = r->used_idx;
+	flags = used_flags(r->used_wrap, wb);
+	p = slot_ptr(r->desc, used);
+	used = (uint16_t)(used + n);
+	if (VQ_UNLIKELY(used >= r->num)) {
+		used = (uint16_t)(used - r->num);
 		r->used_wrap = !r->used_wrap;
 	}
-	r->used_idx = (uint16_t)s;
-	r->inflight_desc = (uint16_t)(r->inflight_desc - n);
-	*busy &= ~bit;
-	if (head == r->last_pop_id)
-		r->last_pop_valid = false;
+	r->used_idx = used;
+	vq_store32_relaxed(p + PD_LEN, written);
+	vq_store16_relaxed(p + PD_ID, head);
+	vq_store16_release(p + PD_FLAGS, flags);
 	return 0;
+general:
+	return push_general(r, c, written);
 }
 
 /* All or nothing: every chain is checked (each id in flight once, the
- * descriptors not more than those in flight) before any is written. */
+ * descriptors not more than those in flight) and its id given back before
+ * any is written; the ids are taken again if one is refused. */
 int vq_ring_push_batch_packed(struct vq_ring *r, const struct vq_chain *c,
 			      const uint32_t *written, unsigned n)
 {
-	const uint16_t num = r->num;
+	const uint16_t num = r->num, inflight = r->inflight_desc, last_pop = r->last_pop_id;
+	uint64_t *const busy = r->id_busy;
 	uint32_t desc = 0, s;
-	uint16_t used, last_pop = r->last_pop_id;
-	bool wrap, last_pop_done = false;
-	unsigned i;
+	uint16_t used, wflags;
+	uint8_t *ring;
+	unsigned i, wi = UINT_MAX;
+	uint64_t wv = 0;
 	int rc;
 
 	if ((rc = check_mem(r)) < 0)
 		return rc;
-	/* claim every id first (a second use of one fails), give them back
-	 * if any chain is refused */
+	/* the bitmap word of the last id in a register (see pop_stretch()) */
 	for (i = 0; i < n; i++) {
-		if (!push_ok(r, &c[i]) || (desc += c[i].ndesc) > r->inflight_desc)
+		const uint16_t head = c[i].head, nd = c[i].ndesc;
+		uint64_t bit;
+
+		if (VQ_UNLIKELY(head >= num))
 			break;
-		id_set(r, c[i].head, false);
+		if (head / 64u != wi) {
+			wi = head / 64u;
+			wv = busy[wi];
+		}
+		bit = 1ull << (head % 64);
+		if (VQ_UNLIKELY(!(wv & bit) || nd == 0 || (desc += nd) > inflight))
+			break;
+		wv &= ~bit;
+		busy[wi] = wv;
 	}
 	if (VQ_UNLIKELY(i < n || (r->features & VQ_RING_F_IN_ORDER))) {
 		for (unsigned j = 0; j < i; j++)
@@ -456,44 +668,48 @@ int vq_ring_push_batch_packed(struct vq_ring *r, const struct vq_chain *c,
 				rc = -VQ_E_RING_USED_LEN;
 		return rc;
 	}
+	if (n == 0)
+		return 0;
+	/* no unpop of a chain completed: its id was given back above */
+	if (last_pop < num && !id_busy(r, last_pop))
+		r->last_pop_id = VQ_RING_NO_POP;
+	r->inflight_desc = (uint16_t)(inflight - desc);
 	/* the used descriptors, from locals: id and len, then the flags
-	 * (release), but the first of a publish whose flags wait for it */
+	 * (release); the first one of a publish keeps its flags for it */
 	used = r->used_idx;
-	wrap = r->used_wrap;
-	for (i = 0; i < n; i++) {
-		const uint16_t head = c[i].head, nd = c[i].ndesc;
-		const uint64_t wb = c[i].write_bytes;
-		uint32_t w = written[i];
-		uint16_t flags = (uint16_t)((wrap ? F_AVAIL | F_USED : 0) |
-					    (wb ? VIRTQ_DESC_F_WRITE : 0));
-		uint8_t *p = slot_ptr(r->desc, used);
+	wflags = r->used_wrap ? F_AVAIL | F_USED : 0;
+	ring = (uint8_t *)r->desc;
+	i = 0;
+	if (!r->pub_pending) {
+		r->pub_pending = true;
+		r->pub_slot = used;
+		r->pub_flags = (uint16_t)(wflags | (c[0].write_bytes ? VIRTQ_DESC_F_WRITE : 0));
+		i = 1;
+	}
+	for (unsigned j = 0; j < n; j++) {
+		const uint16_t head = c[j].head, nd = c[j].ndesc;
+		const uint64_t wb = c[j].write_bytes;
+		uint32_t w = written[j];
+		uint8_t *p = ring + 16u * used;
 
 		if (VQ_UNLIKELY(w > wb)) {
 			w = (uint32_t)wb;
 			rc = -VQ_E_RING_USED_LEN;
 		}
-		last_pop_done |= head == last_pop;
 		vq_store32_relaxed(p + PD_LEN, w);
 		vq_store16_relaxed(p + PD_ID, head);
-		if (VQ_UNLIKELY(!r->pub_pending)) {
-			r->pub_pending = true;
-			r->pub_slot = used;
-			r->pub_flags = flags;
-		} else {
-			vq_store16_release(p + PD_FLAGS, flags);
-		}
+		if (VQ_LIKELY(j >= i))
+			vq_store16_release(p + PD_FLAGS,
+					   (uint16_t)(wflags | (wb ? VIRTQ_DESC_F_WRITE : 0)));
 		s = (uint32_t)used + nd;
 		if (VQ_UNLIKELY(s >= num)) {
 			s -= num;
-			wrap = !wrap;
+			wflags ^= F_AVAIL | F_USED;
 		}
 		used = (uint16_t)s;
 	}
 	r->used_idx = used;
-	r->used_wrap = wrap;
-	r->inflight_desc = (uint16_t)(r->inflight_desc - desc);
-	if (last_pop_done)
-		r->last_pop_valid = false;
+	r->used_wrap = wflags != 0;
 	return rc;
 }
 
@@ -625,7 +841,7 @@ int vq_ring_set_base_packed(struct vq_ring *r, uint32_t base)
 	r->avail_wrap = r->used_wrap = !!(base & 0x8000u);
 	r->inflight_desc = 0;
 	r->pub_pending = false;
-	r->last_pop_valid = false;
+	r->last_pop_id = VQ_RING_NO_POP;
 	r->signalled_valid = false;
 	memset(r->id_busy, 0, sizeof(r->id_busy));
 	return 0;

@@ -644,13 +644,13 @@ START_TEST(test_unpop)
 END_TEST
 
 /* The same work through single and batch calls leaves the same bytes. */
-static void drive(bool batch, uint8_t *out)
+static void drive(uint16_t num, bool batch, uint8_t *out)
 {
 	struct vq_chain cs[8];
 	uint32_t w[8];
 	static const unsigned lens[] = {1, 3, 2, 1, 4, 2, 1, 1, 2, 3};
 
-	ring_setup(8, 0);
+	ring_setup(num, 0);
 	for (unsigned i = 0; i < 8; i++)
 		vq_chain_init(&cs[i]);
 	for (unsigned round = 0; round < 12; round++) {
@@ -678,18 +678,23 @@ static void drive(bool batch, uint8_t *out)
 		vq_ring_publish(&r);
 		ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, NULL, NULL, 8), got);
 	}
-	ck_assert_int_eq(vq_mem_read(m, ra.desc, out, 16 * 8 + 8), 0);
+	ck_assert_int_eq(vq_mem_read(m, ra.desc, out, 16u * num + 8), 0);
 	for (unsigned i = 0; i < 8; i++)
 		vq_chain_release(&cs[i]);
 }
 
+/* Queues of 8, 7 and 5: batches cross the wrap at every offset. */
 START_TEST(test_batch_single_agree)
 {
-	uint8_t a[136], b[136];
+	static const uint16_t nums[] = {8, 7, 5};
 
-	drive(false, a);
-	drive(true, b);
-	ck_assert_mem_eq(a, b, sizeof(a));
+	for (unsigned i = 0; i < 3; i++) {
+		uint8_t a[136], b[136];
+
+		drive(nums[i], false, a);
+		drive(nums[i], true, b);
+		ck_assert_mem_eq(a, b, 16u * nums[i] + 8);
+	}
 }
 END_TEST
 
@@ -803,6 +808,159 @@ START_TEST(test_fast_paths_keep_the_rules)
 }
 END_TEST
 
+/* The batch pop's stretches (ring_packed.c's pop_stretch()): one-descriptor
+ * chains straight, anything else through the general walk in the middle of
+ * a batch, the stretch cut where the ring wraps (queue size 5), buffers in
+ * two memory regions, and what each chain holds afterwards. */
+START_TEST(test_batch_pop_stretches)
+{
+	struct vq_chain cs[8];
+	static const unsigned lens[] = {1, 1, 3, 1, 1, 2, 1};
+	unsigned total = 0;
+	int ids[7];
+
+	ck_assert_int_eq(vq_mem_add_region(m, "hi", 0x40000000ull, 0x10000), 0);
+	for (unsigned i = 0; i < 8; i++)
+		vq_chain_init(&cs[i]);
+	ring_setup(5, 0);
+	/* move the cursors to slot 3 so that the batch below wraps */
+	for (unsigned i = 0; i < 3; i++) {
+		ck_assert_int_ge(drv_add_n(1, 90 + i), 0);
+		vq_ring_drv_publish(&drv);
+		ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 8), 1);
+		ck_assert_int_eq(vq_ring_push_batch(&r, cs, &(uint32_t){0}, 1), 0);
+		vq_ring_publish(&r);
+		ck_assert_int_eq(vq_ring_drv_get_used(&drv, NULL, NULL), 1);
+	}
+	/* 1, 1 (in the second region), then a chain of 3 across the wrap */
+	ids[0] = drv_add_n(1, 0);
+	{
+		struct vq_buf hi = {0x40000000ull + 0x800, 32, true};
+		ids[1] = vq_ring_drv_add(&drv, &hi, 1, 1);
+	}
+	ids[2] = drv_add_n(3, 2);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_int_ge(ids[i], 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 8), 3);
+	ck_assert_uint_eq(cs[0].head, (unsigned)ids[0]);
+	ck_assert_uint_eq(cs[0].ndesc, 1);
+	ck_assert_uint_eq(cs[0].nseg, 1);
+	ck_assert_uint_eq(cs[0].seg[0].gpa, BUF);
+	ck_assert_uint_eq(cs[0].write_bytes, 16);
+	ck_assert_uint_eq(cs[0].read_bytes, 0);
+	ck_assert_uint_eq(cs[1].head, (unsigned)ids[1]);
+	ck_assert_uint_eq(cs[1].seg[0].gpa, 0x40000000ull + 0x800);
+	ck_assert_uint_eq(cs[1].write_bytes, 32);
+	ck_assert_ptr_eq(cs[1].seg[0].host,
+			 vq_mem_translate(m, 0x40000000ull + 0x800, 32, VQ_ACC_WRITE, NULL));
+	ck_assert_uint_eq(cs[2].head, (unsigned)ids[2]);
+	ck_assert_uint_eq(cs[2].ndesc, 3);
+	ck_assert_uint_eq(cs[2].nread, 2);
+	ck_assert_uint_eq(cs[2].read_bytes, 32);
+	/* slots 3, 4, then 0-2 after the wrap: the cursor at 3, wrap 0 */
+	ck_assert_uint_eq(r.last_avail, 3);
+	ck_assert_uint_eq(r.avail_wrap, 0);
+	ck_assert_uint_eq(r.inflight_desc, 5);
+	ck_assert_uint_eq(r.last_pop_id, (unsigned)ids[2]);
+	/* a full ring: nothing more, and the batch says so without error */
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs + 3, 4), 0);
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, (const uint32_t[]){1, 2, 3}, 3), 0);
+	ck_assert_uint_eq(r.last_pop_id, VQ_RING_NO_POP);
+	vq_ring_publish(&r);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, NULL, NULL, 8), 3);
+	/* mixed lengths in one batch, more than one stretch */
+	for (unsigned k = 0; k < 3; k++) {
+		const unsigned *l = lens + 2 * k;  /* 1 1 3; 3 1 1; 1 2 1 */
+		unsigned n = 0;
+
+		while (n < 3 && total + l[n] <= 5 && (ids[n] = drv_add_n(l[n], n)) >= 0)
+			total += l[n++];
+		ck_assert_uint_eq(n, 3);
+		vq_ring_drv_publish(&drv);
+		ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 8), (int)n);
+		for (unsigned i = 0; i < n; i++) {
+			ck_assert_uint_eq(cs[i].head, (unsigned)ids[i]);
+			ck_assert_uint_eq(cs[i].ndesc, l[i]);
+		}
+		ck_assert_int_eq(vq_ring_push_batch(&r, cs, (const uint32_t[]){0, 0, 0, 0, 0}, n), 0);
+		vq_ring_publish(&r);
+		ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, NULL, NULL, 8), (int)n);
+		total = 0;
+	}
+	ck_assert_int_eq(r.error, 0);
+	for (unsigned i = 0; i < 8; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
+/* Errors met inside a batch: the chains before them are returned, the ring
+ * is broken with the rule's code; an id used twice in one stretch; a full
+ * ring whose next slot a hostile driver marks available again. */
+START_TEST(test_batch_pop_errors)
+{
+	struct vq_chain cs[4];
+
+	for (unsigned i = 0; i < 4; i++)
+		vq_chain_init(&cs[i]);
+	/* prime the chains' segment storage (the stretch needs it) */
+	for (unsigned i = 0; i < 4; i++)
+		raw_desc((uint16_t)i, BUF, 16, (uint16_t)i, F_A | F_WR);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 4), 4);
+	ring_setup(8, 0);
+	raw_desc(0, BUF, 16, 3, F_A | F_WR);
+	raw_desc(1, BUF, 16, 4, F_A | F_WR);
+	raw_desc(2, BUF, 16, 3, F_A | F_WR);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 4), 2);
+	ck_assert_uint_eq(cs[1].head, 4);
+	ck_assert_int_eq(r.error, -VQ_E_RING_PACKED_ID_BUSY);
+	ck_assert_err(vq_ring_pop_batch(&r, cs, 4), VQ_E_RING_BROKEN);
+	/* an id past the queue size in the middle */
+	ring_setup(8, 0);
+	raw_desc(0, BUF, 16, 1, F_A | F_WR);
+	raw_desc(1, BUF, 16, 8, F_A | F_WR);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 4), 1);
+	ck_assert_int_eq(r.error, -VQ_E_RING_PACKED_ID);
+	/* all four slots in flight, slot 0 made available again for the
+	 * next lap: no free descriptor for it */
+	ring_setup(4, 0);
+	for (unsigned i = 0; i < 4; i++)
+		raw_desc((uint16_t)i, BUF, 16, (uint16_t)i, F_A | F_WR);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 4), 4);
+	raw_desc(0, BUF, 16, 0, F_U | F_WR);
+	ck_assert_err(vq_ring_pop_batch(&r, cs, 4), VQ_E_RING_PACKED_CHAIN);
+	for (unsigned i = 0; i < 4; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
+/* unpop after a batch: the last chain goes back; after a push of it,
+ * nothing does. */
+START_TEST(test_batch_unpop)
+{
+	struct vq_chain cs[3];
+
+	for (unsigned i = 0; i < 3; i++)
+		vq_chain_init(&cs[i]);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_int_ge(drv_add_n(1, i), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 3), 3);
+	vq_ring_unpop(&r, &cs[1]);      /* not the last: no-op */
+	ck_assert_uint_eq(r.last_avail, 3);
+	vq_ring_unpop(&r, &cs[2]);
+	ck_assert_uint_eq(r.last_avail, 2);
+	ck_assert_uint_eq(r.inflight_desc, 2);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs + 2, 1), 1);
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, (const uint32_t[]){0, 0, 0}, 3), 0);
+	vq_ring_unpop(&r, &cs[2]);
+	ck_assert_uint_eq(r.last_avail, 3);
+	ck_assert_uint_eq(r.inflight_desc, 0);
+	for (unsigned i = 0; i < 3; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ring_packed");
@@ -835,6 +993,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_base);
 	tcase_add_test(tc, test_drv_has_used);
 	tcase_add_test(tc, test_fast_paths_keep_the_rules);
+	tcase_add_test(tc, test_batch_pop_stretches);
+	tcase_add_test(tc, test_batch_pop_errors);
+	tcase_add_test(tc, test_batch_unpop);
 	suite_add_tcase(s, tc);
 	return s;
 }
