@@ -10,30 +10,17 @@
 VQSIM=${VQSIM:-./vqsim}
 BENCH=${BENCH:-./tests/bench/bench_outside}
 SECS=${SECS:-2}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vqsim-bo.XXXXXX") || exit 1
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM HUP PIPE
-
-wait_sock() { # PATH PID
-	i=0
-	while [ ! -S "$1" ] && [ $i -lt 300 ] && kill -0 "$2" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -S "$1" ]
-}
+# the temporary folder, the back-ends started and the socket wait are
+# tests/peers/lib.sh's (peer_init removes and stops them on the way out)
+. "$(dirname "$0")/../peers/lib.sh"
+peer_init bo
 # serve NAME SOCKET COMMAND...: start a back-end in the background
 serve() {
 	name=$1 sock=$2
 	shift 2
 	"$@" >"$tmp/$name.log" 2>&1 </dev/null &
 	pids="$pids $!"
-	wait_sock "$sock" $! || { echo "# $name did not start:"; tail -5 "$tmp/$name.log"; return 1; }
+	wait_sock "$sock" $! 300 || { echo "# $name did not start:"; tail -5 "$tmp/$name.log"; return 1; }
 }
 # rate KIND SOCKET BATCH: ops/s
 rate() {
