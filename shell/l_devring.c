@@ -154,6 +154,8 @@ static int m_device_ring(lua_State *L)
 		dr->features |= VQ_RING_F_EVENT_IDX;
 	if (fw[0] & (1ull << VIRTIO_F_INDIRECT_DESC))
 		dr->features |= VQ_RING_F_INDIRECT;
+	if (fw[0] & (1ull << VIRTIO_F_IN_ORDER))
+		dr->features |= VQ_RING_F_IN_ORDER;
 	dr->held = calloc(dr->num, sizeof(*dr->held));
 	dr->in_flight = calloc(dr->num, sizeof(*dr->in_flight));
 	if (!dr->held || !dr->in_flight)

@@ -301,12 +301,20 @@ static unsigned drain(struct vq_ring *r, unsigned max)
 	return na;
 }
 
+/* The packed slot the next push writes: the used cursor, or with
+ * IN_ORDER after the first push since a publish, the batch's one used
+ * descriptor at its first slot (spec 2.8.8). */
+static uint16_t push_slot(const struct vq_ring *r)
+{
+	return (r->features & VQ_RING_F_IN_ORDER) && r->pub_pending ? r->pub_slot : r->used_idx;
+}
+
 /* Push chain c with written bytes and check the element as the driver
  * will read it. */
 static void push_one(struct vq_ring *r, const struct vq_chain *c, uint32_t written)
 {
 	bool packed = r->layout == VQ_RING_PACKED;
-	uint16_t slot = packed ? r->used_idx : r->used_idx & (r->num - 1);
+	uint16_t slot = packed ? push_slot(r) : r->used_idx & (r->num - 1);
 	/* split: used ring element {id32, len32}; packed: the descriptor
 	 * slot at the used cursor, len at 8, id (16 bits) at 12 */
 	uint64_t id_at = packed ? r->addr.desc + 16u * slot + 12 : r->addr.device + 4 + 8u * slot;
@@ -488,8 +496,8 @@ static int run_packed(struct fuzz_in *in, struct vq_mem *m, struct vq_ring *r,
 				uint32_t written = (fuzz_u8(in) & 1) ? fuzz_u32(in)
 								     : (uint32_t)ca[i].write_bytes;
 
-				FUZZ_LUA("push_one_packed(m, r, held[%u], %u, %s)\n", i + 1, written,
-					 LA(a->desc));
+				FUZZ_LUA("push_one_packed(m, r, held[%u], %u, %s, %u)\n", i + 1,
+					 written, LA(a->desc), push_slot(r));
 				push_one(r, &ca[i], written);
 			}
 			FUZZ_LUA("held = {}\n");
@@ -557,13 +565,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vq_mem *m = map_get(map);
 	uint8_t nb = fuzz_u8(&in);
 	uint8_t fb = fuzz_u8(&in);
-	/* the feature byte 0x88..0x8b picks the packed layout (a value no
-	 * split input of the corpus had, so those decode as before); packed
-	 * sizes need not be powers of two */
-	enum vq_ring_layout lay = (fb & 0xfc) == 0x88 ? VQ_RING_PACKED : VQ_RING_SPLIT;
+	/* the feature byte's bits 0-2 are EVENT_IDX, INDIRECT and IN_ORDER;
+	 * 0x88..0x8f picks the packed layout (values no split input of the
+	 * corpus had); packed sizes need not be powers of two */
+	enum vq_ring_layout lay = (fb & 0xf8) == 0x88 ? VQ_RING_PACKED : VQ_RING_SPLIT;
 	uint16_t num = lay == VQ_RING_PACKED && (nb & 0x80) ? (uint16_t)((nb & 0x7f) + 1)
 							     : (uint16_t)(1u << (nb % 8));
-	unsigned feat = fb & (VQ_RING_F_EVENT_IDX | VQ_RING_F_INDIRECT);
+	unsigned feat = fb & (VQ_RING_F_EVENT_IDX | VQ_RING_F_INDIRECT | VQ_RING_F_IN_ORDER);
 	uint64_t sz[3];
 	struct vq_ring_addr a;
 	struct vq_ring r;
@@ -608,11 +616,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	area_sizes(lay, num, sz);
 	FUZZ_LUA("local areas = {{%s, %u}, {%s, %u}, {%s, %u}}\n"
 		 "local r, err, detail = m:device_ring{num = %u, desc = %s, driver = %s, device = %s, "
-		 "features = {%s%s}%s}\n", LA(a.desc), (unsigned)sz[0], LA(a.driver),
+		 "features = {%s%s%s}%s}\n", LA(a.desc), (unsigned)sz[0], LA(a.driver),
 		 (unsigned)sz[1], LA(a.device), (unsigned)sz[2], num,
 		 LA(a.desc), LA(a.driver), LA(a.device),
 		 feat & VQ_RING_F_EVENT_IDX ? "\"EVENT_IDX\", " : "",
-		 feat & VQ_RING_F_INDIRECT ? "\"INDIRECT_DESC\"" : "",
+		 feat & VQ_RING_F_INDIRECT ? "\"INDIRECT_DESC\", " : "",
+		 feat & VQ_RING_F_IN_ORDER ? "\"IN_ORDER\"" : "",
 		 lay == VQ_RING_PACKED ? ", layout = \"packed\"" : "");
 	if (vq_ring_init(&r, m, lay, num, &a, feat) < 0) {
 		FUZZ_LUA("assert(not r and err == \"RING_LAYOUT\", \"the ring is refused\")\n"

@@ -28,9 +28,10 @@ for h in ring rng blk net balloon console; do
 	bad=""
 	# every 100th input, and of the inputs that choose their transport
 	# and ring layout (named after them: mmio-packed-*, pci-split-*, ...,
-	# ring: packed-*) the first two and every 100th of each kind
+	# ring: packed-*, packed-inorder-*, inorder-*) the first two and every
+	# 100th of each kind
 	sample=$(ls "$corpus" | awk 'NR % 100 == 1'
-		for k in mmio-split mmio-packed pci-split pci-packed packed; do
+		for k in mmio-split mmio-packed pci-split pci-packed packed packed-inorder inorder; do
 			for f in "$corpus/$k"-*; do
 				[ -e "$f" ] && basename "$f"
 			done | awk 'NR <= 2 || NR % 100 == 0'
