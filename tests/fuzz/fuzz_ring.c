@@ -6,9 +6,10 @@
  * of the three areas and an optional fault range, then runs a program of
  * operations: descriptor, avail entry, avail idx and indirect-table writes
  * (values biased towards the interesting ones), drains, pushes, publishes,
- * notification changes and re-initialisations. A feature byte of
- * 0x88-0x8b picks the packed layout (any size up to 128, not only powers
- * of two), whose program is run_packed()'s: descriptors at the driver's
+ * notification changes and re-initialisations. The feature byte's bits
+ * 0-2 turn on EVENT_IDX, INDIRECT_DESC and IN_ORDER; 0x88-0x8f picks the
+ * packed layout (any size up to 128, not only powers of two), whose
+ * program is run_packed()'s: descriptors at the driver's
  * cursor with its wrap counter's AVAIL/USED bits (or any), raw slots,
  * indirect tables, the driver's event suppression structure, pushes in
  * order or reversed. Beyond crashes and the sanitizers it checks, at every
