@@ -1,59 +1,15 @@
-/* machine.c - memory, a bus of virtio-mmio devices, interrupt lines and one
- * deterministic event queue (a binary heap ordered by time, then sequence).
+/* machine.c - memory, a bus of virtio-mmio and virtio-pci devices and one
+ * deterministic event queue (a binary heap ordered by time, then
+ * sequence). What the devices and transports call back into is apart:
+ * notifications, interrupt lines, MSI and their fault points in
+ * machine_irq.c; time, timers, fd watches and the waits for outside
+ * devices in machine_env.c.
  */
-#include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "machine.h"
-
-struct event {
-	uint64_t time;
-	uint64_t seq;       /* scheduling order breaks ties: determinism */
-	vq_event_fn fn;
-	void *arg;
-	uint64_t data;
-};
-
-struct watch {
-	struct vq_dev *dev;
-	int fd;
-	unsigned events;
-	vq_dev_fd_fn fn;
-	void *arg;
-};
-
-struct vq_machine {
-	struct vq_mem *mem;
-	struct vq_prng prng;
-	struct vq_faults *faults;       /* fault-injection registry (fault.h) */
-	struct vq_tracer tracer;
-	FILE *trace_out;
-	unsigned trace_mask;
-	int trace_fmt;                  /* enum vq_trace_format */
-	struct vq_trace_filter trace_filter;
-	uint64_t trace_seq;             /* events emitted so far */
-	vq_trace_observer_fn observer;
-	void *observer_ctx;
-	uint64_t now;
-	uint64_t seq;
-	struct event heap[VQ_MACHINE_MAX_EVENTS];
-	unsigned nevents;
-	struct vq_slot *slots[VQ_MACHINE_MAX_DEVICES];
-	unsigned nslots;
-	bool irq_level[VQ_MACHINE_MAX_IRQS];
-	bool irq_used[VQ_MACHINE_MAX_IRQS];
-	uint64_t irq_count[VQ_MACHINE_MAX_IRQS];
-	struct watch watches[VQ_MACHINE_MAX_WATCHES];
-	unsigned nwatches;
-	struct vq_machine_stats stats;
-	struct vq_iommu *iommu;         /* ACCESS_PLATFORM page table (iommu.h) */
-	struct vq_msi msi_log[VQ_MACHINE_MSI_LOG]; /* ring of the last messages */
-	uint64_t msi_count;
-};
+#include "machine_internal.h"
 
 /* ---- trace sink ---- */
 
@@ -135,26 +91,11 @@ struct vq_machine *vq_machine_new(uint64_t seed)
 	return m;
 }
 
-/* Forget the fd watches of a device that goes away. */
-static void drop_device_watches(struct vq_machine *m, struct vq_dev *d)
-{
-	for (unsigned i = 0; i < m->nwatches;)
-		if (m->watches[i].dev == d)
-			m->watches[i] = m->watches[--m->nwatches];
-		else
-			i++;
-}
-
-/* Free pending device timers (their records live on the heap). */
-static void timer_event(struct vq_machine *m, void *arg, uint64_t data);
-
 void vq_machine_free(struct vq_machine *m)
 {
 	if (!m)
 		return;
-	for (unsigned i = 0; i < m->nevents; i++)
-		if (m->heap[i].fn == timer_event)
-			free(m->heap[i].arg);
+	vq_machine_drop_timers(m);
 	for (unsigned i = 0; i < m->nslots; i++)
 		vq_machine_unserve_vhost(m, &m->slots[i]->dev);
 	m->nwatches = 0;
@@ -277,364 +218,6 @@ uint64_t vq_machine_run(struct vq_machine *m, uint64_t max_events)
 unsigned vq_machine_pending(const struct vq_machine *m)
 {
 	return m->nevents;
-}
-
-/* ---- transport host: notifications become events, irq lines ---- */
-
-static void notify_event(struct vq_machine *m, void *arg, uint64_t q)
-{
-	struct vq_slot *s = arg;
-
-	(void)m;
-	s->notify_pending &= ~(1ull << q);
-	vq_dev_notify(&s->dev, (unsigned)q);
-}
-
-static bool notify_fault(struct vq_machine *m, struct vq_slot *s, unsigned q);
-
-static void slot_notify(void *ctx, struct vq_dev *d, unsigned q)
-{
-	struct vq_slot *s = ctx;
-	struct vq_machine *m = s->machine;
-
-	m->stats.notifies++;
-	vq_trace(&m->tracer, VQ_EV_NOTIFY, d->name, (int)q, "kick");
-	if (q >= VQ_DEV_MAX_QUEUES) {
-		/* no queue there: deliver anyway so the device traces the refusal */
-		vq_dev_notify(d, q);
-		return;
-	}
-	if (m->faults->armed[VQ_FP_NOTIFY] && notify_fault(m, s, q))
-		return;
-	if (s->notify_pending & (1ull << q)) {
-		m->stats.notifies_coalesced++;
-		return; /* one queued event serves every kick before it runs */
-	}
-	if (vq_machine_schedule(m, 0, notify_event, s, q) == 0)
-		s->notify_pending |= 1ull << q;
-}
-
-/* ---- injected faults on notifications and interrupts (fault.h) ---- */
-
-/* Move line s->irq to level, bypassing fault points (dup, delay, spurious). */
-static void irq_edge(struct vq_machine *m, struct vq_slot *s, bool level)
-{
-	if (m->irq_level[s->irq] == level)
-		return;
-	m->irq_level[s->irq] = level;
-	if (level) {
-		m->irq_count[s->irq]++;
-		m->stats.interrupts++;
-	}
-	vq_trace(&m->tracer, VQ_EV_IRQ, s->dev.name, -1, "line %u %s (injected)", s->irq,
-		 level ? "raised" : "lowered");
-}
-
-/* A delayed interrupt: raise the line if the transport still has
- * something to say (the driver may have acknowledged it meanwhile). */
-static void irq_delayed_event(struct vq_machine *m, void *arg, uint64_t data)
-{
-	struct vq_slot *s = arg;
-
-	(void)data;
-	if (s->transport == VQ_SLOT_PCI ? s->pci.irq_level : s->mmio.interrupt_status != 0)
-		irq_edge(m, s, true);
-}
-
-/* The device raises its line: true when a fault took it over. */
-static bool irq_fault(struct vq_machine *m, struct vq_slot *s)
-{
-	struct vq_fault_ctx c = {.who = s->dev.name, .queue = -1};
-	const struct vq_fault *f = vq_fault_check(m->faults, VQ_FP_IRQ, &c);
-
-	if (!f)
-		return false;
-	switch (f->spec.action) {
-	case VQ_FA_DROP:
-		return true;
-	case VQ_FA_DELAY:
-		vq_machine_schedule(m, f->spec.arg, irq_delayed_event, s, 0);
-		return true;
-	case VQ_FA_DUP: /* one extra edge before the real one */
-		irq_edge(m, s, true);
-		irq_edge(m, s, false);
-		return false;
-	default:
-		return false;
-	}
-}
-
-/* A driver notification: true when a fault took it over. */
-static bool notify_fault(struct vq_machine *m, struct vq_slot *s, unsigned q)
-{
-	struct vq_fault_ctx c = {.who = s->dev.name, .queue = (int)q};
-	const struct vq_fault *f = vq_fault_check(m->faults, VQ_FP_NOTIFY, &c);
-
-	if (!f)
-		return false;
-	switch (f->spec.action) {
-	case VQ_FA_DROP:
-		return true;
-	case VQ_FA_DUP: /* an extra delivery, not coalesced with the normal one */
-		vq_machine_schedule(m, 0, notify_event, s, q);
-		return false;
-	case VQ_FA_DELAY:
-		if (s->notify_pending & (1ull << q))
-			return false; /* one is queued already: this kick joins it */
-		if (vq_machine_schedule(m, f->spec.arg, notify_event, s, q) == 0)
-			s->notify_pending |= 1ull << q;
-		return true;
-	case VQ_FA_SPURIOUS: /* a pulse with no used buffer behind it */
-		if (!m->irq_level[s->irq]) {
-			irq_edge(m, s, true);
-			irq_edge(m, s, false);
-		}
-		return false;
-	default:
-		return false;
-	}
-}
-
-static void slot_set_irq(void *ctx, bool level)
-{
-	struct vq_slot *s = ctx;
-	struct vq_machine *m = s->machine;
-
-	if (m->irq_level[s->irq] == level)
-		return;
-	if (level && m->faults->armed[VQ_FP_IRQ] && irq_fault(m, s))
-		return;
-	m->irq_level[s->irq] = level;
-	if (level) {
-		m->irq_count[s->irq]++;
-		m->stats.interrupts++;
-	}
-	vq_trace_args(&m->tracer, VQ_EV_IRQ, s->dev.name, -1,
-		      (struct vq_trace_arg[]){VQ_TA_U("irq", s->irq), VQ_TA_U("level", level)}, 2,
-		      "line %u %s", s->irq, level ? "raised" : "lowered");
-}
-
-/* An MSI message from a pci function: logged, counted, traced. */
-static void slot_msi(void *ctx, uint64_t addr, uint32_t data)
-{
-	struct vq_slot *s = ctx;
-	struct vq_machine *m = s->machine;
-	struct vq_msi *e = &m->msi_log[m->msi_count++ % VQ_MACHINE_MSI_LOG];
-
-	*e = (struct vq_msi){.time = m->now, .addr = addr, .data = data};
-	snprintf(e->dev, sizeof(e->dev), "%s", s->dev.name);
-	m->stats.interrupts++;
-	vq_trace_args(&m->tracer, VQ_EV_IRQ, s->dev.name, -1,
-		      (struct vq_trace_arg[]){VQ_TA_U("msi_addr", addr), VQ_TA_U("msi_data", data)},
-		      2, "msi addr 0x%" PRIx64 " data 0x%x", addr, data);
-}
-
-uint64_t vq_machine_msi_count(const struct vq_machine *m)
-{
-	return m->msi_count;
-}
-
-int vq_machine_msi_get(const struct vq_machine *m, unsigned i, struct vq_msi *msg)
-{
-	uint64_t kept = m->msi_count < VQ_MACHINE_MSI_LOG ? m->msi_count : VQ_MACHINE_MSI_LOG;
-
-	if (i >= kept)
-		return -VQ_E_INVAL;
-	*msg = m->msi_log[(m->msi_count - kept + i) % VQ_MACHINE_MSI_LOG];
-	return 0;
-}
-
-uint64_t vq_machine_msi_match(const struct vq_machine *m, uint64_t addr, uint32_t data)
-{
-	uint64_t kept = m->msi_count < VQ_MACHINE_MSI_LOG ? m->msi_count : VQ_MACHINE_MSI_LOG, n = 0;
-
-	for (uint64_t i = 0; i < kept; i++) {
-		const struct vq_msi *e = &m->msi_log[(m->msi_count - kept + i) % VQ_MACHINE_MSI_LOG];
-		n += e->addr == addr && e->data == data;
-	}
-	return n;
-}
-
-bool vq_machine_irq_level(const struct vq_machine *m, unsigned irq)
-{
-	return irq < VQ_MACHINE_MAX_IRQS && m->irq_level[irq];
-}
-
-uint64_t vq_machine_irq_count(const struct vq_machine *m, unsigned irq)
-{
-	return irq < VQ_MACHINE_MAX_IRQS ? m->irq_count[irq] : 0;
-}
-
-/* ---- device environment: time, timers, fd watches ---- */
-
-static uint64_t env_now(void *ctx)
-{
-	return ((struct vq_slot *)ctx)->machine->now;
-}
-
-/* A device timer travels as an event whose arg is a small heap record. */
-struct dev_timer {
-	struct vq_dev *dev;
-	vq_dev_timer_fn fn;
-};
-
-static void timer_event(struct vq_machine *m, void *arg, uint64_t data)
-{
-	struct dev_timer t = *(struct dev_timer *)arg;
-
-	(void)m;
-	free(arg);
-	t.fn(t.dev, data);
-}
-
-static int env_schedule(void *ctx, struct vq_dev *d, uint64_t delay_ns, vq_dev_timer_fn fn,
-			uint64_t data)
-{
-	struct vq_slot *s = ctx;
-	struct dev_timer *t = malloc(sizeof(*t));
-	int rc;
-
-	if (!t)
-		return -VQ_E_NOMEM;
-	*t = (struct dev_timer){.dev = d, .fn = fn};
-	rc = vq_machine_schedule(s->machine, delay_ns, timer_event, t, data);
-	if (rc < 0)
-		free(t);
-	return rc;
-}
-
-static int env_watch(void *ctx, struct vq_dev *d, int fd, unsigned events, vq_dev_fd_fn fn,
-		     void *arg)
-{
-	struct vq_machine *m = ((struct vq_slot *)ctx)->machine;
-
-	/* a watch belongs to a device: two devices may watch one fd (stdio) */
-	for (unsigned i = 0; i < m->nwatches; i++) {
-		if (m->watches[i].fd == fd && m->watches[i].dev == d) {
-			m->watches[i] = (struct watch){d, fd, events, fn, arg};
-			return 0;
-		}
-	}
-	if (m->nwatches >= VQ_MACHINE_MAX_WATCHES)
-		return -VQ_E_NOSPC;
-	m->watches[m->nwatches++] = (struct watch){d, fd, events, fn, arg};
-	return 0;
-}
-
-static void env_unwatch(void *ctx, struct vq_dev *d, int fd)
-{
-	struct vq_machine *m = ((struct vq_slot *)ctx)->machine;
-
-	for (unsigned i = 0; i < m->nwatches; i++) {
-		if (m->watches[i].fd == fd && m->watches[i].dev == d) {
-			m->watches[i] = m->watches[--m->nwatches];
-			return;
-		}
-	}
-}
-
-int vq_machine_poll(struct vq_machine *m, int timeout_ms)
-{
-	struct pollfd pfd[VQ_MACHINE_MAX_WATCHES];
-	struct watch w[VQ_MACHINE_MAX_WATCHES];
-	unsigned n = m->nwatches;
-	int rc, ran = 0;
-
-	if (n == 0)
-		return 0;
-	/* callbacks may change the watch list: work on a copy */
-	memcpy(w, m->watches, n * sizeof(w[0]));
-	for (unsigned i = 0; i < n; i++)
-		pfd[i] = (struct pollfd){.fd = w[i].fd, .events = (short)w[i].events};
-	do
-		rc = poll(pfd, n, timeout_ms);
-	while (rc < 0 && errno == EINTR);
-	if (rc < 0)
-		return -VQ_E_SYS;
-	for (unsigned i = 0; i < n; i++) {
-		if (!pfd[i].revents)
-			continue;
-		w[i].fn(w[i].dev, w[i].fd, (unsigned)pfd[i].revents, w[i].arg);
-		ran++;
-	}
-	return ran;
-}
-
-/* Monotonic wall time in ms (waits for outside devices only). */
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int vq_machine_wait_outside(struct vq_machine *m, uint64_t *deadline_ms)
-{
-	unsigned longest = 0;
-	uint64_t now = wall_ms();
-	int rc;
-
-	for (unsigned i = 0; i < m->nslots; i++)
-		if (m->slots[i]->dev.outside_ms > longest)
-			longest = m->slots[i]->dev.outside_ms;
-	if (!longest)
-		return 0;
-	if (!*deadline_ms)
-		*deadline_ms = now + longest;
-	if (now >= *deadline_ms) {
-		m->stats.outside_timeouts++;
-		for (unsigned i = 0; i < m->nslots; i++)
-			if (m->slots[i]->dev.outside_ms)
-				vq_trace(&m->tracer, VQ_EV_MACHINE, m->slots[i]->dev.name, -1,
-					 "outside device: nothing within %u ms",
-					 m->slots[i]->dev.outside_ms);
-		return 0;
-	}
-	/* short slices: a back-end may write used entries without a call */
-	rc = vq_machine_poll(m, (int)(*deadline_ms - now < 5 ? *deadline_ms - now : 5));
-	return rc < 0 ? 0 : 1;
-}
-
-int vq_machine_settle(struct vq_machine *m, unsigned quiet_ms)
-{
-	uint64_t start = wall_ms(), quiet_until = start + quiet_ms, deadline;
-	unsigned longest = 0;
-	int total = 0;
-
-	for (unsigned i = 0; i < m->nslots; i++)
-		if (m->slots[i]->dev.outside_ms > longest)
-			longest = m->slots[i]->dev.outside_ms;
-	if (!longest)
-		return 0;
-	/* bounded by the longest outside timeout however busy they are */
-	deadline = start + longest;
-	for (;;) {
-		int n = vq_machine_poll(m, 1);
-		uint64_t now = wall_ms();
-
-		if (n > 0) {
-			total += n;
-			quiet_until = now + quiet_ms;
-		}
-		if (n < 0 || now >= quiet_until || now >= deadline)
-			break;
-	}
-	return total;
-}
-
-unsigned vq_machine_outside_count(const struct vq_machine *m)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < m->nslots; i++)
-		n += m->slots[i]->dev.outside_ms != 0;
-	return n;
-}
-
-unsigned vq_machine_watch_count(const struct vq_machine *m)
-{
-	return m->nwatches;
 }
 
 /* ---- devices on the bus ---- */
@@ -833,10 +416,8 @@ static struct vq_dev *add_slot(struct vq_machine *m, const char *type, const cha
 		s->dev.host_features[0] |= (1ull << VIRTIO_F_ACCESS_PLATFORM) |
 					   (1ull << VIRTIO_F_RING_RESET) |
 					   (1ull << VIRTIO_F_NOTIFICATION_DATA);
-	s->dev.env = (struct vq_dev_env){.now = env_now, .schedule = env_schedule,
-					 .watch = env_watch, .unwatch = env_unwatch, .ctx = s};
-	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s,
-					  .msi = slot_msi};
+	s->dev.env = vq_machine_env(s);
+	host = vq_machine_host(s, true);
 	if (transport == VQ_SLOT_PCI) {
 		rc = vq_pci_init(&s->pci, &s->dev, &host, &m->tracer);
 		s->pci.cfg[VQ_PCI_INT_LINE] = (uint8_t)irq;
@@ -852,7 +433,7 @@ static struct vq_dev *add_slot(struct vq_machine *m, const char *type, const cha
 	if (s->dev.cls->realize && (rc = s->dev.cls->realize(&s->dev)) < 0) {
 		snprintf(err, errlen, "%s: %s", name,
 			 s->dev.last_error_msg[0] ? s->dev.last_error_msg : vq_strerror(rc));
-		drop_device_watches(m, &s->dev);
+		vq_machine_drop_watches(m, &s->dev);
 		vq_dev_destroy(&s->dev);
 		free(s);
 		return NULL;
@@ -898,7 +479,7 @@ struct vq_vhost_backend *vq_machine_serve_vhost(struct vq_machine *m, struct vq_
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	host = (struct vq_transport_host){.notify = slot_notify, .set_irq = slot_set_irq, .ctx = s};
+	host = vq_machine_host(s, false);
 	vq_vhost_backend_init(b, d, &host, &m->tracer);
 	if (path && vq_vhost_backend_listen(b, path, err, errlen) < 0) {
 		vq_vhost_backend_close(b);
