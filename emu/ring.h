@@ -303,7 +303,6 @@ struct vq_ring_drv {
 	bool used_wrap;       /* wrap counter of last_used (1 after init) */
 	bool pub_pending;     /* the first unpublished chain's head waits for flags */
 	uint16_t pub_slot, pub_flags;
-	uint16_t added_desc;  /* descriptors added since the last publish */
 };
 
 /* Lay out and zero a fresh queue at addr (the caller chose the addresses,

@@ -27,7 +27,6 @@ int vq_ring_drv_init_packed(struct vq_ring_drv *d)
 	d->avail_wrap = d->used_wrap = true;
 	d->kicked_idx = 0;
 	d->pub_pending = false;
-	d->added_desc = 0;
 	d->inorder_left = 0;
 	return 0;
 }
@@ -56,7 +55,6 @@ static inline void drv_put(struct vq_ring_drv *d, uint64_t addr, uint32_t len, u
 	}
 	desc_store(slot_ptr(d->desc, slot), addr, len, id, flags);
 	advance(d->num, &d->avail_idx, &d->avail_wrap, 1);
-	d->added_desc++;
 }
 
 /* Take a free id for a chain of ndesc ring descriptors. With IN_ORDER the
@@ -78,10 +76,12 @@ static inline uint16_t drv_take_id(struct vq_ring_drv *d, uint16_t ndesc, uint64
 	return id;
 }
 
-/* vq_ring_drv_add_packed(), inlined into the batch add too. */
-static inline __attribute__((always_inline)) int drv_add_one(struct vq_ring_drv *d,
-							     const struct vq_buf *bufs,
-							     unsigned n, uint64_t token)
+/* The add for every chain the fast paths leave: the first since the last
+ * publish (its flags wait for publish), IN_ORDER, chains of several
+ * buffers, a full ring. */
+__attribute__((noinline)) static int drv_add_general(struct vq_ring_drv *d,
+						     const struct vq_buf *bufs, unsigned n,
+						     uint64_t token)
 {
 	bool seen_write = false;
 	uint16_t id;
@@ -121,16 +121,100 @@ static inline __attribute__((always_inline)) int drv_add_one(struct vq_ring_drv 
 		}
 		d->avail_idx = slot;
 		d->avail_wrap = wrap;
-		d->added_desc = (uint16_t)(d->added_desc + n - 1);
 	}
 	return id;
 }
 
+/* The AVAIL and USED bits of a descriptor the driver makes available
+ * with wrap counter wrap (AVAIL == wrap, USED != wrap): 0x0080 for 1,
+ * 0x8000 for 0; and of a used one (both == wrap): 0x8080 or 0. */
+static inline uint16_t avail_bits(bool wrap)
+{
+	return (uint16_t)(F_USED >> (8 * wrap));
+}
+
+static inline uint16_t used_bits(bool wrap)
+{
+	return (uint16_t)(wrap ? F_AVAIL | F_USED : 0);
+}
+
+/* The fast path, a leaf: one buffer after the first chain of a publish
+ * (whose flags wait for it), without IN_ORDER. The driver's state first,
+ * the guest's bytes last (they may alias it as far as the compiler
+ * knows). */
 int vq_ring_drv_add_packed(struct vq_ring_drv *d, const struct vq_buf *bufs, unsigned n,
 			   uint64_t token)
 {
-	return drv_add_one(d, bufs, n, token);
+	uint16_t id, slot, flags;
+
+	if (VQ_UNLIKELY(n != 1 || !d->pub_pending || (d->features & VQ_RING_F_IN_ORDER) ||
+			d->num_free == 0))
+		return drv_add_general(d, bufs, n, token);
+	id = d->free_head;
+	d->free_head = d->next[id];
+	d->num_free--;
+	d->token[id] = token;
+	d->chain_len[id] = 1;
+	d->indirect[id] = 0;
+	slot = d->avail_idx;
+	flags = (uint16_t)(avail_bits(d->avail_wrap) | (bufs->writable ? VIRTQ_DESC_F_WRITE : 0));
+	if (VQ_UNLIKELY(slot + 1 == d->num)) {
+		d->avail_idx = 0;
+		d->avail_wrap = !d->avail_wrap;
+	} else {
+		d->avail_idx = (uint16_t)(slot + 1);
+	}
+	desc_store(slot_ptr(d->desc, slot), bufs->gpa, bufs->len, id, flags);
+	return id;
 }
+
+/* The fast path's chains over reqs[0..n) (one buffer each, at most as many
+ * as there are free ids), the state in locals; stops at the first other
+ * request. Returns how many were added. */
+__attribute__((noinline, hot)) static unsigned drv_add_singles(struct vq_ring_drv *d,
+								 const struct vq_ring_req *reqs,
+								 unsigned n)
+{
+	uint8_t *const ring = (uint8_t *)d->desc;
+	uint64_t *const token = d->token, *const indirect = d->indirect;
+	uint16_t *const chain_len = d->chain_len;
+	const uint16_t *const next = d->next;
+	const uint16_t num = d->num;
+	unsigned id = d->free_head, slot = d->avail_idx, k;
+	uint16_t bits = avail_bits(d->avail_wrap);
+
+	if (n > d->num_free)
+		n = d->num_free;
+	for (k = 0; k < n; k++) {
+		const struct vq_buf *b = reqs[k].bufs;
+		uint64_t *dp;
+
+		if (VQ_UNLIKELY(reqs[k].n != 1 || !b))
+			break;
+		token[id] = reqs[k].token;
+		chain_len[id] = 1;
+		indirect[id] = 0;
+		dp = (uint64_t *)(ring + 16u * slot);
+		__atomic_store_n(dp, VQ_LE64(b->gpa), __ATOMIC_RELAXED);
+		__atomic_store_n(dp + 1,
+				 VQ_LE64((uint64_t)b->len | (uint64_t)id << 32 |
+					 (uint64_t)(bits | (b->writable ? VIRTQ_DESC_F_WRITE : 0))
+						 << 48),
+				 __ATOMIC_RELAXED);
+		id = next[id];
+		if (VQ_UNLIKELY(++slot == num)) {
+			slot = 0;
+			bits ^= F_AVAIL | F_USED;
+		}
+	}
+	d->free_head = (uint16_t)id;
+	d->num_free = (uint16_t)(d->num_free - k);
+	d->avail_idx = (uint16_t)slot;
+	d->avail_wrap = bits == F_AVAIL;
+	return k;
+}
+
+_Static_assert(F_AVAIL == F_USED >> 8, "avail_bits()'s shift");
 
 int vq_ring_drv_add_indirect_packed(struct vq_ring_drv *d, const struct vq_buf *bufs,
 				    unsigned n, uint64_t table_gpa, uint64_t token)
@@ -157,19 +241,26 @@ int vq_ring_drv_add_indirect_packed(struct vq_ring_drv *d, const struct vq_buf *
 	return id;
 }
 
+/* Runs of one-buffer requests through drv_add_singles(); any other
+ * request, the first of a publish and the one that finds the ring full
+ * through the general add (which says why). */
 int vq_ring_drv_add_batch_packed(struct vq_ring_drv *d, const struct vq_ring_req *reqs,
 				 unsigned n)
 {
-	unsigned k;
+	unsigned k = 0;
 	int rc;
 
-	for (k = 0; k < n; k++) {
+	while (k < n) {
+		if (reqs[k].n == 1 && d->pub_pending && !(d->features & VQ_RING_F_IN_ORDER) &&
+		    (k += drv_add_singles(d, reqs + k, n - k)) == n)
+			break;
 		if (reqs[k].n == 0 || !reqs[k].bufs)
 			rc = -VQ_E_INVAL;
 		else
-			rc = drv_add_one(d, reqs[k].bufs, reqs[k].n, reqs[k].token);
+			rc = drv_add_general(d, reqs[k].bufs, reqs[k].n, reqs[k].token);
 		if (rc < 0)
 			return k ? (int)k : rc;
+		k++;
 	}
 	return (int)k;
 }
@@ -184,7 +275,6 @@ int vq_ring_drv_publish_packed(struct vq_ring_drv *d)
 	/* release: every descriptor written since is visible first */
 	vq_store16_release(slot_ptr(d->desc, d->pub_slot) + PD_FLAGS, d->pub_flags);
 	d->pub_pending = false;
-	d->added_desc = 0;
 	new_pos = pos_of(d->num, d->avail_idx, d->avail_wrap);
 	d->kicked_idx = (uint16_t)new_pos;
 	/* the device's suppression state must be read after the flags store */
@@ -244,9 +334,11 @@ __attribute__((noinline)) static int drv_get_used_in_order(struct vq_ring_drv *d
 	return 1;
 }
 
-/* vq_ring_drv_get_used_packed(), inlined into the batch reap too. */
-static inline __attribute__((always_inline)) int drv_get_used_one(struct vq_ring_drv *d,
-								  uint64_t *token, uint32_t *len)
+/* get_used for what the fast path leaves: IN_ORDER, a descriptor not
+ * used yet, an id that is no outstanding chain's (nothing reaped), NULL
+ * outputs. */
+__attribute__((noinline)) static int drv_get_used_general(struct vq_ring_drv *d,
+							  uint64_t *token, uint32_t *len)
 {
 	const uint16_t num = d->num, last = d->last_used;
 	const bool wrap = d->used_wrap;
@@ -257,7 +349,7 @@ static inline __attribute__((always_inline)) int drv_get_used_one(struct vq_ring
 	if (VQ_UNLIKELY(d->features & VQ_RING_F_IN_ORDER))
 		return drv_get_used_in_order(d, token, len);
 	flags = vq_load16_acquire(p + PD_FLAGS);
-	if (!is_used(flags, wrap))
+	if ((flags & (F_AVAIL | F_USED)) != used_bits(wrap))
 		return 0;
 	id = vq_load16_relaxed(p + PD_ID);
 	ulen = vq_load32_relaxed(p + PD_LEN);
@@ -281,9 +373,94 @@ static inline __attribute__((always_inline)) int drv_get_used_one(struct vq_ring
 	return 1;
 }
 
+/* The fast path, a leaf: the used descriptor at the cursor (flags with
+ * acquire, then id and len, once) of an outstanding chain, both outputs
+ * wanted, without IN_ORDER. */
 int vq_ring_drv_get_used_packed(struct vq_ring_drv *d, uint64_t *token, uint32_t *len)
 {
-	return drv_get_used_one(d, token, len);
+	const uint8_t *p = slot_ptr(d->desc, d->last_used);
+	uint16_t flags, id, n;
+	uint32_t ulen, s;
+
+	if (VQ_UNLIKELY(!token || !len || (d->features & VQ_RING_F_IN_ORDER)))
+		return drv_get_used_general(d, token, len);
+	flags = vq_load16_acquire(p + PD_FLAGS);
+	if ((flags & (F_AVAIL | F_USED)) != used_bits(d->used_wrap))
+		return 0;
+	id = vq_load16_relaxed(p + PD_ID);
+	ulen = vq_load32_relaxed(p + PD_LEN);
+	if (VQ_UNLIKELY(id >= d->num || (n = d->chain_len[id]) == 0))
+		return -VQ_E_RING_USED_ID;
+	/* a branch, not a data dependency: the next reap's slot need not
+	 * wait for the loads of id and chain_len (see reap_run()) */
+	s = (uint32_t)d->last_used + 1;
+	if (VQ_UNLIKELY(n != 1)) {
+		__asm__("");
+		s = (uint32_t)d->last_used + n;
+	}
+	if (VQ_UNLIKELY(s >= d->num)) {
+		s -= d->num;
+		d->used_wrap = !d->used_wrap;
+	}
+	d->last_used = (uint16_t)s;
+	d->num_free = (uint16_t)(d->num_free + n);
+	d->chain_len[id] = 0;
+	d->next[id] = d->free_head;
+	d->free_head = id;
+	*token = d->token[id];
+	*len = ulen;
+	return 1;
+}
+
+/* The fast path's reap over up to max used descriptors, the state in
+ * locals, into tokens[] and lens[]; stops at the first descriptor not
+ * used yet or with an id that is no outstanding chain's (left unreaped
+ * for the general path to report). Returns how many were reaped. */
+__attribute__((noinline, hot)) static unsigned reap_run(struct vq_ring_drv *d, uint64_t *tokens,
+							uint32_t *lens, unsigned max)
+{
+	const uint8_t *const ring = (const uint8_t *)d->desc;
+	const uint64_t *const token = d->token;
+	uint16_t *const chain_len = d->chain_len, *const next = d->next;
+	const uint16_t num = d->num;
+	unsigned last = d->last_used, head = d->free_head, freed = 0, k;
+	uint16_t bits = used_bits(d->used_wrap);
+
+	for (k = 0; k < max; k++) {
+		const uint8_t *p = ring + 16u * last;
+		uint16_t flags = vq_load16_acquire(p + PD_FLAGS), id, n;
+
+		if ((flags & (F_AVAIL | F_USED)) != bits)
+			break;
+		id = vq_load16_relaxed(p + PD_ID);
+		if (VQ_UNLIKELY(id >= num || (n = chain_len[id]) == 0))
+			break;
+		lens[k] = vq_load32_relaxed(p + PD_LEN);
+		tokens[k] = token[id];
+		chain_len[id] = 0;
+		next[id] = (uint16_t)head;
+		head = id;
+		freed += n;
+		/* the cursor moves by a branch, not by n: otherwise each
+		 * slot's address waits for the previous id and chain_len
+		 * loads, two dependent loads a chain (one-descriptor chains
+		 * predicted, the rest pay a mispredict) */
+		if (VQ_LIKELY(n == 1)) {
+			last++;
+		} else {
+			__asm__("");
+			last += n;
+		}
+		if (VQ_UNLIKELY(last >= num)) {
+			last -= num;
+			bits ^= F_AVAIL | F_USED;
+		}
+	}
+	d->last_used = (uint16_t)last;
+	d->used_wrap = bits != 0;
+	d->free_head = (uint16_t)head;
+	d->num_free = (uint16_t)(d->num_free + freed);
+	return k;
 }
 
 int vq_ring_drv_get_used_batch_packed(struct vq_ring_drv *d, uint64_t *tokens, uint32_t *lens,
@@ -292,7 +469,12 @@ int vq_ring_drv_get_used_batch_packed(struct vq_ring_drv *d, uint64_t *tokens, u
 	unsigned k = 0;
 	int rc = 0;
 
-	while (k < max && (rc = drv_get_used_one(d, tokens ? tokens + k : NULL,
+	if (VQ_LIKELY(tokens && lens && !(d->features & VQ_RING_F_IN_ORDER)) &&
+	    (k = reap_run(d, tokens, lens, max)) == max)
+		return (int)k;
+	/* what stopped the run (or every element without both outputs, or
+	 * IN_ORDER) through the general path, which says why */
+	while (k < max && (rc = drv_get_used_general(d, tokens ? tokens + k : NULL,
 						      lens ? lens + k : NULL)) > 0)
 		k++;
 	return k ? (int)k : rc;

@@ -961,6 +961,130 @@ START_TEST(test_batch_unpop)
 }
 END_TEST
 
+/* The driver's batch paths (ring_packed_drv.c's drv_add_singles() and
+ * reap_run()) against its single calls: chains of 1-3 buffers mixed in one
+ * add_batch, queues of 7 and 5 so that runs wrap in the middle, the ring
+ * filling up mid-batch, reaps of at most 2 at a time; the same guest bytes,
+ * the same ids, tokens and lengths in the same order. */
+static void drive_drv(uint16_t num, bool batch, uint8_t *out, uint64_t *toks, uint32_t *lens,
+		      unsigned *nreaped)
+{
+	static const unsigned shape[] = {1, 1, 3, 1, 2, 1, 1, 1, 3, 1};
+	struct vq_buf bufs[10][3];
+	struct vq_ring_req reqs[10];
+	struct vq_chain cs[8];
+	uint32_t w[8];
+	unsigned reaped = 0, next = 0;
+
+	ring_setup(num, 0);
+	for (unsigned i = 0; i < 8; i++)
+		vq_chain_init(&cs[i]);
+	for (unsigned i = 0; i < 10; i++)
+		for (unsigned j = 0; j < 3; j++)
+			bufs[i][j] = (struct vq_buf){BUF + 0x100 * j + 0x1000 * i, 16 + i,
+						     j + 1 == shape[i]};
+	for (unsigned round = 0; round < 9; round++) {
+		unsigned n = 0, want = 0;
+		int got, rc;
+
+		for (unsigned i = 0; i < 10; i++) {
+			unsigned k = (next + i) % 10;
+			reqs[i] = (struct vq_ring_req){bufs[k], shape[k], 100u * round + i};
+		}
+		if (batch) {
+			rc = vq_ring_drv_add_batch(&drv, reqs, 10);
+			ck_assert_int_gt(rc, 0);
+			n = (unsigned)rc;
+			/* the ring is full: the next request says so */
+			ck_assert_err(vq_ring_drv_add_batch(&drv, reqs + n, 10 - n), VQ_E_NOSPC);
+		} else {
+			while (n < 10 && vq_ring_drv_add(&drv, reqs[n].bufs, reqs[n].n, reqs[n].token) >= 0)
+				n++;
+		}
+		next = (next + n) % 10;
+		vq_ring_drv_publish(&drv);
+		got = vq_ring_pop_batch(&r, cs, 8);
+		ck_assert_int_eq(got, (int)n);
+		for (int i = 0; i < got; i++)
+			w[i] = (uint32_t)(round + i);
+		ck_assert_int_eq(vq_ring_push_batch(&r, cs, w, (unsigned)got), 0);
+		vq_ring_publish(&r);
+		while (want < n) {
+			if (batch) {
+				rc = vq_ring_drv_get_used_batch(&drv, toks + reaped, lens + reaped, 2);
+				ck_assert_int_eq(rc, n - want < 2 ? (int)(n - want) : 2);
+			} else {
+				rc = vq_ring_drv_get_used(&drv, toks + reaped, lens + reaped);
+				ck_assert_int_eq(rc, 1);
+			}
+			want += (unsigned)rc;
+			reaped += (unsigned)rc;
+		}
+		ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, toks, lens, 2), 0);
+	}
+	ck_assert_uint_eq(drv.num_free, num);
+	ck_assert_int_eq(vq_mem_read(m, ra.desc, out, 16u * num + 8), 0);
+	*nreaped = reaped;
+	for (unsigned i = 0; i < 8; i++)
+		vq_chain_release(&cs[i]);
+}
+
+START_TEST(test_drv_batch_single_agree)
+{
+	static const uint16_t nums[] = {7, 5, 8};
+
+	for (unsigned i = 0; i < 3; i++) {
+		uint8_t a[136], b[136];
+		uint64_t ta[128], tb[128];
+		uint32_t la[128], lb[128];
+		unsigned na, nb;
+
+		drive_drv(nums[i], false, a, ta, la, &na);
+		drive_drv(nums[i], true, b, tb, lb, &nb);
+		ck_assert_uint_eq(na, nb);
+		ck_assert_uint_gt(na, 9);
+		ck_assert_mem_eq(a, b, 16u * nums[i] + 8);
+		ck_assert_mem_eq(ta, tb, na * sizeof(ta[0]));
+		ck_assert_mem_eq(la, lb, na * sizeof(la[0]));
+	}
+}
+END_TEST
+
+/* A used id that is no outstanding chain's in the middle of a batch reap:
+ * the ones before it are reaped, it stays unreaped and the next call says
+ * so; NULL outputs reap through the general path. */
+START_TEST(test_drv_reap_bad_id_mid_batch)
+{
+	struct vq_chain cs[3];
+	uint64_t toks[3];
+	uint32_t lens[3];
+
+	for (unsigned i = 0; i < 3; i++)
+		vq_chain_init(&cs[i]);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_int_ge(drv_add_n(1, 40 + i), 0);
+	vq_ring_drv_publish(&drv);
+	ck_assert_int_eq(vq_ring_pop_batch(&r, cs, 3), 3);
+	ck_assert_int_eq(vq_ring_push_batch(&r, cs, (const uint32_t[]){5, 6, 7}, 3), 0);
+	vq_ring_publish(&r);
+	/* the second used descriptor names id 6, not in flight */
+	ck_assert_int_eq(vq_mem_write16(m, ra.desc + 16 + 12, 6), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, toks, lens, 3), 1);
+	ck_assert_uint_eq(toks[0], 40);
+	ck_assert_uint_eq(lens[0], 5);
+	ck_assert_err(vq_ring_drv_get_used_batch(&drv, toks, lens, 3), VQ_E_RING_USED_ID);
+	ck_assert_err(vq_ring_drv_get_used(&drv, toks, lens), VQ_E_RING_USED_ID);
+	ck_assert_uint_eq(drv.last_used, 1);
+	/* put it right: the rest reap, without outputs */
+	ck_assert_int_eq(vq_mem_write16(m, ra.desc + 16 + 12, cs[1].head), 0);
+	ck_assert_int_eq(vq_ring_drv_get_used_batch(&drv, NULL, lens, 3), 2);
+	ck_assert_uint_eq(lens[1], 7);
+	ck_assert_uint_eq(drv.num_free, 8);
+	for (unsigned i = 0; i < 3; i++)
+		vq_chain_release(&cs[i]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ring_packed");
@@ -996,6 +1120,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_batch_pop_stretches);
 	tcase_add_test(tc, test_batch_pop_errors);
 	tcase_add_test(tc, test_batch_unpop);
+	tcase_add_test(tc, test_drv_batch_single_agree);
+	tcase_add_test(tc, test_drv_reap_bad_id_mid_batch);
 	suite_add_tcase(s, tc);
 	return s;
 }
