@@ -133,6 +133,15 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
 	return 0;
 }
 
+/* The AVAIL and USED bits of a descriptor available for wrap counter wrap
+ * (AVAIL == wrap, USED != wrap): 0x0080 for 1, 0x8000 for 0. */
+static inline uint16_t avail_bits(bool wrap)
+{
+	return (uint16_t)(F_USED >> (8 * wrap));
+}
+
+_Static_assert(F_AVAIL == F_USED >> 8, "avail_bits()'s shift");
+
 /* Walk the chain starting at the device's cursor, whose first descriptor
  * the caller copied out: flags0 read with acquire and found available, then
  * addr0 and w0 (len, id; its flags bits are not used). Every further
@@ -160,7 +169,7 @@ __attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_ch
 					     "queue size %u", first, free, r->inflight_desc, r->num);
 		if (ndesc) {
 			flags = vq_load16_acquire(p + PD_FLAGS);
-			if (VQ_UNLIKELY(!is_avail(flags, wrap)))
+			if (VQ_UNLIKELY((flags & (F_AVAIL | F_USED)) != avail_bits(wrap)))
 				return vq_ring_failf(r, VQ_E_RING_PACKED_AVAIL,
 						     "chain at slot %u: slot %u flags 0x%x, wrap %u",
 						     first, slot, flags, wrap);
@@ -173,7 +182,10 @@ __attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_ch
 		}
 		d.flags = flags;
 		ndesc++;
-		advance(r->num, &slot, &wrap, 1);
+		if (VQ_UNLIKELY(++slot == r->num)) {
+			slot = 0;
+			wrap = !wrap;
+		}
 		if (VQ_UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT)) {
 			if (!(r->features & VQ_RING_F_INDIRECT))
 				return vq_ring_failf(r, VQ_E_RING_INDIRECT_FEATURE,
@@ -214,15 +226,6 @@ __attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_ch
 	r->last_pop_id = d.id;
 	return 1;
 }
-
-/* The AVAIL and USED bits of a descriptor available for wrap counter wrap
- * (AVAIL == wrap, USED != wrap): 0x0080 for 1, 0x8000 for 0. */
-static inline uint16_t avail_bits(bool wrap)
-{
-	return (uint16_t)(F_USED >> (8 * wrap));
-}
-
-_Static_assert(F_AVAIL == F_USED >> 8, "avail_bits()'s shift");
 
 /* The general pop: copy the descriptor at the cursor (flags with acquire,
  * then addr, len and id, once) and walk it. 1, 0 or an error. */
@@ -453,6 +456,17 @@ int vq_ring_pop_batch_packed(struct vq_ring *r, struct vq_chain *c, unsigned max
 			continue;
 		}
 		x.want = avail_bits(r->avail_wrap);
+		/* longer chains tend to come together: while the next one
+		 * looks like one (its flags read as a hint only: the general
+		 * pop reads them again and goes by its own read), no stretch
+		 * is set up for it */
+		if (k && VQ_UNLIKELY(vq_load16_relaxed(slot_ptr(r->desc, slot) + PD_FLAGS) &
+				     (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT))) {
+			if ((rc = pop_general(r, &c[k])) <= 0)
+				break;
+			k++;
+			continue;
+		}
 		got = (unsigned)(pop_stretch(&x, slot_ptr(r->desc, slot), c + k, c + k + n) - (c + k));
 		if (got) {
 			hits += got;
