@@ -37,17 +37,24 @@
  * to run.
  *
  * Packed, same shapes (callgrind, 1 descriptor, batch 256; `bench_ring 1 256
- * 1000 packed`): 492 instructions a chain per-chain and 498 batched, against
- * split's 263 and 125. A one-descriptor fast path in the pop (the copy
- * taken once handed on to the general walk, by a tail call, when it does
- * not apply), the batch pop with one memory check, a push fast path for
- * every used descriptor after a publish's first, a one-buffer driver add,
- * the rest of a chain's descriptors written from locals, fewer reloads in
- * reap, a batch push that claims the ids then writes from locals, and the
- * batch add and reap with the single calls inlined bring it to 374
- * per-chain and 313 batched (4 descriptors, batch 32: 1002 -> 1036
- * per-chain, 1017 -> 971 batched, split 840 / 804; batch 1: 606 per-chain
- * against split's 468, 813 batched against 995). Still above split.
+ * 1000 packed`): 492 instructions a chain per-chain and 498 batched at
+ * first, against split's 263 and 125; 374 and 313 after a first round of
+ * fast paths. Then (2026-12-05) each hot path as a leaf with its rare cases
+ * as tail calls, the batch loops on locals (pop_stretch(), claim and write
+ * loops of the push, drv_add_singles(), reap_run()), and two latency
+ * chains broken: the driver's reap moved its cursor by chain_len[id] (two
+ * dependent loads a chain on the loop-carried path: now a predicted branch
+ * on one-descriptor chains), and 64 consecutive ids shared a word of the
+ * in-flight bitmap (each pop's and push's update waited for the previous
+ * store to it: the bitmap is now interleaved). 350 per-chain and 215
+ * batched (4 descriptors, batch 32: 1003 / 988 against split's 841 / 804;
+ * batch 1: 575 / 1155 against 471 / 1000). Packed validates more than
+ * split does (an id in flight once, on pop and on push), and it shows in
+ * the instruction counts; in time (idle host, best of 3) packed per-chain
+ * is 90-95% of split (1/256: 67.8M vs 71.6M chains/s; 4/32 90%; 1/1 91%)
+ * and batched 74-89% (1/256: 113M vs 152M). On two threads, where the
+ * cache lines crossing between the agents count, packed is ahead:
+ * bench_ring_mt packed / split 1.1-2.0.
  */
 #include <stdio.h>
 #include <stdlib.h>
