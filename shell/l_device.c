@@ -536,6 +536,8 @@ static int d_stats(lua_State *L)
 	lvq_setint(L, "bad_accesses", (lua_Integer)ms->bad_accesses);
 	lvq_setint(L, "mmio_notifies", (lua_Integer)ms->notifies);
 	lvq_setint(L, "mmio_interrupts", (lua_Integer)ms->interrupts);
+	if (ld->slot->transport == VQ_SLOT_PCI)
+		lvq_setint(L, "isr_reads", (lua_Integer)ld->slot->pci.stats.isr_reads);
 	push_type_stats(L, &ld->slot->dev);
 	return 1;
 }
@@ -757,6 +759,26 @@ static int d_pci_write(lua_State *L)
 	return do_write_gpa(L, s, s->base + off, check_width(L, 4), v);
 }
 
+/* dev:pci_strap(off, value [, width]): config-space bytes as the
+ * function's hardware presents them, read-only ones included. */
+static int d_pci_strap(lua_State *L)
+{
+	struct vq_slot *s = check_pci(L, 1, "pci_strap");
+	uint32_t off = (uint32_t)lvq_checkrange(L, 2, VQ_PCI_CFG_SIZE - 1);
+	uint32_t v = (uint32_t)lvq_checkrange(L, 3, UINT32_MAX);
+	unsigned w = check_width(L, 4);
+
+	if (off % w || off + w > VQ_PCI_CFG_SIZE)
+		return luaL_error(L, "%s: pci_strap: offset 0x%x is not aligned to width %u or "
+				  "runs past the %u-byte config space", s->dev.name, (unsigned)off,
+				  w, VQ_PCI_CFG_SIZE);
+	if (w < 4 && v >> (8 * w))
+		return luaL_error(L, "%s: pci_strap: value 0x%x does not fit in %u bytes",
+				  s->dev.name, (unsigned)v, w);
+	vq_pci_cfg_strap(&s->pci, off, w, v);
+	return 0;
+}
+
 /* dev:bar_read(off [, width]) / dev:bar_write(off, value [, width]): BAR 0. */
 static int d_bar_read(lua_State *L)
 {
@@ -801,7 +823,8 @@ static int d_msix(lua_State *L)
 }
 
 static const luaL_Reg methods[] = {
-	{"pci_read", d_pci_read}, {"pci_write", d_pci_write}, {"bar_read", d_bar_read},
+	{"pci_read", d_pci_read}, {"pci_write", d_pci_write}, {"pci_strap", d_pci_strap},
+	{"bar_read", d_bar_read},
 	{"bar_write", d_bar_write}, {"msix", d_msix},
 	{"read", d_read},     {"write", d_write},   {"reg", d_reg},
 	{"status_str", d_status_str}, {"has", d_has}, {"stats", d_stats},

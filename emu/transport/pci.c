@@ -263,6 +263,18 @@ int vq_pci_cfg_read(struct vq_pci *t, uint32_t off, unsigned width, uint32_t *va
 	return rc < 0 ? rc : 0;
 }
 
+int vq_pci_cfg_strap(struct vq_pci *t, uint32_t off, unsigned width, uint32_t val)
+{
+	if (!t || (width != 1 && width != 2 && width != 4) || off % width ||
+	    off + width > VQ_PCI_CFG_SIZE)
+		return -VQ_E_INVAL;
+	for (unsigned i = 0; i < width; i++)
+		t->cfg[off + i] = (uint8_t)(val >> (8 * i));
+	vq_trace(t->tracer, VQ_EV_MACHINE, t->dev->name, -1,
+		 "config space strapped: PciCfg[0x%02x]/%u=0x%x", off, width, val);
+	return 0;
+}
+
 int vq_pci_cfg_write(struct vq_pci *t, uint32_t off, unsigned width, uint32_t val)
 {
 	int rc = cfg_check(t, true, off, width);

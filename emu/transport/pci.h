@@ -99,6 +99,7 @@
 struct vq_pci_stats {
 	uint64_t reads, writes, bad_accesses, notifies, interrupts;
 	uint64_t msi_sent, msi_pended, msi_dropped; /* MSI-X messages */
+	uint64_t isr_reads;             /* reads of the ISR status byte */
 };
 
 struct vq_pci {
@@ -131,6 +132,13 @@ int vq_pci_cfg_read(struct vq_pci *t, uint32_t off, unsigned width, uint32_t *va
  * the PCI_CFG_ACCESS window act. 0, -VQ_E_BAD_ACCESS, or the error of the
  * BAR access the window made. */
 int vq_pci_cfg_write(struct vq_pci *t, uint32_t off, unsigned width, uint32_t val);
+/* Set config-space bytes as the function's hardware presents them, read-only
+ * ones included (the driver's write mask is unchanged): another vendor,
+ * device or revision id, extra or duplicate capabilities, a reserved BAR or
+ * cfg_type, a longer cap_len... to try a driver against a device laid out
+ * otherwise (spec 4.1.2.2, 4.1.4.1). Traced. 0, or -VQ_E_INVAL (width not
+ * 1, 2 or 4, off not aligned to it, or past the 256-byte config space). */
+int vq_pci_cfg_strap(struct vq_pci *t, uint32_t off, unsigned width, uint32_t val);
 /* Where BAR 0 is decoded: its address, or UINT64_MAX when memory decoding
  * is off or the BAR is unplaced (0). */
 uint64_t vq_pci_bar_base(const struct vq_pci *t);

@@ -559,6 +559,50 @@ START_TEST(test_queue_reset_reenable)
 }
 END_TEST
 
+/* vq_pci_cfg_strap(): read-only config bytes set as the hardware presents
+ * them (the guest's writes still cannot change them), bad arguments
+ * refused; the reference driver refuses a function that is not a virtio
+ * one (spec 4.1.2.2) and takes the first COMMON_CFG of the list while
+ * ignoring one that names a reserved BAR (spec 4.1.4.1). */
+START_TEST(test_cfg_strap)
+{
+	struct vq_slot *s;
+	struct vq_drv drv;
+
+	setup_dev("rng");
+	s = vq_machine_find(m, "d0");
+	ck_assert_int_eq(vq_pci_cfg_strap(&s->pci, VQ_PCI_REVISION, 1, 0x42), 0);
+	ck_assert_uint_eq(cfgr(VQ_PCI_REVISION, 1), 0x42);
+	cfgw(VQ_PCI_REVISION, 1, 0x07);                 /* read-only to the guest */
+	ck_assert_uint_eq(cfgr(VQ_PCI_REVISION, 1), 0x42);
+	ck_assert_err(vq_pci_cfg_strap(&s->pci, 0x41, 2, 0), VQ_E_INVAL);   /* misaligned */
+	ck_assert_err(vq_pci_cfg_strap(&s->pci, 0xfe, 4, 0), VQ_E_INVAL);   /* past 256 */
+	ck_assert_err(vq_pci_cfg_strap(&s->pci, 0x40, 3, 0), VQ_E_INVAL);   /* width */
+	/* any revision: still a virtio device */
+	ck_assert_int_eq(vq_drv_attach_pci(&drv, m, s->base, BAR, false, RAM, 1 << 20), 0);
+	vq_drv_detach(&drv);
+	/* a COMMON_CFG naming reserved BAR 6 ahead of the list: ignored */
+	ck_assert_int_eq(vq_pci_cfg_strap(&s->pci, 0xb0, 4, 0x01104009), 0); /* vndr, next 0x40, len 16, common */
+	ck_assert_int_eq(vq_pci_cfg_strap(&s->pci, 0xb4, 4, 6), 0);
+	ck_assert_int_eq(vq_pci_cfg_strap(&s->pci, 0xb8, 4, 0x7000), 0);
+	ck_assert_int_eq(vq_pci_cfg_strap(&s->pci, 0xbc, 4, 0x38), 0);
+	ck_assert_int_eq(vq_pci_cfg_strap(&s->pci, VQ_PCI_CAP_PTR, 1, 0xb0), 0);
+	ck_assert_int_eq(vq_drv_attach_pci(&drv, m, s->base, BAR, false, RAM, 1 << 20), 0);
+	ck_assert_uint_eq(drv.pci.common, BAR + VQ_PCI_COMMON_OFF);
+	vq_drv_detach(&drv);
+	/* the same with BAR 0: it is the first COMMON_CFG now, and taken */
+	ck_assert_int_eq(vq_pci_cfg_strap(&s->pci, 0xb4, 4, 0), 0);
+	ck_assert_int_eq(vq_drv_attach_pci(&drv, m, s->base, BAR, false, RAM, 1 << 20), 0);
+	ck_assert_uint_eq(drv.pci.common, BAR + 0x7000);
+	vq_drv_detach(&drv);
+	/* another vendor: not a virtio device */
+	ck_assert_int_eq(vq_pci_cfg_strap(&s->pci, VQ_PCI_VENDOR, 2, 0x1234), 0);
+	ck_assert_err(vq_drv_attach_pci(&drv, m, s->base, BAR, false, RAM, 1 << 20),
+		      VQ_E_NOT_READY);
+	teardown();
+}
+END_TEST
+
 static Suite *pci_suite(void)
 {
 	Suite *s = suite_create("pci");
@@ -574,6 +618,7 @@ static Suite *pci_suite(void)
 	tcase_add_test(tc, test_driver_blk_intx);
 	tcase_add_test(tc, test_notification_data);
 	tcase_add_test(tc, test_queue_reset_reenable);
+	tcase_add_test(tc, test_cfg_strap);
 	suite_add_tcase(s, tc);
 	return s;
 }
