@@ -133,15 +133,6 @@ static int walk_indirect(struct vq_ring *r, struct vq_walk *w, struct vq_chain *
 	return 0;
 }
 
-/* The AVAIL and USED bits of a descriptor available for wrap counter wrap
- * (AVAIL == wrap, USED != wrap): 0x0080 for 1, 0x8000 for 0. */
-static inline uint16_t avail_bits(bool wrap)
-{
-	return (uint16_t)(F_USED >> (8 * wrap));
-}
-
-_Static_assert(F_AVAIL == F_USED >> 8, "avail_bits()'s shift");
-
 /* Walk the chain starting at the device's cursor, whose first descriptor
  * the caller copied out: flags0 read with acquire and found available, then
  * addr0 and w0 (len, id; its flags bits are not used). Every further
@@ -169,7 +160,7 @@ __attribute__((noinline)) static int walk_packed(struct vq_ring *r, struct vq_ch
 					     "queue size %u", first, free, r->inflight_desc, r->num);
 		if (ndesc) {
 			flags = vq_load16_acquire(p + PD_FLAGS);
-			if (VQ_UNLIKELY((flags & (F_AVAIL | F_USED)) != avail_bits(wrap)))
+			if (VQ_UNLIKELY(!is_avail(flags, wrap)))
 				return vq_ring_failf(r, VQ_E_RING_PACKED_AVAIL,
 						     "chain at slot %u: slot %u flags 0x%x, wrap %u",
 						     first, slot, flags, wrap);
@@ -235,7 +226,7 @@ __attribute__((noinline)) static int pop_general(struct vq_ring *r, struct vq_ch
 	uint16_t flags = vq_load16_acquire(p + PD_FLAGS);
 	uint64_t w0, w1;
 
-	if ((flags & (F_AVAIL | F_USED)) != avail_bits(r->avail_wrap))
+	if (!is_avail(flags, r->avail_wrap))
 		return 0;
 	vq_fetch16(p, &w0, &w1);
 	return walk_packed(r, c, w0, w1, flags);
@@ -272,7 +263,7 @@ int vq_ring_pop_packed(struct vq_ring *r, struct vq_chain *c)
 		return pop_remap(r, c);
 	p = slot_ptr(r->desc, r->last_avail);
 	flags = vq_load16_acquire(p + PD_FLAGS);
-	if ((flags & (F_AVAIL | F_USED)) != avail_bits(r->avail_wrap))
+	if (!is_avail(flags, r->avail_wrap))
 		return 0;
 	addr = VQ_LE64(__atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED));
 	w1 = VQ_LE64(__atomic_load_n((const uint64_t *)p + 1, __ATOMIC_RELAXED));
@@ -531,7 +522,7 @@ static inline bool push_ok(const struct vq_ring *r, const struct vq_chain *c)
  * wrap), and WRITE when the chain had writable buffers. */
 static inline uint16_t used_flags(bool wrap, uint64_t write_bytes)
 {
-	return (uint16_t)((wrap ? F_AVAIL | F_USED : 0) | (write_bytes ? VIRTQ_DESC_F_WRITE : 0));
+	return (uint16_t)(used_bits(wrap) | (write_bytes ? VIRTQ_DESC_F_WRITE : 0));
 }
 
 /* Write the used descriptor for c (checked by the caller) at the device's
@@ -695,7 +686,7 @@ int vq_ring_push_batch_packed(struct vq_ring *r, const struct vq_chain *c,
 	/* the used descriptors, from locals: id and len, then the flags
 	 * (release); the first one of a publish keeps its flags for it */
 	used = r->used_idx;
-	wflags = r->used_wrap ? F_AVAIL | F_USED : 0;
+	wflags = used_bits(r->used_wrap);
 	ring = (uint8_t *)r->desc;
 	i = 0;
 	if (!r->pub_pending) {

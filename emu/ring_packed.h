@@ -23,16 +23,30 @@ static inline uint8_t *slot_ptr(void *ring, uint16_t slot)
 	return (uint8_t *)ring + 16u * slot;
 }
 
-/* Available: AVAIL == wrap, USED != wrap (spec 2.8.1). */
-static inline bool is_avail(uint16_t flags, bool wrap)
+/* The AVAIL and USED bits of a descriptor available for wrap counter wrap
+ * (AVAIL == wrap, USED != wrap, spec 2.8.1): 0x0080 for 1, 0x8000 for 0;
+ * and of a used one (both == wrap): 0x8080 or 0. One mask compare tests a
+ * descriptor's flags against them. */
+static inline uint16_t avail_bits(bool wrap)
 {
-	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) != wrap;
+	return (uint16_t)(F_USED >> (8 * wrap));
 }
 
-/* Used: AVAIL == USED == wrap. */
+static inline uint16_t used_bits(bool wrap)
+{
+	return (uint16_t)(wrap ? F_AVAIL | F_USED : 0);
+}
+
+_Static_assert(F_AVAIL == F_USED >> 8, "avail_bits()'s shift");
+
+static inline bool is_avail(uint16_t flags, bool wrap)
+{
+	return (flags & (F_AVAIL | F_USED)) == avail_bits(wrap);
+}
+
 static inline bool is_used(uint16_t flags, bool wrap)
 {
-	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) == wrap;
+	return (flags & (F_AVAIL | F_USED)) == used_bits(wrap);
 }
 
 /* Step a (slot, wrap) cursor forward by n (n <= num). */

@@ -125,19 +125,6 @@ __attribute__((noinline)) static int drv_add_general(struct vq_ring_drv *d,
 	return id;
 }
 
-/* The AVAIL and USED bits of a descriptor the driver makes available
- * with wrap counter wrap (AVAIL == wrap, USED != wrap): 0x0080 for 1,
- * 0x8000 for 0; and of a used one (both == wrap): 0x8080 or 0. */
-static inline uint16_t avail_bits(bool wrap)
-{
-	return (uint16_t)(F_USED >> (8 * wrap));
-}
-
-static inline uint16_t used_bits(bool wrap)
-{
-	return (uint16_t)(wrap ? F_AVAIL | F_USED : 0);
-}
-
 /* The fast path, a leaf: one buffer after the first chain of a publish
  * (whose flags wait for it), without IN_ORDER. The driver's state first,
  * the guest's bytes last (they may alias it as far as the compiler
@@ -213,8 +200,6 @@ __attribute__((noinline, hot)) static unsigned drv_add_singles(struct vq_ring_dr
 	d->avail_wrap = bits == F_AVAIL;
 	return k;
 }
-
-_Static_assert(F_AVAIL == F_USED >> 8, "avail_bits()'s shift");
 
 int vq_ring_drv_add_indirect_packed(struct vq_ring_drv *d, const struct vq_buf *bufs,
 				    unsigned n, uint64_t table_gpa, uint64_t token)
@@ -349,7 +334,7 @@ __attribute__((noinline)) static int drv_get_used_general(struct vq_ring_drv *d,
 	if (VQ_UNLIKELY(d->features & VQ_RING_F_IN_ORDER))
 		return drv_get_used_in_order(d, token, len);
 	flags = vq_load16_acquire(p + PD_FLAGS);
-	if ((flags & (F_AVAIL | F_USED)) != used_bits(wrap))
+	if (!is_used(flags, wrap))
 		return 0;
 	id = vq_load16_relaxed(p + PD_ID);
 	ulen = vq_load32_relaxed(p + PD_LEN);
@@ -385,7 +370,7 @@ int vq_ring_drv_get_used_packed(struct vq_ring_drv *d, uint64_t *token, uint32_t
 	if (VQ_UNLIKELY(!token || !len || (d->features & VQ_RING_F_IN_ORDER)))
 		return drv_get_used_general(d, token, len);
 	flags = vq_load16_acquire(p + PD_FLAGS);
-	if ((flags & (F_AVAIL | F_USED)) != used_bits(d->used_wrap))
+	if (!is_used(flags, d->used_wrap))
 		return 0;
 	id = vq_load16_relaxed(p + PD_ID);
 	ulen = vq_load32_relaxed(p + PD_LEN);
