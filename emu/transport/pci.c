@@ -151,6 +151,7 @@ static void build_config(struct vq_pci *t)
 	put32(c + VQ_PCI_CAP_MSIX_AT + 4, VQ_PCI_MSIX_TABLE_OFF);
 	put32(c + VQ_PCI_CAP_MSIX_AT + 8, VQ_PCI_MSIX_PBA_OFF);
 	w[VQ_PCI_CAP_MSIX_AT + 3] = (VQ_PCI_MSIX_CTRL_ENABLE | VQ_PCI_MSIX_CTRL_MASKALL) >> 8;
+	t->quirk_next = VQ_PCI_QUIRK_FIRST; /* pci_quirk.c's capabilities go after ours */
 }
 
 int vq_pci_init(struct vq_pci *t, struct vq_dev *d, const struct vq_transport_host *host,

@@ -333,6 +333,7 @@ int vq_pci_bar_read(struct vq_pci *t, uint32_t off, unsigned width, uint32_t *va
 		if (width != 1)
 			return vq_pci_bad(t, "ISR", false, off, width, "ISR status is one byte");
 		t->stats.reads++;
+		t->stats.isr_reads++;
 		*val = t->isr;
 		if (vq_pci_tracing(t))
 			vq_trace(t->tracer, VQ_EV_REG, t->dev->name, -1, "read ISR=0x%x (cleared)",
