@@ -536,6 +536,8 @@ static int d_stats(lua_State *L)
 	lvq_setint(L, "bad_accesses", (lua_Integer)ms->bad_accesses);
 	lvq_setint(L, "mmio_notifies", (lua_Integer)ms->notifies);
 	lvq_setint(L, "mmio_interrupts", (lua_Integer)ms->interrupts);
+	if (ld->slot->transport == VQ_SLOT_PCI)
+		lvq_setint(L, "isr_reads", (lua_Integer)ld->slot->pci.stats.isr_reads);
 	push_type_stats(L, &ld->slot->dev);
 	return 1;
 }
@@ -803,6 +805,8 @@ static int d_msix(lua_State *L)
 static const luaL_Reg methods[] = {
 	{"pci_read", d_pci_read}, {"pci_write", d_pci_write}, {"bar_read", d_bar_read},
 	{"bar_write", d_bar_write}, {"msix", d_msix},
+	{"pci_ids", lvq_d_pci_ids}, {"pci_add_cap", lvq_d_pci_add_cap},
+	{"pci_hide_cap", lvq_d_pci_hide_cap},
 	{"read", d_read},     {"write", d_write},   {"reg", d_reg},
 	{"status_str", d_status_str}, {"has", d_has}, {"stats", d_stats},
 	{"queue", d_queue},   {"ring", d_ring},     {"reset", d_reset},
