@@ -213,6 +213,8 @@ static const struct help_entry entries[] = {
 	 "status byte, device object, device type id, heap address, size, bytes left"},
 	{"driver", "d.config_irqs", "d.config_irqs .vring_irqs",
 	 "config-change and used-buffer interrupts the driver has acknowledged"},
+	{"driver", "d.pci", "d.pci",
+	 "pci: what the probe chose (bar_index, bar, common, notify, isr, device_cfg, ..._len)"},
 	{"driver", "driver.helpers", "blk_*, net_*, balloon_*, console_* (below)",
 	 "device answers come back as names (\"OK\", \"IOERR\", \"UNSUPP\"; net \"OK\", \"ERR\");"
 	 "\n      no answer at all (NEEDS_RESET, heap exhausted, transport error) raises"},
