@@ -263,9 +263,9 @@ int vq_drv_setup_queue(struct vq_drv *d, unsigned q, uint16_t num)
 	    (rc = wr32(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)addr.device)) < 0 ||
 	    (rc = wr32(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(addr.device >> 32))) < 0)
 		goto fail;
-	wr32(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	rc = wr32(d, VIRTIO_MMIO_QUEUE_READY, 1);
 	if (rd32v(d, VIRTIO_MMIO_QUEUE_READY) != 1) {
-		rc = -VQ_E_RING_LAYOUT;
+		rc = rc < 0 ? rc : -VQ_E_RING_LAYOUT; /* the write's own refusal, if any */
 		goto fail;
 	}
 	dq->active = true;

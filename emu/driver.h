@@ -37,11 +37,14 @@ struct vq_drv_pci {
 	uint64_t bar;             /* where the driver placed BAR 0 */
 	uint64_t common, notify, isr, device; /* structures' gpas */
 	uint32_t notify_mult, device_len;
+	uint32_t notify_len;      /* bytes of the notification structure used */
+	unsigned bar_index;       /* the BAR register (0-5) the structures are in */
 	uint16_t notify_off[VQ_DEV_MAX_QUEUES];
 	bool msix;                /* MSI-X enabled: vector 0 config, q+1 queue q */
 	unsigned nvectors;
 	uint32_t msi_tag;         /* data bits 8-15 of its messages: its device number */
 	uint64_t msi_next;        /* machine message count already handled */
+	char refused[200];        /* why vq_drv_attach_pci() turned the function down */
 };
 
 struct vq_drv {
@@ -73,13 +76,22 @@ int vq_drv_attach(struct vq_drv *d, struct vq_machine *m, uint64_t base, unsigne
 /* MSI address the driver programs (x86's, for the record). */
 #define VQ_DRV_MSI_ADDR 0xfee00000u
 /* Bind d to the virtio-pci function whose config space is at cfg (an ECAM
- * address, vq_machine_slot()->base): check vendor and device id, walk the
- * capabilities, size BAR 0 and place it at bar_gpa (rounded up to its size),
- * enable memory decoding and bus mastering, and with msix the MSI-X
- * capability (vector 0 config, vector q+1 queue q; messages at
- * VQ_DRV_MSI_ADDR with data device<<8|vector), else INTx on the line the
- * interrupt-line register names. Heap as vq_drv_attach. 0,
- * -VQ_E_NOT_READY (no virtio-pci device or a capability missing) or
+ * address, vq_machine_slot()->base): match vendor and device id (spec
+ * 4.1.2.2: 0x1af4 and 0x1041-0x107f, or a transitional 0x1000-0x103f: the
+ * spec's table, else the subsystem device id names the type; any
+ * revision), size the BARs, walk the capabilities and take for each virtio
+ * structure the first one it can use (spec 4.1.4.1: reserved cfg_type or
+ * BAR, cap_len shorter than the structure, a BAR that is not 64-bit
+ * memory or not the one of the common configuration, offset misaligned or
+ * the structure's needed part outside the BAR: ignored; cap_len and length
+ * larger than needed: accepted, length clamped to the BAR and device cfg to
+ * 4 KiB), place that BAR at bar_gpa (rounded up to its size), enable memory
+ * decoding and bus mastering, and with msix the MSI-X capability (vector 0
+ * config, vector q+1 queue q; messages at VQ_DRV_MSI_ADDR with data
+ * device<<8|vector), else INTx on the line the interrupt-line register
+ * names. Heap as vq_drv_attach. 0, -VQ_E_NO_DEVICE (ids not virtio's, or
+ * no usable common, notify or ISR structure, or msix asked and the MSI-X
+ * table unusable; d->pci.refused says why, naming the values) or
  * -VQ_E_INVAL. */
 int vq_drv_attach_pci(struct vq_drv *d, struct vq_machine *m, uint64_t cfg, uint64_t bar_gpa,
 		      bool msix, uint64_t heap, uint64_t heap_size);
@@ -107,7 +119,9 @@ int vq_drv_negotiate(struct vq_drv *d, const uint64_t *want);
 /* Set up queue q with size num (0: QueueNumMax): allocate and lay out the
  * rings, program the addresses, QueueReady=1 and read it back. 0,
  * -VQ_E_INVAL (no such queue, num too large), -VQ_E_NOMEM (heap),
- * -VQ_E_RING_LAYOUT (device refused). */
+ * -VQ_E_RING_LAYOUT (device refused), or the refusal of the QueueReady
+ * write (pci: -VQ_E_BAD_ACCESS when the queue's notification address falls
+ * outside the notification structure). */
 int vq_drv_setup_queue(struct vq_drv *d, unsigned q, uint16_t num);
 /* Step 8: set DRIVER_OK. 0 or -VQ_E_STATUS. */
 int vq_drv_driver_ok(struct vq_drv *d);

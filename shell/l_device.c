@@ -826,6 +826,8 @@ static const luaL_Reg methods[] = {
 	{"pci_read", d_pci_read}, {"pci_write", d_pci_write}, {"pci_strap", d_pci_strap},
 	{"bar_read", d_bar_read},
 	{"bar_write", d_bar_write}, {"msix", d_msix},
+	{"pci_ids", lvq_d_pci_ids}, {"pci_add_cap", lvq_d_pci_add_cap},
+	{"pci_hide_cap", lvq_d_pci_hide_cap},
 	{"read", d_read},     {"write", d_write},   {"reg", d_reg},
 	{"status_str", d_status_str}, {"has", d_has}, {"stats", d_stats},
 	{"queue", d_queue},   {"ring", d_ring},     {"reset", d_reset},

@@ -1138,6 +1138,8 @@ static int r_getter(lua_State *L)
 		lua_pushinteger(L, (lua_Integer)dr->drv.config_irqs);
 	} else if (strcmp(k, "vring_irqs") == 0) {
 		lua_pushinteger(L, (lua_Integer)dr->drv.vring_irqs);
+	} else if (strcmp(k, "pci") == 0) {
+		lvq_push_drv_pci(L, &dr->drv);
 	} else {
 		return 0;
 	}
@@ -1205,7 +1207,7 @@ static const luaL_Reg meta[] = {{"__tostring", r_tostring}, {"__gc", r_gc}, {NUL
 
 static const char *const fields[] = {
 	"status", "device", "device_id", "heap", "heap_size", "heap_free", "config_irqs",
-	"vring_irqs", NULL,
+	"vring_irqs", "pci", NULL,
 };
 
 void lvq_open_driver(lua_State *L)

@@ -871,6 +871,9 @@ static int m_driver(lua_State *L)
 				  "mmio)", ld->slot->dev.name);
 	else
 		rc = vq_drv_attach(&dr->drv, lm->m, ld->slot->base, ld->slot->irq, heap, heap_size);
+	if (rc < 0 && dr->drv.ops && dr->drv.pci.refused[0]) /* pci: the probe says why */
+		return luaL_error(L, "%s: driver: %s: %s", ld->slot->dev.name, vq_errname(rc),
+				  dr->drv.pci.refused);
 	if (rc < 0)
 		return luaL_error(L, "%s: driver: %s: %s%s", ld->slot->dev.name, vq_errname(rc),
 				  vq_strerror(rc), rc == -VQ_E_INVAL ? " (heap must be inside RAM)" : "");

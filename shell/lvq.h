@@ -220,6 +220,16 @@ long lvq_reg_offset(const char *name);
  * (vqsim-lua(7)); nil, error name, detail, ring when the geometry is refused. */
 int lvq_m_device_ring(lua_State *L);
 
+/* ---- pci quirks and the driver's pci view (l_pci.c) ---- */
+
+/* dev:pci_ids([t]), dev:pci_add_cap{...}, dev:pci_hide_cap(what): see
+ * vqsim-lua(7). */
+int lvq_d_pci_ids(lua_State *L);
+int lvq_d_pci_add_cap(lua_State *L);
+int lvq_d_pci_hide_cap(lua_State *L);
+/* Push d.pci: what the driver learnt of its pci function (nil on mmio). */
+void lvq_push_drv_pci(lua_State *L, const struct vq_drv *d);
+
 /* ---- vhost-user (serve.c) ---- */
 
 /* vqsim --vhost-user PATH --device TYPE[,opts]: serve until SIGINT/SIGTERM.

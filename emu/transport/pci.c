@@ -9,16 +9,10 @@
 
 #include "pci_internal.h"
 
-static void put16(uint8_t *p, uint16_t v)
+void vq_pci_put(uint8_t *p, unsigned width, uint32_t v)
 {
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
+	for (unsigned i = 0; i < width; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 uint32_t vq_pci_get(const uint8_t *p, unsigned width)
@@ -85,8 +79,8 @@ static void vendor_cap(struct vq_pci *t, unsigned at, unsigned next, unsigned le
 	c[3] = (uint8_t)type;
 	c[4] = 0; /* bar */
 	c[5] = 0; /* id */
-	put32(c + 8, off);
-	put32(c + 12, length);
+	vq_pci_put(c + 8, 4, off);
+	vq_pci_put(c + 12, 4, length);
 }
 
 /* PCI class code by virtio device type (what QEMU reports). */
@@ -112,30 +106,30 @@ static void build_config(struct vq_pci *t)
 
 	memset(c, 0, sizeof(t->cfg));
 	memset(w, 0, sizeof(t->wmask));
-	put16(c + VQ_PCI_VENDOR, VQ_PCI_VENDOR_ID);
-	put16(c + VQ_PCI_DEVICE, (uint16_t)(VQ_PCI_DEVICE_ID_BASE + id));
-	put16(c + VQ_PCI_STATUS, VQ_PCI_STATUS_CAPS);
+	vq_pci_put(c + VQ_PCI_VENDOR, 2, VQ_PCI_VENDOR_ID);
+	vq_pci_put(c + VQ_PCI_DEVICE, 2, (uint16_t)(VQ_PCI_DEVICE_ID_BASE + id));
+	vq_pci_put(c + VQ_PCI_STATUS, 2, VQ_PCI_STATUS_CAPS);
 	c[VQ_PCI_REVISION] = 1; /* spec 4.1.2.1: non-transitional, revision 1 */
-	put32(c + VQ_PCI_CLASS_PROG, class_code(id) & 0xffffff);
+	vq_pci_put(c + VQ_PCI_CLASS_PROG, 4, class_code(id) & 0xffffff);
 	c[VQ_PCI_REVISION] = 1;
 	c[VQ_PCI_HEADER_TYPE] = 0;
 	/* BAR 0: 64-bit memory, non-prefetchable; BAR 1 its upper half */
-	put32(c + VQ_PCI_BAR0, 0x4);
-	put32(w + VQ_PCI_BAR0, ~(VQ_PCI_BAR_SIZE - 1) & 0xfffffff0u);
-	put32(w + VQ_PCI_BAR0 + 4, 0xffffffffu);
-	put16(c + VQ_PCI_SUBSYS_VENDOR, VQ_PCI_VENDOR_ID);
-	put16(c + VQ_PCI_SUBSYS, VQ_PCI_SUBSYS_ID);
+	vq_pci_put(c + VQ_PCI_BAR0, 4, 0x4);
+	vq_pci_put(w + VQ_PCI_BAR0, 4, ~(VQ_PCI_BAR_SIZE - 1) & 0xfffffff0u);
+	vq_pci_put(w + VQ_PCI_BAR0 + 4, 4, 0xffffffffu);
+	vq_pci_put(c + VQ_PCI_SUBSYS_VENDOR, 2, VQ_PCI_VENDOR_ID);
+	vq_pci_put(c + VQ_PCI_SUBSYS, 2, VQ_PCI_SUBSYS_ID);
 	c[VQ_PCI_CAP_PTR] = VQ_PCI_CAP_COMMON_AT;
 	c[VQ_PCI_INT_PIN] = 1; /* INTA# */
 	w[VQ_PCI_INT_LINE] = 0xff;
-	put16(w + VQ_PCI_COMMAND,
-	      VQ_PCI_CMD_MEMORY | VQ_PCI_CMD_MASTER | VQ_PCI_CMD_INTX_DISABLE);
+	vq_pci_put(w + VQ_PCI_COMMAND, 2,
+		   VQ_PCI_CMD_MEMORY | VQ_PCI_CMD_MASTER | VQ_PCI_CMD_INTX_DISABLE);
 
 	vendor_cap(t, VQ_PCI_CAP_COMMON_AT, VQ_PCI_CAP_NOTIFY_AT, 16, VQ_PCI_CAP_COMMON_CFG,
 		   VQ_PCI_COMMON_OFF, VQ_PCI_COMMON_LEN);
 	vendor_cap(t, VQ_PCI_CAP_NOTIFY_AT, VQ_PCI_CAP_ISR_AT, 20, VQ_PCI_CAP_NOTIFY_CFG,
 		   VQ_PCI_NOTIFY_OFF, (d->nqueues ? d->nqueues : 1) * VQ_PCI_NOTIFY_MULT);
-	put32(c + VQ_PCI_CAP_NOTIFY_AT + 16, VQ_PCI_NOTIFY_MULT);
+	vq_pci_put(c + VQ_PCI_CAP_NOTIFY_AT + 16, 4, VQ_PCI_NOTIFY_MULT);
 	vendor_cap(t, VQ_PCI_CAP_ISR_AT, VQ_PCI_CAP_DEVICE_AT, 16, VQ_PCI_CAP_ISR_CFG,
 		   VQ_PCI_ISR_OFF, 1);
 	vendor_cap(t, VQ_PCI_CAP_DEVICE_AT, VQ_PCI_CAP_PCICFG_AT, 16, VQ_PCI_CAP_DEVICE_CFG,
@@ -147,10 +141,11 @@ static void build_config(struct vq_pci *t)
 	/* MSI-X: table and PBA in BAR 0 */
 	c[VQ_PCI_CAP_MSIX_AT] = VQ_PCI_CAP_ID_MSIX;
 	c[VQ_PCI_CAP_MSIX_AT + 1] = 0;
-	put16(c + VQ_PCI_CAP_MSIX_AT + 2, (uint16_t)(t->nvectors - 1));
-	put32(c + VQ_PCI_CAP_MSIX_AT + 4, VQ_PCI_MSIX_TABLE_OFF);
-	put32(c + VQ_PCI_CAP_MSIX_AT + 8, VQ_PCI_MSIX_PBA_OFF);
+	vq_pci_put(c + VQ_PCI_CAP_MSIX_AT + 2, 2, (uint16_t)(t->nvectors - 1));
+	vq_pci_put(c + VQ_PCI_CAP_MSIX_AT + 4, 4, VQ_PCI_MSIX_TABLE_OFF);
+	vq_pci_put(c + VQ_PCI_CAP_MSIX_AT + 8, 4, VQ_PCI_MSIX_PBA_OFF);
 	w[VQ_PCI_CAP_MSIX_AT + 3] = (VQ_PCI_MSIX_CTRL_ENABLE | VQ_PCI_MSIX_CTRL_MASKALL) >> 8;
+	t->quirk_next = VQ_PCI_QUIRK_FIRST; /* pci_quirk.c's capabilities go after ours */
 }
 
 int vq_pci_init(struct vq_pci *t, struct vq_dev *d, const struct vq_transport_host *host,
@@ -235,7 +230,7 @@ static int window_access(struct vq_pci *t, bool write)
 	if (write)
 		return vq_pci_bar_write(t, off, len, vq_pci_get(c + 16, len));
 	rc = vq_pci_bar_read(t, off, len, &val);
-	put32(c + 16, val);
+	vq_pci_put(c + 16, 4, val);
 	return rc;
 }
 
@@ -268,8 +263,7 @@ int vq_pci_cfg_strap(struct vq_pci *t, uint32_t off, unsigned width, uint32_t va
 	if (!t || (width != 1 && width != 2 && width != 4) || off % width ||
 	    off + width > VQ_PCI_CFG_SIZE)
 		return -VQ_E_INVAL;
-	for (unsigned i = 0; i < width; i++)
-		t->cfg[off + i] = (uint8_t)(val >> (8 * i));
+	vq_pci_put(t->cfg + off, width, val);
 	vq_trace(t->tracer, VQ_EV_MACHINE, t->dev->name, -1,
 		 "config space strapped: PciCfg[0x%02x]/%u=0x%x", off, width, val);
 	return 0;

@@ -99,7 +99,7 @@
 struct vq_pci_stats {
 	uint64_t reads, writes, bad_accesses, notifies, interrupts;
 	uint64_t msi_sent, msi_pended, msi_dropped; /* MSI-X messages */
-	uint64_t isr_reads;             /* reads of the ISR status byte */
+	uint64_t isr_reads;              /* reads of ISR status (spec 4.1.4.5.2) */
 };
 
 struct vq_pci {
@@ -119,6 +119,7 @@ struct vq_pci {
 	uint32_t msix_table[VQ_PCI_MSIX_MAX][4];
 	uint64_t pba[(VQ_PCI_MSIX_MAX + 63) / 64];
 	struct vq_pci_stats stats;
+	uint8_t quirk_next;              /* first config byte free for quirk capabilities */
 };
 
 /* Attach t to device d (installs d->host) with the host's callbacks
@@ -156,5 +157,46 @@ bool vq_pci_msix_enabled(const struct vq_pci *t);
  * transport has no such field. QueueNotify, InterruptStatus and config
  * space are not here (notify area, ISR, device cfg). */
 int vq_pci_common_field(uint32_t mmio_off, uint32_t *off, unsigned *width);
+
+
+/* ---- quirks (pci_quirk.c): a function presenting hostile or unusual
+ * identification and capabilities to a driver. Only config space changes:
+ * the register file behind BAR 0 stays where pci.h puts it. Quirks last
+ * until the device is removed (a device reset keeps config space). */
+
+/* Identification registers (spec 4.1.2). */
+struct vq_pci_ids {
+	uint16_t vendor, device, subsys_vendor, subsys;
+	uint8_t revision;
+};
+/* The function's identification as a driver reads it. */
+void vq_pci_get_ids(const struct vq_pci *t, struct vq_pci_ids *ids);
+/* Present ids instead (another vendor, a transitional device id, ...). */
+void vq_pci_quirk_ids(struct vq_pci *t, const struct vq_pci_ids *ids);
+
+/* A capability vq_pci_quirk_add_cap() puts on the list: struct
+ * virtio_pci_cap (spec 4.1.4) with any field values, reserved ones
+ * included. */
+struct vq_pci_cap_quirk {
+	uint8_t vndr;     /* cap_vndr; 0 stands for VQ_PCI_CAP_ID_VNDR */
+	uint8_t cap_len;  /* 0 stands for 16 (20 for NOTIFY_CFG) */
+	uint8_t type;     /* cfg_type */
+	uint8_t bar, id;
+	uint32_t offset, length;
+	uint32_t extra;   /* le32 at byte 16 (notify_off_multiplier) if cap_len >= 20 */
+	bool last;        /* append to the list instead of putting it first */
+};
+/* Room for quirk capabilities: config bytes after the transport's own. */
+#define VQ_PCI_QUIRK_FIRST 0xa4u
+/* Add capability c at the head (or the tail) of the capability list, in
+ * max(cap_len, 16) bytes of free config space (bytes 16..cap_len-1 hold
+ * extra, then 0xff). Returns its config offset, -VQ_E_NOSPC when no room
+ * is left, -VQ_E_INVAL for a NULL argument. */
+int vq_pci_quirk_add_cap(struct vq_pci *t, const struct vq_pci_cap_quirk *c);
+/* Take the capability at config offset at off the list (it stays in
+ * config space and, for the transport's own, keeps working: a driver just
+ * does not find it). 0, or -VQ_E_INVAL when no capability on the list
+ * starts at at. */
+int vq_pci_quirk_unlink_cap(struct vq_pci *t, unsigned at);
 
 #endif

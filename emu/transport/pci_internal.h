@@ -6,6 +6,8 @@
 #include "../virtio.h"
 #include "pci.h"
 
+/* Store v as width little-endian bytes at p. */
+void vq_pci_put(uint8_t *p, unsigned width, uint32_t v);
 /* Little-endian value of width bytes at p. */
 uint32_t vq_pci_get(const uint8_t *p, unsigned width);
 bool vq_pci_tracing(const struct vq_pci *t);

@@ -96,6 +96,14 @@ void vq_pci_interrupt(void *ctx, enum vq_irq_kind kind, unsigned q)
 
 	t->stats.interrupts++;
 	if (vq_pci_msix_enabled(t)) {
+		/* the configuration bit is set whatever carries the change (spec
+		 * 4.1.4.5.1); the queue bit and INTx are for INTx only */
+		if (kind != VQ_IRQ_VRING) {
+			t->isr |= VIRTIO_MMIO_INT_CONFIG;
+			if (vq_pci_tracing(t) && old != t->isr)
+				vq_trace(t->tracer, VQ_EV_IRQ, t->dev->name, -1, "ISR 0x%x -> 0x%x",
+					 old, t->isr);
+		}
 		raise_vector(t, kind == VQ_IRQ_VRING
 					? (q < VQ_DEV_MAX_QUEUES ? t->queue_vector[q] : VQ_PCI_NO_VECTOR)
 					: t->config_vector);

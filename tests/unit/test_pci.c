@@ -245,6 +245,9 @@ START_TEST(test_msix_vectors_masking)
 	ck_assert_uint_eq(vq_machine_msi_count(m), 1);
 	ck_assert_uint_eq(vq_machine_msi_match(m, MSI_ADDR, 0x40), 1);
 	ck_assert(!vq_machine_irq_level(m, vq_machine_find(m, "d0")->irq)); /* no INTx */
+	/* ... and the ISR's configuration bit is set all the same (4.1.4.5.1) */
+	ck_assert_uint_eq(barr(VQ_PCI_ISR_OFF, 1), VIRTIO_MMIO_INT_CONFIG);
+	ck_assert_uint_eq(barr(VQ_PCI_ISR_OFF, 1), 0); /* read to clear */
 	/* per-vector mask: pending, fires on unmask */
 	ck_assert_int_eq(barw(VQ_PCI_MSIX_TABLE_OFF + 12, 4, 1), 0);
 	vq_dev_config_changed(dev);
@@ -598,7 +601,8 @@ START_TEST(test_cfg_strap)
 	/* another vendor: not a virtio device */
 	ck_assert_int_eq(vq_pci_cfg_strap(&s->pci, VQ_PCI_VENDOR, 2, 0x1234), 0);
 	ck_assert_err(vq_drv_attach_pci(&drv, m, s->base, BAR, false, RAM, 1 << 20),
-		      VQ_E_NOT_READY);
+		      VQ_E_NO_DEVICE);
+	ck_assert_ptr_nonnull(strstr(drv.pci.refused, "vendor id 0x1234"));
 	teardown();
 }
 END_TEST
