@@ -22,21 +22,33 @@ static int class_index(lua_State *L)
 	return 1;
 }
 
-void lvq_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
-		  const luaL_Reg *meta, int (*getter)(lua_State *L), const char *const *fields)
+/* Set methods in the table on top, each named "type:name" for errors. */
+static void add_methods(lua_State *L, const char *type, const luaL_Reg *methods)
 {
-	const char *type = strchr(tname, '.') ? strchr(tname, '.') + 1 : tname;
 	char name[64];
 
-	luaL_newmetatable(L, tname);
-	if (meta)
-		luaL_setfuncs(L, meta, 0);
-	lua_newtable(L); /* methods */
 	for (const luaL_Reg *r = methods; r->name; r++) {
 		snprintf(name, sizeof(name), "%s:%s", type, r->name);
 		lvq_push_named_function(L, r->func, name);
 		lua_setfield(L, -2, r->name);
 	}
+}
+
+static const char *class_type(const char *tname)
+{
+	return strchr(tname, '.') ? strchr(tname, '.') + 1 : tname;
+}
+
+void lvq_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+		  const luaL_Reg *meta, int (*getter)(lua_State *L), const char *const *fields)
+{
+	const char *type = class_type(tname);
+
+	luaL_newmetatable(L, tname);
+	if (meta)
+		luaL_setfuncs(L, meta, 0);
+	lua_newtable(L); /* methods */
+	add_methods(L, type, methods);
 	lua_pushvalue(L, -1);
 	lua_setfield(L, -3, "__methods");
 	/* light userdata carries the getter (a function pointer in a void *
@@ -51,6 +63,14 @@ void lvq_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
 	}
 	lua_setfield(L, -2, "__fields");
 	lua_pop(L, 1);
+}
+
+void lvq_class_add(lua_State *L, const char *tname, const luaL_Reg *methods)
+{
+	luaL_getmetatable(L, tname);
+	if (lua_getfield(L, -1, "__methods") == LUA_TTABLE)
+		add_methods(L, class_type(tname), methods);
+	lua_pop(L, 2);
 }
 
 void *lvq_newobj(lua_State *L, size_t size, const char *tname, int owner)

@@ -109,6 +109,9 @@ void lvq_open_help(lua_State *L);
  * completion (NULL-terminated, may be NULL). Leaves nothing on the stack. */
 void lvq_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
 		  const luaL_Reg *meta, int (*getter)(lua_State *L), const char *const *fields);
+/* Add methods to class tname made by lvq_newclass() (a class whose
+ * methods live in several files). Leaves nothing on the stack. */
+void lvq_class_add(lua_State *L, const char *tname, const luaL_Reg *methods);
 /* Push a new full userdata of size bytes with metatable tname whose user
  * value is the value at index owner (0: none). Returns its memory, zeroed. */
 void *lvq_newobj(lua_State *L, size_t size, const char *tname, int owner);
