@@ -53,7 +53,7 @@ int lvq_from_fuzz(const char *progname, const char *harness, const char *file)
 	snprintf(path, sizeof(path), "%s/fuzz_%s", fuzz_dir(), harness);
 	if (access(path, X_OK) < 0) {
 		fprintf(stderr, "%s: --from-fuzz: no harness '%s' (%s: %s; the harnesses are ring, "
-			"rng, blk, net, balloon and console, built by make check; VQSIM_FUZZ_DIR names "
+			"rng, blk, net, balloon, console and pci, built by make check; VQSIM_FUZZ_DIR names "
 			"their folder)\n", progname, harness, path, strerror(errno));
 		return 2;
 	}

@@ -64,9 +64,13 @@ static uint64_t pci_reg(lua_State *L, struct vq_slot *s, uint32_t off, unsigned 
 		*width = 2;
 		return bar + VQ_PCI_NOTIFY_OFF + (uint64_t)(*val & 0xffff) * VQ_PCI_NOTIFY_MULT;
 	}
-	if (vq_pci_common_field(off, &f, &w) < 0)
-		luaL_error(L, "%s: register %s does not exist on the pci transport", s->dev.name,
-			   name ? name : lua_pushfstring(L, "0x%x", (unsigned)off));
+	if (vq_pci_common_field(off, &f, &w) < 0) {
+		if (name)
+			lvq_errorf(L, "%s: register %s does not exist on the pci transport",
+				   s->dev.name, name);
+		lvq_errorf(L, "%s: register 0x%x does not exist on the pci transport", s->dev.name,
+			   (unsigned)off);
+	}
 	*width = w;
 	return bar + VQ_PCI_COMMON_OFF + f;
 }
@@ -769,11 +773,11 @@ static int d_pci_strap(lua_State *L)
 	unsigned w = check_width(L, 4);
 
 	if (off % w || off + w > VQ_PCI_CFG_SIZE)
-		return luaL_error(L, "%s: pci_strap: offset 0x%x is not aligned to width %u or "
+		return lvq_errorf(L, "%s: pci_strap: offset 0x%x is not aligned to width %u or "
 				  "runs past the %u-byte config space", s->dev.name, (unsigned)off,
 				  w, VQ_PCI_CFG_SIZE);
 	if (w < 4 && v >> (8 * w))
-		return luaL_error(L, "%s: pci_strap: value 0x%x does not fit in %u bytes",
+		return lvq_errorf(L, "%s: pci_strap: value 0x%x does not fit in %u bytes",
 				  s->dev.name, (unsigned)v, w);
 	vq_pci_cfg_strap(&s->pci, off, w, v);
 	return 0;

@@ -137,7 +137,7 @@ int lvq_d_pci_add_cap(lua_State *L)
 	lua_pop(L, 1);
 	at = vq_pci_quirk_add_cap(&s->pci, &c);
 	if (at == -VQ_E_NOSPC)
-		return luaL_error(L, "%s: pci_add_cap: no room left in config space (0x%x-0xff "
+		return lvq_errorf(L, "%s: pci_add_cap: no room left in config space (0x%x-0xff "
 				  "holds the added capabilities)",
 				  s->dev.name, VQ_PCI_QUIRK_FIRST);
 	if (at < 0)
@@ -169,7 +169,7 @@ int lvq_d_pci_hide_cap(lua_State *L)
 	}
 	rc = vq_pci_quirk_unlink_cap(&s->pci, at);
 	if (rc < 0)
-		return luaL_error(L, "%s: pci_hide_cap: no capability at 0x%x on the list",
+		return lvq_errorf(L, "%s: pci_hide_cap: no capability at 0x%x on the list",
 				  s->dev.name, at);
 	lua_pushboolean(L, 1);
 	return 1;

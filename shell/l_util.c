@@ -2,12 +2,28 @@
  * feature names, hexdumps.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lvq.h"
+
+/* ---- errors ---- */
+
+int lvq_errorf(lua_State *L, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	luaL_error(L, "%s", msg);
+	abort(); /* not reached: luaL_error does not return */
+}
 
 /* ---- classes ---- */
 

@@ -115,6 +115,10 @@ void lvq_class_add(lua_State *L, const char *tname, const luaL_Reg *methods);
 /* Push a new full userdata of size bytes with metatable tname whose user
  * value is the value at index owner (0: none). Returns its memory, zeroed. */
 void *lvq_newobj(lua_State *L, size_t size, const char *tname, int owner);
+/* Raise an error formatted by printf's rules (luaL_error's own format
+ * knows neither %x nor %u nor widths), with luaL_error's position prefix;
+ * at most 512 bytes. */
+int lvq_errorf(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* Raise "who: NAME: description" for the negative VQ_E_* code rc. */
 int lvq_fail(lua_State *L, const char *who, int rc) __attribute__((noreturn));
 /* Raise for a failed device operation: prefers the device's own message

@@ -14,7 +14,7 @@
 #             turn and labelled with its folder's name (+asan when the
 #             harness carries AddressSanitizer). `make fuzz` must have built it.
 # Environment:
-#   HARNESSES  which (default: ring rng blk net balloon console vhost)
+#   HARNESSES  which (default: ring rng blk net balloon console vhost pci)
 #   WORK       where run corpora, logs and findings go (default: a new
 #              folder under ${TMPDIR:-/tmp}, kept and named at the end)
 #   FUZZ_ARGS  more libFuzzer options (e.g. -jobs=2 -workers=2 on an
@@ -32,7 +32,7 @@ if [ $# -lt 2 ] || ! [ "$1" -gt 0 ] 2>/dev/null; then
 fi
 secs=$1
 shift
-harnesses=${HARNESSES:-ring rng blk net balloon console vhost}
+harnesses=${HARNESSES:-ring rng blk net balloon console vhost pci}
 work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/vqsim-campaign.XXXXXX")} || exit 2
 mkdir -p "$work/findings" "$work/logs" || exit 2
 table="$work/table.tsv"

@@ -5,7 +5,8 @@
 # invariant held"): its asserts compare each used element and each
 # device-readable buffer with what the harness saw, so a script that
 # diverges from the harness fails; the sample covers every transport
-# (mmio, pci) and ring layout (split, packed). The ring harness's scripts drive
+# (mmio, pci) and ring layout (split, packed). The pci harness's scripts set a
+# function's config space and let m:driver probe it. The ring harness's scripts drive
 # m:device_ring{} (single pops beside batched pops of a clone, pushes, used
 # elements); one whose ring the device refused ends with "refused: ...". Usage errors exit 2 with a message.
 # TAP on stdout. Environment: VQSIM, srcdir, FUZZING (yes: the harnesses
@@ -21,7 +22,7 @@ if [ "${FUZZING:-no}" = yes ]; then
 	echo "1..1"
 	exit 0
 fi
-for h in ring rng blk net balloon console; do
+for h in ring rng blk net balloon console pci; do
 	i=$((i + 1))
 	corpus="$srcdir/tests/fuzz/corpus/$h"
 	n=0

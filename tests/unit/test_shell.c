@@ -424,6 +424,23 @@ START_TEST(unclosed_machines_do_not_pile_up)
 }
 END_TEST
 
+/* Errors whose message carries hex or unsigned values name them (Lua's own
+ * lua_pushfstring knows neither %x nor %u: such a message used to raise
+ * "invalid option" instead). */
+START_TEST(error_messages_format_their_values)
+{
+	run("m = vqsim.machine{ram='16M'}\n"
+	    "d = m:add('rng', {transport = 'pci'})\n");
+	run_fails("d:pci_strap(0x41, 0, 2)", "offset 0x41 is not aligned to width 2",
+		  "256-byte config space");
+	run_fails("d:pci_strap(0x40, 0x10000, 2)", "value 0x10000 does not fit in 2 bytes", NULL);
+	run_fails("d:pci_hide_cap(0x44)", "no capability at 0x44 on the list", NULL);
+	run_fails("for i = 1, 32 do d:pci_add_cap{type = 1, bar = 0, cap_len = 64} end",
+		  "no room left in config space (0xa4-0xff", NULL);
+	run_fails("d:read(0x0f0)", "register 0xf0 does not exist on the pci transport", NULL);
+}
+END_TEST
+
 static Suite *shell_suite(void)
 {
 	Suite *s = suite_create("shell");
@@ -446,6 +463,7 @@ static Suite *shell_suite(void)
 	tcase_add_test(tc, unknown_keys_are_refused_everywhere);
 	tcase_add_test(tc, unknown_keys_named_deterministically);
 	tcase_add_test(tc, unclosed_machines_do_not_pile_up);
+	tcase_add_test(tc, error_messages_format_their_values);
 	suite_add_tcase(s, tc);
 	return s;
 }
