@@ -311,3 +311,28 @@ test("one INTx interrupt for a used buffer and a configuration change: the drive
   ok(tok ~= nil, "the used buffer is reaped after the shared interrupt")
   eq(bal.needs_reset, false)
 end)
+
+test("the driver's notifications: 16-bit queue index, 32-bit with NOTIFICATION_DATA",
+     {spec = "4.1.5.2.1", tags = "driver"}, function()
+  for _, ndata in ipairs{false, true} do
+    local m, bal = dev("balloon")
+    local d = m:driver(bal)
+    d:balloon_init{features = ndata and {"NOTIFICATION_DATA"} or {}}
+    eq(d:has("NOTIFICATION_DATA"), ndata)
+    -- kicks on queue 0 (inflate) and queue 1 (deflate): a notification
+    -- naming another queue, or of the other width, would be refused or
+    -- counted as a bad access
+    local pfn = (d:alloc(8192) + 4095) // 4096
+    d:balloon_inflate{pfn, pfn + 1}
+    d:balloon_deflate{pfn}
+    for q = 0, 1 do
+      local s = bal:queue(q)
+      ok(s.notifies >= 1, "queue " .. q .. " was notified")
+      eq(s.notify_datas, ndata and s.notifies or 0,
+         ndata and "every kick a 32-bit write with data" or "every kick a 16-bit write")
+    end
+    eq(bal:stats().bad_accesses, 0)
+    eq(bal:stats().notifies_ignored, 0)
+    eq(bal.needs_reset, false)
+  end
+end)
