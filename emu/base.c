@@ -57,7 +57,7 @@ static const struct {
 	[VQ_E_RING_PACKED_AVAIL] = {"RING_PACKED_AVAIL", "packed chain continues into a descriptor not marked available (spec 2.8.1)"},
 	[VQ_E_RING_PACKED_INDIRECT_FLAGS] = {"RING_PACKED_INDIRECT_FLAGS", "packed indirect table entry with a flag other than WRITE (spec 2.8.19)"},
 	[VQ_E_VHOST_PEER] = {"VHOST_PEER", "the vhost-user back-end broke the protocol, did not answer within the timeout or closed the connection"},
-	[VQ_E_NO_DEVICE] = {"NO_DEVICE", "the function is no device the driver can drive: vendor or device id not virtio's (spec 4.1.2.2), or a required virtio structure absent or unusable (spec 4.1.4.1)"},
+	[VQ_E_NO_DEVICE] = {"NO_DEVICE", "no device the driver can drive there: virtio-mmio magic, version or DeviceID 0 (spec 4.2.3.1.1); pci vendor or device id not virtio's (spec 4.1.2.2), or a required virtio structure absent or unusable (spec 4.1.4.1)"},
 };
 
 static int err_index(int err)

@@ -67,7 +67,7 @@ enum vq_err {
 	VQ_E_RING_PACKED_INDIRECT_FLAGS, /* indirect table entry with flags other than WRITE */
 	/* vhost-user front-end (emu/dev/vhost_user.c) */
 	VQ_E_VHOST_PEER,           /* the outside device broke the protocol, did not answer in time or left */
-	/* reference driver's probe (driver_pci.c) */
+	/* reference driver's probe (driver.c, driver_pci.c) */
 	VQ_E_NO_DEVICE,            /* no device the driver can drive: not virtio's ids, or a required structure absent or unusable */
 	VQ_E__COUNT
 };

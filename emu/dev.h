@@ -46,6 +46,10 @@ uint64_t vq_rng_bytes_served(const struct vq_dev *d);
 /* Copy d's counters to st. 0, or -VQ_E_INVAL if d is not an rng device. */
 int vq_rng_get_stats(const struct vq_dev *d, struct vq_rng_stats *st);
 
+/* ---- an empty virtio-mmio transport (emu/dev/empty.c): DeviceID 0, every
+ * register but MagicValue, Version, DeviceID and VendorID refused ---- */
+extern const struct vq_dev_type vq_empty_type;
+
 /* ---- the other device classes: one header each ---- */
 #include "dev/blk.h"
 #include "dev/net.h"

@@ -97,7 +97,7 @@ int vq_drv_attach(struct vq_drv *d, struct vq_machine *m, uint64_t base, unsigne
 	if (rd32(d, VIRTIO_MMIO_MAGIC_VALUE, &magic) < 0 || magic != VIRTIO_MMIO_MAGIC ||
 	    rd32(d, VIRTIO_MMIO_VERSION, &version) < 0 || version != 2 ||
 	    rd32(d, VIRTIO_MMIO_DEVICE_ID, &id) < 0 || id == 0)
-		return -VQ_E_NOT_READY;
+		return -VQ_E_NO_DEVICE;
 	d->device_id = id;
 	return 0;
 }

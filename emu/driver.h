@@ -69,8 +69,10 @@ struct vq_drv {
 
 /* Bind d to the mmio device at base (line irq) of machine m, with guest
  * memory [heap, heap+heap_size) for its allocations. Reads MagicValue,
- * Version and DeviceID. 0, -VQ_E_NOT_READY (no virtio-mmio v2 device
- * there: bad magic, version or device id 0) or -VQ_E_INVAL. */
+ * Version and DeviceID, and stops there when they do not name a device
+ * (spec 4.2.3.1.1). 0, -VQ_E_NO_DEVICE (no virtio-mmio v2 device there:
+ * bad magic or version, or DeviceID 0, an empty transport) or
+ * -VQ_E_INVAL. */
 int vq_drv_attach(struct vq_drv *d, struct vq_machine *m, uint64_t base, unsigned irq,
 		  uint64_t heap, uint64_t heap_size);
 /* MSI address the driver programs (x86's, for the record). */

@@ -418,6 +418,14 @@ static struct vq_dev *add_slot(struct vq_machine *m, const char *type, const cha
 					   (1ull << VIRTIO_F_NOTIFICATION_DATA);
 	s->dev.env = vq_machine_env(s);
 	host = vq_machine_host(s, true);
+	if (transport == VQ_SLOT_PCI && s->dev.cls->device_id == 0) {
+		/* pci has no empty function: device id 0x1040 is reserved */
+		snprintf(err, errlen, "%s: an empty transport exists on virtio-mmio only (device "
+			 "id 0x1040 is reserved on pci, spec 4.1.2.1)", name);
+		vq_dev_destroy(&s->dev);
+		free(s);
+		return NULL;
+	}
 	if (transport == VQ_SLOT_PCI) {
 		rc = vq_pci_init(&s->pci, &s->dev, &host, &m->tracer);
 		s->pci.cfg[VQ_PCI_INT_LINE] = (uint8_t)irq;

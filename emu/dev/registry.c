@@ -11,6 +11,7 @@ static const struct vq_dev_type *const types[] = {
 	&vq_balloon_type,
 	&vq_console_type,
 	&vq_vhost_user_type,
+	&vq_empty_type,
 };
 
 const struct vq_dev_type *vq_dev_type_find(const char *name)

@@ -150,6 +150,14 @@ static const struct mmio_reg *reg_check(struct vq_mmio *t, bool write, uint32_t 
 			   write ? "write" : "read", write ? "read" : "write", r->name);
 		return NULL;
 	}
+	if (t->dev->cls->device_id == 0 && off != VIRTIO_MMIO_MAGIC_VALUE &&
+	    off != VIRTIO_MMIO_VERSION && off != VIRTIO_MMIO_DEVICE_ID &&
+	    off != VIRTIO_MMIO_VENDOR_ID) {
+		bad_access(t, write, off, width,
+			   "%s: DeviceID is 0, no device behind this transport (spec 4.2.3.1.1: "
+			   "a driver stops at DeviceID)", r->name);
+		return NULL;
+	}
 	*err = 0;
 	return r;
 }

@@ -39,7 +39,7 @@ START_TEST(attach_checks_what_is_there)
 
 	rig_up(&r, NULL);
 	ck_assert_uint_eq(r.drv.device_id, VIRTIO_ID_RNG);
-	ck_assert_err(vq_drv_attach(&d2, r.m, MMIO + 0x200, IRQ, RAM, 0x1000), VQ_E_NOT_READY);
+	ck_assert_err(vq_drv_attach(&d2, r.m, MMIO + 0x200, IRQ, RAM, 0x1000), VQ_E_NO_DEVICE);
 	ck_assert_err(vq_drv_attach(&d2, r.m, MMIO, IRQ, 0x1000, 0x1000), VQ_E_INVAL); /* heap not RAM */
 	ck_assert_err(vq_drv_attach(&d2, r.m, MMIO, IRQ, RAM, 0), VQ_E_INVAL);
 	rig_down(&r);

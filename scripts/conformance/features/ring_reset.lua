@@ -8,7 +8,7 @@ local F = H.F
 local NEW = 0x10000 * 4            -- the re-enabled ring lies this far above the old one
 
 test("queue reset drops held receive chains; re-enabled with a new size and new addresses",
-     {spec = {"2.6.1.1.2", "2.6.1.2.1", "2.6.1.2.2", "4.2.2.1"},
+     {spec = {"2.6.1.1.1", "2.6.1.1.2", "2.6.1.2.1", "2.6.1.2.2", "4.2.2.1"},
       tags = {"features", "mmio"}}, function()
   local m, dev = H.machine("net", {["mrg-rxbuf"] = "on"})
   local q = H.init(dev, {features = {"MRG_RXBUF", "RING_RESET"}, queues = {0, 1}})

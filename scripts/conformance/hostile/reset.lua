@@ -40,7 +40,7 @@ local function kick_then_reset(m, dev, d, qi, chain)
   return q
 end
 
-test("rng: request kicked, reset before it runs", {spec = {"2.4", "5.4"}}, function()
+test("rng: request kicked, reset before it runs", {spec = {"2.4.1", "5.4"}}, function()
   local m, dev, d = dev_of("rng")
   m.mem:fill(BUF, 32, 0)
   kick_then_reset(m, dev, d, 0, {{BUF, 32, "w"}})
@@ -57,7 +57,7 @@ local function blk_chain(m, kind, sector, data_dir, len)
   return c
 end
 
-test("blk OUT kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, function()
+test("blk OUT kicked, reset before it runs", {spec = {"2.4.1", "5.2.6"}}, function()
   local m, dev, d = dev_of("blk", {size = "1M"})
   m.mem:fill(BUF + SECTOR, SECTOR, 0x4f)
   kick_then_reset(m, dev, d, 0, blk_chain(m, 1, 2, "r", SECTOR))
@@ -69,7 +69,7 @@ test("blk OUT kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, function
   if not dev.outside then eq(d2:blk_read(2, SECTOR), ("\0"):rep(SECTOR)) end
 end)
 
-test("blk IN kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, function()
+test("blk IN kicked, reset before it runs", {spec = {"2.4.1", "5.2.6"}}, function()
   local m, dev, d = dev_of("blk", {size = "1M"})
   eq(d:blk_write(0, ("I"):rep(SECTOR)), "OK")
   m.mem:fill(BUF + SECTOR, SECTOR, 0)
@@ -79,14 +79,14 @@ test("blk IN kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, function(
   H.recover(m, dev)
 end)
 
-test("blk FLUSH kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, function()
+test("blk FLUSH kicked, reset before it runs", {spec = {"2.4.1", "5.2.6"}}, function()
   local m, dev, d = dev_of("blk", {size = "1M"}, {features = {"FLUSH"}})
   kick_then_reset(m, dev, d, 0, blk_chain(m, 4, 0))
   eq(m.mem:u8(BUF + 64), 0xee)
   H.recover(m, dev, {features = {"FLUSH"}})
 end)
 
-test("blk GET_ID kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, function()
+test("blk GET_ID kicked, reset before it runs", {spec = {"2.4.1", "5.2.6"}}, function()
   local m, dev, d = dev_of("blk", {size = "1M", serial = "s1"})
   m.mem:fill(BUF + SECTOR, 20, 0)
   kick_then_reset(m, dev, d, 0, blk_chain(m, 8, 0, "w", 20))
@@ -94,7 +94,7 @@ test("blk GET_ID kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, funct
   H.recover(m, dev)
 end)
 
-test("blk DISCARD kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, function()
+test("blk DISCARD kicked, reset before it runs", {spec = {"2.4.1", "5.2.6"}}, function()
   local m, dev, d = dev_of("blk", {size = "1M"}, {features = {"DISCARD"}})
   eq(d:blk_write(0, ("K"):rep(SECTOR)), "OK")
   m.mem:write(BUF + SECTOR, string.pack("<I8I4I4", 0, 1, 0))
@@ -103,7 +103,7 @@ test("blk DISCARD kicked, reset before it runs", {spec = {"2.4", "5.2.6"}}, func
   eq(d2:blk_read(0, SECTOR), ("K"):rep(SECTOR), "nothing discarded")
 end)
 
-test("net tx kicked, reset before it runs", {spec = {"2.4", "5.1.6.2"}}, function()
+test("net tx kicked, reset before it runs", {spec = {"2.4.1", "5.1.6.2"}}, function()
   local m, dev, d = dev_of("net")
   m.mem:fill(BUF, 12, 0)
   m.mem:write(BUF + 12, F.frame(60))
@@ -112,7 +112,7 @@ test("net tx kicked, reset before it runs", {spec = {"2.4", "5.1.6.2"}}, functio
   H.recover(m, dev)
 end)
 
-test("net rx buffer posted, reset, then a frame arrives", {spec = {"2.4", "5.1.6.4"}},
+test("net rx buffer posted, reset, then a frame arrives", {spec = {"2.4.1", "5.1.6.4"}},
      function()
   local m, dev, d = dev_of("net", {}, {no_rx = true})
   m.mem:fill(BUF, 2048, 0x11)
@@ -124,7 +124,7 @@ test("net rx buffer posted, reset, then a frame arrives", {spec = {"2.4", "5.1.6
   H.recover(m, dev)
 end)
 
-test("net control command kicked, reset before it runs", {spec = {"2.4", "5.1.6.5"}},
+test("net control command kicked, reset before it runs", {spec = {"2.4.1", "5.1.6.5"}},
      function()
   local m, dev, d = dev_of("net", {}, {features = {"CTRL_VQ", "CTRL_RX"}})
   m.mem:write(BUF, "\0\0\1"); m.mem:u8(BUF + 64, 0xee)
@@ -135,7 +135,7 @@ end)
 
 local PFN = H.page(24) >> 12
 
-test("balloon inflate kicked, reset before it runs", {spec = {"2.4", "5.5.6"}}, function()
+test("balloon inflate kicked, reset before it runs", {spec = {"2.4.1", "5.5.6"}}, function()
   local m, dev, d = dev_of("balloon")
   m.mem:fill(PFN << 12, 16, 0x99)
   m.mem:write(BUF, string.pack("<I4", PFN))
@@ -145,7 +145,7 @@ test("balloon inflate kicked, reset before it runs", {spec = {"2.4", "5.5.6"}}, 
   H.recover(m, dev)
 end)
 
-test("balloon deflate kicked, reset before it runs", {spec = {"2.4", "5.5.6"}}, function()
+test("balloon deflate kicked, reset before it runs", {spec = {"2.4.1", "5.5.6"}}, function()
   local m, dev, d = dev_of("balloon")
   d:balloon_inflate{PFN}
   m.mem:write(BUF, string.pack("<I4", PFN))
@@ -155,7 +155,7 @@ test("balloon deflate kicked, reset before it runs", {spec = {"2.4", "5.5.6"}}, 
   H.recover(m, dev)
 end)
 
-test("balloon statistics buffer kicked, reset before it runs", {spec = {"2.4", "5.5.6.3"}},
+test("balloon statistics buffer kicked, reset before it runs", {spec = {"2.4.1", "5.5.6.3"}},
      function()
   local m, dev, d = dev_of("balloon", {stats = "on"}, {features = {"STATS_VQ"}})
   dev:request_stats()
@@ -172,7 +172,7 @@ local function console()
                 {features = {"MULTIPORT"}})
 end
 
-test("console transmit kicked, reset before it runs", {spec = {"2.4", "5.3.6"}}, function()
+test("console transmit kicked, reset before it runs", {spec = {"2.4.1", "5.3.6"}}, function()
   local m, dev, d = console()
   m.mem:write(BUF, "stale")
   kick_then_reset(m, dev, d, 1, {{BUF, 5, "r"}})
@@ -180,7 +180,7 @@ test("console transmit kicked, reset before it runs", {spec = {"2.4", "5.3.6"}},
   H.recover(m, dev, {features = {"MULTIPORT"}})
 end)
 
-test("console control message kicked, reset before it runs", {spec = {"2.4", "5.3.6.2"}},
+test("console control message kicked, reset before it runs", {spec = {"2.4.1", "5.3.6.2"}},
      function()
   local m, dev, d = console()
   m.mem:write(BUF, string.pack("<I4I2I2", 1, 6, 1))     -- PORT_OPEN port 1
@@ -190,7 +190,7 @@ test("console control message kicked, reset before it runs", {spec = {"2.4", "5.
 end)
 
 test("blk: reset between two requests of a batch (two queues)",
-     {spec = {"2.4", "5.2.6"}, tags = "model"},
+     {spec = {"2.4.1", "5.2.6"}, tags = "model"},
      function()
   local m, dev, d = dev_of("blk", {size = "1M", queues = 2}, {features = {"MQ"}})
   local c0 = blk_chain(m, 1, 0, "r", SECTOR)
@@ -211,7 +211,7 @@ test("blk: reset between two requests of a batch (two queues)",
   eq(d2:blk_read(2, SECTOR), ("\0"):rep(SECTOR), "second did not")
 end)
 
-test("balloon: reset between inflate and deflate of a batch", {spec = {"2.4", "5.5.6"}},
+test("balloon: reset between inflate and deflate of a batch", {spec = {"2.4.1", "5.5.6"}},
      function()
   local m, dev, d = dev_of("balloon")
   m.mem:write(BUF, string.pack("<I4", PFN))
@@ -226,7 +226,7 @@ test("balloon: reset between inflate and deflate of a batch", {spec = {"2.4", "5
   H.recover(m, dev)
 end)
 
-test("rng: reset after the first of two kicks was served", {spec = "2.4"}, function()
+test("rng: reset after the first of two kicks was served", {spec = "2.4.1"}, function()
   local m, dev, d = dev_of("rng")
   local q = d:queue(0)
   q:add{{BUF, 16, "w"}}; q:kick()

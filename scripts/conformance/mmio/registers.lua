@@ -97,3 +97,69 @@ test("ConfigGeneration is readable", {spec = "4.2.2"}, function()
   eq(err, nil)
   eq(math.type(v), "integer")
 end)
+
+-- The lines of log (m:trace_log()) that match pattern, in order.
+local function traced(log, pattern)
+  local out = {}
+  for _, line in ipairs(log) do
+    if line:find(pattern) then out[#out + 1] = line end
+  end
+  return out
+end
+
+test("the driver probes MagicValue, Version, then DeviceID, and stops at DeviceID 0",
+     {spec = "4.2.3.1.1", tags = "driver"}, function()
+  local m = vqsim.machine{seed = 1}
+  local rng = m:add("rng")
+  local empty = m:add("empty")      -- a transport with no device, as QEMU's unused slots
+  eq(empty:reg("DeviceID"), 0)
+  m:trace{capture = true}
+  local d = m:driver(rng)
+  local regs = traced(m:trace_log(), " reg ")
+  ok(#regs >= 3)
+  ok(regs[1]:find("read MagicValue=0x74726976"), regs[1])
+  ok(regs[2]:find("read Version=0x2"), regs[2])
+  ok(regs[3]:find("read DeviceID=0x4"), regs[3])
+  -- DeviceID 0: the driver gives up and touches nothing else
+  raises(function() m:driver(empty) end, "NO_DEVICE")
+  regs = traced(m:trace_log(), " reg ")
+  eq(#regs, 3, "three reads")
+  ok(regs[3]:find("read DeviceID=0x0"), regs[3])
+  eq(empty:stats().bad_accesses, 0, "no other register of the empty transport touched")
+  m:trace{capture = false}
+  -- the transport refuses (and counts) what a driver that went on would do
+  eq(select(2, empty:reg("Status", 1)), "BAD_ACCESS")
+  eq(empty:stats().bad_accesses, 1)
+end)
+
+test("after an interrupt the driver reads InterruptStatus and acknowledges what it handled",
+     {spec = "4.2.3.4.1", tags = "driver"}, function()
+  local m = vqsim.machine{seed = 1}
+  local bal = m:add("balloon")
+  local d = m:driver(bal)
+  d:balloon_init{}
+  m:trace{capture = true}
+  -- a used buffer: the driver's wait takes the interrupt
+  local pfn = (d:alloc(8192) + 4095) // 4096
+  d:balloon_inflate{pfn}
+  local log = m:trace_log()
+  ok(#traced(log, "line %d+ raised") >= 1, "the line went up")
+  local status = traced(log, " reg .*read InterruptStatus=0x1$")
+  local acks = traced(log, " reg .*write InterruptACK=0x1$")
+  ok(#status >= 1, "InterruptStatus read: used buffer")
+  eq(#acks, #status, "each used-buffer interrupt acknowledged with its bit")
+  eq(m:irq(bal.irq), false, "the line is down again")
+  -- both causes at once: a used buffer and a configuration change
+  m:trace{capture = true}
+  d:queue(0):add{{d:alloc(4), 4, "r"}}
+  d:queue(0):kick()
+  m:run()
+  bal:set_target(8)
+  m:run()
+  eq(d:ack(), 3, "both bits read")
+  log = m:trace_log()
+  ok(#traced(log, "read InterruptStatus=0x3$") == 1, "read as 3")
+  ok(#traced(log, "write InterruptACK=0x3$") == 1, "acknowledged as 3")
+  eq(m:irq(bal.irq), false)
+  m:trace{capture = false}
+end)

@@ -41,3 +41,28 @@ test("device asks for notifications with avail_event", {spec = "2.7.10"}, functi
   one_request(m, q)
   eq(q:avail_event(), q:avail_idx(), "avail_event follows the avail idx")
 end)
+
+test("the device's used flags: 0 or 1 without EVENT_IDX, 0 with it",
+     {spec = "2.7.10.2"}, function()
+  for _, features in ipairs{{}, {"EVENT_IDX"}} do
+    local m, rng, d, q = F.rng{features = features}
+    local seen = {}
+    for i = 1, 2 * q.num do
+      q:add{{F.BUF, 16, "w"}}
+      q:kick()
+      seen[q:used_flags()] = true
+      m:step()                 -- mid-way: the device holds the notification
+      seen[q:used_flags()] = true
+      m:run()
+      seen[q:used_flags()] = true
+      ok(q:reap() ~= nil, "request " .. i)
+    end
+    for f in pairs(seen) do
+      if #features == 0 then
+        ok(f == 0 or f == 1, "flags " .. f .. " without EVENT_IDX")
+      else
+        eq(f, 0, "flags with EVENT_IDX")
+      end
+    end
+  end
+end)
