@@ -98,3 +98,13 @@ test("the driver does not notify while the device says NO_NOTIFY; without EVENT_
   m2:run()
   eq(rng2:queue(0).notifies, n2 + 1)
 end)
+
+test("the driver takes from a device-writable buffer only the used length",
+     {spec = "2.7.8.3", tags = "driver"}, function()
+  -- the rng device serves at most 64 KiB a request (spec 5.4.6.1 lets it):
+  -- a 96 KiB buffer comes back with used length 65536
+  local m, rng, d, q = F.rng()
+  local got = d:rng_read(96 * 1024)
+  eq(#got, 65536, "the bytes the device wrote, not the whole buffer")
+  eq(rng:stats().capped, 1, "the device capped the request")
+end)
