@@ -93,26 +93,24 @@ void vq_pci_interrupt(void *ctx, enum vq_irq_kind kind, unsigned q)
 {
 	struct vq_pci *t = ctx;
 	uint8_t old = t->isr;
+	bool msix = vq_pci_msix_enabled(t);
 
 	t->stats.interrupts++;
-	if (vq_pci_msix_enabled(t)) {
-		/* the configuration bit is set whatever carries the change (spec
-		 * 4.1.4.5.1); the queue bit and INTx are for INTx only */
-		if (kind != VQ_IRQ_VRING) {
-			t->isr |= VIRTIO_MMIO_INT_CONFIG;
-			if (vq_pci_tracing(t) && old != t->isr)
-				vq_trace(t->tracer, VQ_EV_IRQ, t->dev->name, -1, "ISR 0x%x -> 0x%x",
-					 old, t->isr);
-		}
-		raise_vector(t, kind == VQ_IRQ_VRING
-					? (q < VQ_DEV_MAX_QUEUES ? t->queue_vector[q] : VQ_PCI_NO_VECTOR)
-					: t->config_vector);
+	/* the configuration bit is set whatever carries the change (spec
+	 * 4.1.4.5.1); the queue bit and INTx are for INTx only */
+	if (kind != VQ_IRQ_VRING)
+		t->isr |= VIRTIO_MMIO_INT_CONFIG;
+	else if (!msix)
+		t->isr |= VIRTIO_MMIO_INT_VRING;
+	if (vq_pci_tracing(t) && (!msix || old != t->isr))
+		vq_trace(t->tracer, VQ_EV_IRQ, t->dev->name, -1, "ISR 0x%x -> 0x%x", old, t->isr);
+	if (!msix) {
+		vq_pci_update_intx(t);
 		return;
 	}
-	t->isr |= kind == VQ_IRQ_VRING ? VIRTIO_MMIO_INT_VRING : VIRTIO_MMIO_INT_CONFIG;
-	if (vq_pci_tracing(t))
-		vq_trace(t->tracer, VQ_EV_IRQ, t->dev->name, -1, "ISR 0x%x -> 0x%x", old, t->isr);
-	vq_pci_update_intx(t);
+	raise_vector(t, kind == VQ_IRQ_VRING
+				? (q < VQ_DEV_MAX_QUEUES ? t->queue_vector[q] : VQ_PCI_NO_VECTOR)
+				: t->config_vector);
 }
 
 int vq_pci_msix_read(struct vq_pci *t, uint32_t off, unsigned width, uint32_t *val)

@@ -99,4 +99,14 @@ end
 --- Little-endian packers for request headers.
 function F.blk_hdr(kind, sector) return string.pack("<I4I4I8", kind, 0, sector or 0) end
 
+--- F.traced(log, pattern) -> the lines of log (m:trace_log(), which hands
+--- the capture over once) that match pattern, in order
+function F.traced(log, pattern)
+  local out = {}
+  for _, line in ipairs(log) do
+    if line:find(pattern) then out[#out + 1] = line end
+  end
+  return out
+end
+
 return F

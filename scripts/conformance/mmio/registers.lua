@@ -98,14 +98,7 @@ test("ConfigGeneration is readable", {spec = "4.2.2"}, function()
   eq(math.type(v), "integer")
 end)
 
--- The lines of log (m:trace_log()) that match pattern, in order.
-local function traced(log, pattern)
-  local out = {}
-  for _, line in ipairs(log) do
-    if line:find(pattern) then out[#out + 1] = line end
-  end
-  return out
-end
+local traced = F.traced
 
 test("the driver probes MagicValue, Version, then DeviceID, and stops at DeviceID 0",
      {spec = "4.2.3.1.1", tags = "driver"}, function()

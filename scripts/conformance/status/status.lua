@@ -122,15 +122,7 @@ test("every device offers RING_PACKED unless packed=off", {spec = "6"}, function
   ok(tostring(err):find("packed", 1, true), "the message names the option")
 end)
 
--- The lines of log (m:trace_log(), which hands the capture over once)
--- that match pattern, in order.
-local function traced(log, pattern)
-  local out = {}
-  for _, line in ipairs(log) do
-    if line:find(pattern) then out[#out + 1] = line end
-  end
-  return out
-end
+local traced = F.traced
 
 local function offered_set(dev)
   local s = {}
